@@ -1,0 +1,1 @@
+//! channel: see ARCHITECTURE.md. Filled in by its own issue.

@@ -1,0 +1,1 @@
+//! dispatch: see ARCHITECTURE.md. Filled in by its own issue.

@@ -1,0 +1,1 @@
+//! merge: see ARCHITECTURE.md. Filled in by its own issue.

@@ -1,0 +1,116 @@
+//! Money is `rust_decimal::Decimal` in yuan (CNY), exact. No floats anywhere in money
+//! paths. Amounts that leave the system (acknowledgements, reports, allocations) are
+//! rounded to the fen (0.01) with [`round_fen`]; everything in between stays exact.
+
+use rust_decimal::prelude::*;
+use rust_decimal::RoundingStrategy;
+use thiserror::Error;
+
+pub use rust_decimal::Decimal;
+
+/// One fen, the smallest unit of CNY.
+pub const FEN: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MoneyError {
+    #[error("`{0}` is not a decimal amount")]
+    NotADecimal(String),
+    #[error("`{0}` has more than two decimal places (finer than a fen)")]
+    FinerThanFen(String),
+    #[error("amount {0} is negative")]
+    Negative(Decimal),
+    #[error("amount {0} is out of range")]
+    OutOfRange(String),
+}
+
+/// Round half away from zero to the fen, the convention of Chinese payment bills.
+pub fn round_fen(amount: Decimal) -> Decimal {
+    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Parse a yuan amount as platforms send it in text ("12.5", "0.10", "-3").
+/// Rejects anything finer than a fen: a platform never sends it, so it is a corrupt field.
+pub fn parse_yuan(text: &str) -> Result<Decimal, MoneyError> {
+    let t = text.trim();
+    let d = Decimal::from_str_exact(t).map_err(|_| MoneyError::NotADecimal(t.to_string()))?;
+    if d.normalize().scale() > 2 {
+        return Err(MoneyError::FinerThanFen(t.to_string()));
+    }
+    Ok(d)
+}
+
+/// Parse a non-negative yuan amount.
+pub fn parse_yuan_non_negative(text: &str) -> Result<Decimal, MoneyError> {
+    let d = parse_yuan(text)?;
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(MoneyError::Negative(d));
+    }
+    Ok(d)
+}
+
+/// A JSON number or string as a yuan amount, without going through `f64`.
+/// `serde_json::Number`'s text form is exact for what was on the wire.
+pub fn yuan_from_json(value: &serde_json::Value) -> Result<Decimal, MoneyError> {
+    match value {
+        serde_json::Value::Number(n) => {
+            let text = n.to_string();
+            if text.contains(['e', 'E']) {
+                let d = Decimal::from_scientific(&text).map_err(|_| MoneyError::NotADecimal(text.clone()))?;
+                parse_yuan(&d.normalize().to_string())
+            } else {
+                parse_yuan(&text)
+            }
+        }
+        serde_json::Value::String(s) => parse_yuan(s),
+        other => Err(MoneyError::NotADecimal(other.to_string())),
+    }
+}
+
+/// Fen (integer) to yuan.
+pub fn from_fen(fen: i64) -> Decimal {
+    Decimal::new(fen, 2)
+}
+
+/// Yuan to whole fen; `None` when the amount is finer than a fen or out of `i64`.
+pub fn to_fen(amount: Decimal) -> Option<i64> {
+    let scaled = amount.checked_mul(Decimal::ONE_HUNDRED)?;
+    if scaled.fract() != Decimal::ZERO {
+        return None;
+    }
+    scaled.to_i64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn parses_platform_amounts_exactly() {
+        assert_eq!(parse_yuan("12.5"), Ok(dec!(12.5)));
+        assert_eq!(parse_yuan(" 0.10 "), Ok(dec!(0.10)));
+        assert_eq!(parse_yuan("-3"), Ok(dec!(-3)));
+        assert_eq!(parse_yuan("1.005"), Err(MoneyError::FinerThanFen("1.005".into())));
+        assert!(matches!(parse_yuan("abc"), Err(MoneyError::NotADecimal(_))));
+        assert!(matches!(parse_yuan_non_negative("-0.01"), Err(MoneyError::Negative(_))));
+    }
+
+    #[test]
+    fn json_numbers_do_not_pass_through_floats() {
+        let v: serde_json::Value = serde_json::from_str("[0.1, 25.80, \"3.30\"]").unwrap();
+        let a = v.as_array().unwrap();
+        assert_eq!(yuan_from_json(&a[0]), Ok(dec!(0.1)));
+        assert_eq!(yuan_from_json(&a[1]), Ok(dec!(25.80)));
+        assert_eq!(yuan_from_json(&a[2]), Ok(dec!(3.30)));
+    }
+
+    #[test]
+    fn fen_round_trip_and_rounding() {
+        assert_eq!(to_fen(dec!(12.34)), Some(1234));
+        assert_eq!(to_fen(dec!(12.345)), None);
+        assert_eq!(from_fen(1234), dec!(12.34));
+        assert_eq!(round_fen(dec!(0.005)), dec!(0.01));
+        assert_eq!(round_fen(dec!(-0.005)), dec!(-0.01));
+        assert_eq!(FEN, dec!(0.01));
+    }
+}

@@ -1,0 +1,1 @@
+//! pricing: see ARCHITECTURE.md. Filled in by its own issue.

@@ -1,0 +1,1 @@
+//! reconcile: see ARCHITECTURE.md. Filled in by its own issue.

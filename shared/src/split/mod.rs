@@ -1,0 +1,1 @@
+//! split: see ARCHITECTURE.md. Filled in by its own issue.

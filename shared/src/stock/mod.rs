@@ -1,0 +1,1 @@
+//! stock: see ARCHITECTURE.md. Filled in by its own issue.

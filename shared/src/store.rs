@@ -1,0 +1,182 @@
+//! The small store trait the core decides over.
+//!
+//! It is deliberately the intersection of what every Spin key-value backend does
+//! correctly (see `../shared/SPIN.md` and ARCHITECTURE.md): plain get/set/delete of
+//! values nobody races on, batch get/set, and `increment`. There is no compare-and-swap:
+//! Spin's Redis CAS reports every successful swap as failed and its SQLite CAS upserts
+//! on an absent key, so nothing in the core may depend on it.
+//!
+//! Counter keys (written with [`KeyValue::increment`]) are stored in a backend-specific
+//! encoding (8-byte little-endian i64 on SQLite, a decimal string on Redis). Never
+//! `get` a counter key: read it with `increment(key, 0)`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StoreError {
+    #[error("access to the store was denied")]
+    AccessDenied,
+    #[error("no such store")]
+    NoSuchStore,
+    #[error("store backend error: {0}")]
+    Backend(String),
+}
+
+/// One key-value bucket.
+pub trait KeyValue {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
+    fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.get(key)?.is_some())
+    }
+    /// Atomically add `delta` and return the new value; an absent key counts as 0.
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
+    /// Values in the order of `keys`; `None` for absent keys.
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        entries.iter().try_for_each(|(k, v)| self.set(k, v))
+    }
+
+    fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError>
+    where
+        Self: Sized,
+    {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Backend(format!("stored value at `{key}` is not valid JSON: {e}"))),
+        }
+    }
+
+    fn set_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError>
+    where
+        Self: Sized,
+    {
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.set(key, &bytes)
+    }
+}
+
+impl<T: KeyValue + ?Sized> KeyValue for &T {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        (**self).set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        (**self).delete(key)
+    }
+    fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        (**self).exists(key)
+    }
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        (**self).increment(key, delta)
+    }
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        (**self).get_many(keys)
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        (**self).set_many(entries)
+    }
+}
+
+/// In-memory bucket for tests, benchmarks and simulations. Counters are kept as
+/// 8-byte little-endian i64 like Spin's SQLite backend, so a core that wrongly `get`s a
+/// counter sees the same bytes it would in production.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    entries: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keys with a prefix, sorted (test and report helper; not part of [`KeyValue`]).
+    pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
+        let mut keys: Vec<String> = self.lock().keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
+        // A panic while holding the lock cannot leave the map half-written (every
+        // mutation is one HashMap call), so a poisoned lock is still consistent.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl KeyValue for MemoryStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().get(key).cloned())
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.lock().insert(key.to_string(), value.to_vec());
+        Ok(())
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.lock().remove(key);
+        Ok(())
+    }
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let mut map = self.lock();
+        let current = match map.get(key) {
+            None => 0,
+            Some(bytes) => {
+                let arr: [u8; 8] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Backend(format!("`{key}` holds a non-counter value")))?;
+                i64::from_le_bytes(arr)
+            }
+        };
+        let next = current
+            .checked_add(delta)
+            .ok_or_else(|| StoreError::Backend(format!("counter `{key}` overflowed")))?;
+        map.insert(key.to_string(), next.to_le_bytes().to_vec());
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn increment_starts_at_zero_and_is_readable_with_zero_delta() {
+        let s = MemoryStore::new();
+        assert_eq!(s.increment("c", 3), Ok(3));
+        assert_eq!(s.increment("c", -1), Ok(2));
+        assert_eq!(s.increment("c", 0), Ok(2));
+        s.set("v", b"text").unwrap();
+        assert!(s.increment("v", 1).is_err());
+    }
+
+    #[test]
+    fn json_round_trip_and_batch() {
+        let s = MemoryStore::new();
+        s.set_json("a", &vec![1, 2]).unwrap();
+        assert_eq!(s.get_json::<Vec<i32>>("a").unwrap(), Some(vec![1, 2]));
+        s.set_many(&[("b".into(), b"x".to_vec())]).unwrap();
+        let got = s.get_many(&["a".into(), "b".into(), "c".into()]).unwrap();
+        assert_eq!(got[1].as_deref(), Some(&b"x"[..]));
+        assert_eq!(got[2], None);
+        assert_eq!(s.keys_with_prefix("a"), vec!["a".to_string()]);
+    }
+}
