@@ -1,9 +1,19 @@
-//! `query` component (skeleton; filled in by the vertical slice).
+//! `query` component: the read side. Instances in spin.toml: `query` (/orders/...),
+//! `dashboard` (/dashboard/...), `health` (/health).
+//!
+//! Reads only: it never writes a store, so it can be scaled and cached freely.
+
+mod health;
+
 use orderhub_shell::health;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{Params, Request, Response, Router};
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(_req: Request) -> Response {
-    health("query")
+async fn handle(req: Request) -> Response {
+    let mut router = Router::new();
+    router.get_async("/health", |_: Request, _: Params| health::whole_app());
+    router.get("/orders/health", |_: Request, _: Params| health("query"));
+    router.get("/dashboard/health", |_: Request, _: Params| health("query"));
+    router.handle_async(req).await
 }
