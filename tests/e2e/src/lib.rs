@@ -6,6 +6,8 @@
 //! - `ORDERHUB_URL=http://127.0.0.1:3000`: use an app that is already running
 //!   (`spin up --runtime-config-file runtime-config.toml` with the dev variables).
 
+pub mod meituan;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
