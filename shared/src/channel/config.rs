@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-type ConfiguredMapping = serde_json::Value; // MILESTONE
+use super::configured::ConfiguredMapping;
 use super::sku::SkuMap;
 use crate::order::ChannelId;
 

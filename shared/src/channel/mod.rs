@@ -19,20 +19,21 @@
 mod ack;
 pub mod address;
 mod config;
-// MILESTONE mod configured;
+mod configured;
 mod customer;
-// MILESTONE mod eleme;
+mod eleme;
 mod error;
 mod gate;
 pub mod geo;
-// MILESTONE mod groupbuy;
+mod groupbuy;
 mod json;
 mod lines;
 mod meituan;
 mod normalize;
-// MILESTONE mod own;
-// MILESTONE mod pos;
+mod own;
+mod pos;
 mod request;
+mod schema;
 mod signature;
 mod sku;
 mod time;
@@ -40,6 +41,10 @@ mod time;
 pub use ack::{acknowledgement, Ack, Outcome};
 pub use config::{
     AckTemplate, ChannelConfig, ChannelKind, ElemeValueEncoding, RateLimit, SignatureScheme,
+};
+pub use configured::{
+    AddressMapping, ConfiguredMapping, CoordinateMapping, Datum, DiscountMapping, EventMapping,
+    FieldPath, LinesMapping, MappedEvent, MoneyMapping, MoneyUnit, TimeField, TimeFormat,
 };
 pub use error::{IngestError, NormalizeError};
 pub use gate::{Admission, Claim, IngestGate};

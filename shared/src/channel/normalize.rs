@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{ChannelConfig, ChannelKind};
 use super::error::NormalizeError;
-use super::meituan;
 use super::request::VerifiedPush;
 use super::sku::SkuMap;
+use super::{configured, eleme, groupbuy, meituan, own, pos};
 use crate::order::{ChannelId, EventKind, EventSource, Order, OrderEvent, OrderId};
 
 /// What one push means for orderhub.
@@ -64,7 +64,11 @@ pub fn normalize(
     };
     match cfg.kind {
         ChannelKind::Meituan => meituan::normalize(&ctx),
-        other => Err(NormalizeError::UnknownTopic(format!("{other:?}"))), // MILESTONE
+        ChannelKind::Eleme => eleme::normalize(&ctx),
+        ChannelKind::App | ChannelKind::MiniProgram => own::normalize(&ctx),
+        ChannelKind::Pos => pos::normalize(&ctx),
+        ChannelKind::GroupBuy => groupbuy::normalize(&ctx),
+        ChannelKind::Configured => configured::normalize(&ctx),
     }
 }
 
