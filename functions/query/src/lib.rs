@@ -5,6 +5,7 @@
 
 mod dashboard;
 mod health;
+mod orders;
 
 use orderhub_shell::{finish, health};
 use spin_sdk::http::{Params, Request, Response, Router};
@@ -15,6 +16,15 @@ async fn handle(req: Request) -> Response {
     let mut router = Router::new();
     router.get_async("/health", |_: Request, _: Params| health::whole_app());
     router.get("/orders/health", |_: Request, _: Params| health("query"));
+    router.get("/orders", |req: Request, _: Params| {
+        finish(orders::list(&req))
+    });
+    router.get("/orders/:id", |_: Request, p: Params| {
+        finish(orders::one(p.get("id").unwrap_or_default()))
+    });
+    router.get("/orders/:id/history", |_: Request, p: Params| {
+        finish(orders::history(p.get("id").unwrap_or_default()))
+    });
     router.get("/dashboard/health", |_: Request, _: Params| health("query"));
     router.get("/dashboard", |_: Request, _: Params| dashboard::page());
     router.get("/dashboard/", |_: Request, _: Params| dashboard::page());

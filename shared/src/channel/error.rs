@@ -109,7 +109,9 @@ impl IngestError {
 /// A verified push that still cannot be turned into orders: its structure is wrong
 /// (no order id, a field of the wrong type). Bad *values* (unknown SKU, money that does
 /// not add up) are never errors: they become exceptions on a kept order.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+/// Serde, because normalize runs in its own component and ingest turns its refusal into
+/// the channel's acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, Error, serde::Serialize, serde::Deserialize)]
 pub enum NormalizeError {
     #[error("required field `{0}` is missing")]
     MissingField(String),

@@ -18,6 +18,7 @@
 
 mod ack;
 pub mod address;
+pub mod catalog;
 mod config;
 mod configured;
 mod customer;
