@@ -1,0 +1,592 @@
+//! The loaded app: one wasmtime engine, one pre-instantiated `ProxyPre` per
+//! component, and a fresh instance (fresh `Store`) for every request, as Spin
+//! does. Built once at startup; nothing here re-reads the manifest per request.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpView};
+
+use crate::instance::HostState;
+use crate::kv::{KvAccess, KvStores};
+use crate::manifest::{AppManifest, TriggerRoute};
+use crate::outbound::{AllowedHosts, OutboundTarget};
+use crate::routing::{RouteMatch, Router};
+use crate::runtime_config::RuntimeConfig;
+use crate::variables::{ComponentVariables, ResolvedVariables};
+
+/// How to start the app (the `up` flags).
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    pub manifest: PathBuf,
+    pub runtime_config: Option<PathBuf>,
+    /// Default: `.spin` next to the manifest.
+    pub state_dir: Option<PathBuf>,
+    pub max_body_bytes: usize,
+    pub kv_memory: bool,
+}
+
+impl HostOptions {
+    pub fn new(manifest: impl Into<PathBuf>) -> Self {
+        Self {
+            manifest: manifest.into(),
+            runtime_config: None,
+            state_dir: None,
+            max_body_bytes: 16 * 1024 * 1024,
+            kv_memory: false,
+        }
+    }
+}
+
+pub struct LoadedComponent {
+    pub id: String,
+    pre: ProxyPre<HostState>,
+    allowed_hosts: AllowedHosts,
+    pub(crate) kv: KvAccess,
+    pub(crate) variables: Arc<ComponentVariables>,
+    pub(crate) environment: Vec<(String, String)>,
+}
+
+pub struct AppRuntime {
+    engine: Engine,
+    pub manifest: AppManifest,
+    components: HashMap<String, Arc<LoadedComponent>>,
+    pub router: Router,
+    pub kv: KvStores,
+    pub variables: ResolvedVariables,
+    pub max_body_bytes: usize,
+}
+
+/// Why a component produced no response.
+#[derive(Debug)]
+pub enum ExecError {
+    /// The guest trapped (panic, unreachable, out of fuel...).
+    Trap(wasmtime::Error),
+    /// The guest returned an HTTP error code instead of a response.
+    Code(ErrorCode),
+    /// The guest finished without setting a response.
+    NoResponse,
+    /// The host could not set the instance up.
+    Setup(wasmtime::Error),
+}
+
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExecError::Trap(e) => write!(f, "trap: {e:?}"),
+            ExecError::Code(c) => write!(f, "component returned error code {c:?}"),
+            ExecError::NoResponse => write!(f, "component finished without setting a response"),
+            ExecError::Setup(e) => write!(f, "instance setup failed: {e:?}"),
+        }
+    }
+}
+
+pub type Exec = (
+    http::Response<HyperOutgoingBody>,
+    tokio::task::JoinHandle<()>,
+);
+
+fn engine() -> Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    #[allow(deprecated)]
+    config.async_support(true);
+    // Spin's defaults: a pooling allocator sized for 1,000 live instances.
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(1_000);
+    pool.total_core_instances(4_000);
+    pool.total_memories(1_000);
+    pool.total_tables(2_000);
+    pool.total_stacks(1_000);
+    pool.max_memory_size(256 * 1024 * 1024);
+    let mut pooled = config.clone();
+    pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match Engine::new(&pooled) {
+        Ok(e) => Ok(e),
+        Err(e) => {
+            eprintln!(
+                "orderhub-host: pooling allocator unavailable ({e}); using on-demand allocation"
+            );
+            Engine::new(&config).map_err(|e| anyhow!("{e:?}"))
+        }
+    }
+}
+
+fn json_error(status: u16, code: &str, message: &str) -> http::Response<HyperOutgoingBody> {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    let mut resp = http::Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+impl AppRuntime {
+    /// Loads, validates and pre-instantiates the whole app.
+    pub fn load(opts: &HostOptions) -> Result<Arc<Self>> {
+        Self::load_with_env(opts, |k| std::env::var(k).ok())
+    }
+
+    pub fn load_with_env(
+        opts: &HostOptions,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Arc<Self>> {
+        let manifest = AppManifest::load(&opts.manifest)?;
+        manifest.check_sources()?;
+        let runtime = match &opts.runtime_config {
+            Some(p) => RuntimeConfig::load(p)?,
+            None => RuntimeConfig::default(),
+        };
+        let variables = ResolvedVariables::resolve(&manifest, env)?;
+        let state_dir = opts
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| manifest.dir.join(".spin"));
+        let kv = KvStores::open(&manifest, &runtime, &state_dir, opts.kv_memory)?;
+
+        let engine = engine()?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e:?}"))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| anyhow!("{e:?}"))?;
+        crate::bindings::Platform::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow!("{e:?}"))?;
+
+        // Compile all components in parallel: startup time is compile time.
+        let compiled: Vec<(String, Result<Component>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = manifest
+                .components
+                .values()
+                .map(|c| {
+                    let engine = &engine;
+                    let id = c.id.clone();
+                    let path = c.source.clone();
+                    scope.spawn(move || {
+                        let r = Component::from_file(engine, &path).map_err(|e| {
+                            anyhow!(
+                                "component.{id}.source: cannot load {}: {e:?}",
+                                path.display()
+                            )
+                        });
+                        (id, r)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| ("?".into(), Err(anyhow!("compiler thread panicked"))))
+                })
+                .collect()
+        });
+
+        let mut components = HashMap::new();
+        for (id, component) in compiled {
+            let component = component?;
+            let decl = &manifest.components[&id];
+            let mut linker = linker.clone();
+            // Spin interfaces this host does not implement (sqlite, llm, ...)
+            // trap when called instead of refusing to load the component.
+            linker
+                .define_unknown_imports_as_traps(&component)
+                .map_err(|e| anyhow!("component.{id}: {e:?}"))?;
+            let pre = linker
+                .instantiate_pre(&component)
+                .map_err(|e| anyhow!("component.{id}: cannot link: {e:?}"))?;
+            let pre = ProxyPre::new(pre).map_err(|e| {
+                anyhow!("component.{id}: not a wasi:http incoming-handler component: {e:?}")
+            })?;
+            let allowed: HashSet<String> = decl.key_value_stores.iter().cloned().collect();
+            components.insert(
+                id.clone(),
+                Arc::new(LoadedComponent {
+                    id: id.clone(),
+                    pre,
+                    allowed_hosts: decl.allowed_outbound_hosts.clone(),
+                    kv: KvAccess::new(kv.clone(), Arc::new(allowed)),
+                    variables: Arc::new(variables.components.get(&id).cloned().unwrap_or_default()),
+                    environment: decl.environment.clone().into_iter().collect(),
+                }),
+            );
+        }
+
+        let router = Router::new(manifest.triggers.iter().filter_map(|t| match &t.route {
+            TriggerRoute::Public(p) => Some((p.clone(), t.component.clone())),
+            TriggerRoute::Private => None,
+        }));
+
+        for (component, s) in manifest.schedules() {
+            match router.route(&s.path) {
+                None => bail!(
+                    "component.{component}.tool.orderhub.schedules ({}): path {} matches no public route",
+                    s.name,
+                    s.path
+                ),
+                Some(m) if m.component != component => eprintln!(
+                    "orderhub-host: warning: schedule '{}' is declared on '{component}' but {} routes to '{}'",
+                    s.name, s.path, m.component
+                ),
+                Some(_) => {}
+            }
+        }
+        let mut names = HashSet::new();
+        for (component, s) in manifest.schedules() {
+            if !names.insert(s.name.clone()) {
+                bail!(
+                    "component.{component}.tool.orderhub.schedules: duplicate schedule name '{}'",
+                    s.name
+                );
+            }
+        }
+
+        Ok(Arc::new(Self {
+            engine,
+            manifest,
+            components,
+            router,
+            kv,
+            variables,
+            max_body_bytes: opts.max_body_bytes,
+        }))
+    }
+
+    pub fn component_ids(&self) -> impl Iterator<Item = &str> {
+        self.components.keys().map(String::as_str)
+    }
+
+    /// Runs `component` on `req` in a fresh instance. The returned task keeps
+    /// the guest running while its response body streams.
+    pub async fn execute(
+        self: &Arc<Self>,
+        component: &Arc<LoadedComponent>,
+        req: http::Request<WasiBody>,
+    ) -> Result<Exec, ExecError> {
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(self.clone(), component.clone()),
+        );
+        let proxy = component
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(ExecError::Setup)?;
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)
+            .map_err(ExecError::Setup)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let out = store
+            .data_mut()
+            .http()
+            .new_response_outparam(tx)
+            .map_err(ExecError::Setup)?;
+        let mut task = tokio::spawn(async move {
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, out)
+                .await
+        });
+        match rx.await {
+            Ok(Ok(resp)) => {
+                let id = component.id.clone();
+                let watcher = tokio::spawn(async move {
+                    match task.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => eprintln!(
+                            "orderhub-host: component '{id}' trapped after responding: {e:?}"
+                        ),
+                        Err(e) => eprintln!("orderhub-host: component '{id}' task failed: {e}"),
+                    }
+                });
+                Ok((resp, watcher))
+            }
+            Ok(Err(code)) => {
+                task.abort();
+                Err(ExecError::Code(code))
+            }
+            Err(_) => match (&mut task).await {
+                Ok(Ok(())) => Err(ExecError::NoResponse),
+                Ok(Err(e)) => Err(ExecError::Trap(e)),
+                Err(e) => Err(ExecError::Setup(wasmtime::Error::msg(format!(
+                    "task failed: {e}"
+                )))),
+            },
+        }
+    }
+
+    /// The public entry point: routing, body limit, spin headers, the
+    /// component, and host-level errors as JSON. Logs one line per request.
+    pub async fn serve(
+        self: &Arc<Self>,
+        req: http::Request<WasiBody>,
+        client_addr: SocketAddr,
+    ) -> http::Response<HyperOutgoingBody> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let (component, resp) = self.serve_inner(req, client_addr).await;
+        eprintln!(
+            "{method} {path} -> {} {} {:.2}ms",
+            component.as_deref().unwrap_or("-"),
+            resp.status().as_u16(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        resp
+    }
+
+    async fn serve_inner(
+        self: &Arc<Self>,
+        req: http::Request<WasiBody>,
+        client_addr: SocketAddr,
+    ) -> (Option<String>, http::Response<HyperOutgoingBody>) {
+        let path = req.uri().path().to_string();
+        let Some(route) = self.router.route(&path) else {
+            return (
+                None,
+                json_error(404, "route_not_found", &format!("no route matches {path}")),
+            );
+        };
+        let Some(component) = self.components.get(&route.component).cloned() else {
+            return (
+                None,
+                json_error(500, "internal", "routed to an unknown component"),
+            );
+        };
+        let id = Some(component.id.clone());
+        let req = match self.limit_body(req).await {
+            Ok(r) => r,
+            Err(resp) => return (id, resp),
+        };
+        let host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost")
+            .to_string();
+        let pq = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let full_url = format!("http://{host}{pq}");
+        let mut req = req;
+        if req.headers().get(http::header::HOST).is_none() {
+            req.headers_mut().insert(
+                http::header::HOST,
+                http::HeaderValue::from_static("localhost"),
+            );
+        }
+        set_spin_headers(&mut req, &route, &full_url, &client_addr.to_string());
+        match self.execute(&component, req).await {
+            Ok((resp, _running)) => (id, resp),
+            Err(e) => {
+                eprintln!(
+                    "orderhub-host: component '{}' failed on {path}: {e}",
+                    component.id
+                );
+                (
+                    id,
+                    json_error(
+                        500,
+                        "component_failed",
+                        &format!("component '{}' failed; see the host log", component.id),
+                    ),
+                )
+            }
+        }
+    }
+
+    /// 413 for bodies over the limit: by `content-length` up front, or while
+    /// buffering a body of unknown length.
+    async fn limit_body(
+        &self,
+        req: http::Request<WasiBody>,
+    ) -> Result<http::Request<WasiBody>, http::Response<HyperOutgoingBody>> {
+        let max = self.max_body_bytes;
+        let too_large = || {
+            json_error(
+                413,
+                "payload_too_large",
+                &format!("request body exceeds {max} bytes"),
+            )
+        };
+        let declared = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        match declared {
+            Some(n) if n > max as u64 => Err(too_large()),
+            Some(_) => Ok(req),
+            None => {
+                let (parts, body) = req.into_parts();
+                let limited = http_body_util::Limited::new(body, max);
+                match limited.collect().await {
+                    Ok(c) => {
+                        let bytes = c.to_bytes();
+                        Ok(http::Request::from_parts(
+                            parts,
+                            Full::new(bytes)
+                                .map_err(|never| match never {})
+                                .boxed_unsync(),
+                        ))
+                    }
+                    Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+                    Err(e) => Err(json_error(
+                        400,
+                        "bad_request",
+                        &format!("cannot read request body: {e}"),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Outbound HTTP from `caller`: in-process chaining for
+    /// `*.spin.internal`, the network for allowed hosts, `HttpRequestDenied`
+    /// otherwise.
+    pub(crate) async fn send_outbound(
+        self: &Arc<Self>,
+        caller: &Arc<LoadedComponent>,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<
+        (
+            http::Response<WasiBody>,
+            Box<dyn std::future::Future<Output = Result<(), HttpError>> + Send>,
+        ),
+        HttpError,
+    > {
+        let Some(target) = OutboundTarget::from_uri(request.uri()) else {
+            return Err(HttpError::HttpRequestUriInvalid);
+        };
+        if !caller.allowed_hosts.allows(&target) {
+            eprintln!(
+                "orderhub-host: component '{}' denied outbound request to {}://{}:{} (not in allowed_outbound_hosts)",
+                caller.id, target.scheme, target.host, target.port
+            );
+            return Err(HttpError::HttpRequestDenied);
+        }
+        if let Some(id) = target.chained_component() {
+            let Some(callee) = self.components.get(id).cloned() else {
+                eprintln!(
+                    "orderhub-host: '{}' called {id}.spin.internal: no such component",
+                    caller.id
+                );
+                return Err(HttpError::DestinationNotFound);
+            };
+            let path = request.uri().path().to_string();
+            let full_url = request.uri().to_string();
+            request.headers_mut().remove(http::header::HOST);
+            let authority = format!("{id}.spin.internal");
+            if let Ok(v) = http::HeaderValue::from_str(&authority) {
+                request.headers_mut().insert(http::header::HOST, v);
+            }
+            set_spin_headers(
+                &mut request,
+                &RouteMatch::chained(id, &path),
+                &full_url,
+                "127.0.0.1:0",
+            );
+            let started = Instant::now();
+            let method = request.method().clone();
+            return match self.execute(&callee, request).await {
+                Ok((resp, running)) => {
+                    eprintln!(
+                        "  {method} http://{authority}{path} -> {id} {} {:.2}ms (chained from {})",
+                        resp.status().as_u16(),
+                        started.elapsed().as_secs_f64() * 1000.0,
+                        caller.id
+                    );
+                    let io: Box<dyn std::future::Future<Output = Result<(), HttpError>> + Send> =
+                        Box::new(async move {
+                            let _ = running.await;
+                            Ok(())
+                        });
+                    Ok((resp, io))
+                }
+                Err(e) => {
+                    eprintln!("orderhub-host: chained component '{id}' failed: {e}");
+                    let resp = json_error(
+                        500,
+                        "component_failed",
+                        &format!("component '{id}' failed; see the host log"),
+                    );
+                    Ok((resp, Box::new(async { Ok(()) })))
+                }
+            };
+        }
+        let (resp, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+        Ok((resp.map(|b| b.boxed_unsync()), Box::new(io)))
+    }
+
+    /// Fires a scheduled job now, through the router as an external
+    /// scheduler would, with `authorization: Bearer <job_token>`.
+    pub async fn fire_job(self: &Arc<Self>, name: &str) -> Result<(http::StatusCode, Bytes)> {
+        let (_, sched) = self
+            .manifest
+            .schedules()
+            .find(|(_, s)| s.name == name)
+            .ok_or_else(|| anyhow!("no schedule named '{name}'"))?;
+        let mut req = http::Request::builder()
+            .method(sched.method.clone())
+            .uri(&sched.path)
+            .header(http::header::HOST, "localhost")
+            .header("x-orderhub-schedule", &sched.name);
+        if let Some(token) = self.variables.app.get("job_token") {
+            req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let req = req
+            .body(
+                Full::new(Bytes::new())
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .context("building job request")?;
+        let resp = self.serve(req, SocketAddr::from(([127, 0, 0, 1], 0))).await;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        Ok((status, body))
+    }
+}
+
+fn set_spin_headers(
+    req: &mut http::Request<WasiBody>,
+    route: &RouteMatch,
+    full_url: &str,
+    client: &str,
+) {
+    for (k, v) in route.spin_headers(full_url, client) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(&v),
+        ) {
+            req.headers_mut().insert(name, value);
+        }
+    }
+}
