@@ -1,0 +1,560 @@
+//! Matching one channel's bill for one business day against our records.
+//!
+//! A bill line finds its order by any id it carries (channel order id, merchant order
+//! id, payment transaction id). Payments and refunds are matched separately, each on
+//! its own business day: a refund belongs to the day it happened, not to its order's.
+//! Something not found on the day is looked for on the adjacent days before it is
+//! called missing, so an order paid at 23:59 and settled at 00:01 is reported as
+//! cross-day, not twice as missing.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::ours::OurRecord;
+use super::record::{BillLine, BillStatus, Component, LineKeys, LineKind, StatementSource};
+use super::report::{ChannelSummary, Difference, DifferenceClass, Report, SideTotals, Subject};
+use super::settlement::SettlementSummary;
+use crate::order::{ChannelId, OrderStatus};
+
+/// What to reconcile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileRequest {
+    pub channel: ChannelId,
+    pub business_date: NaiveDate,
+    pub source: StatementSource,
+    /// The statement's identity (upload id or digest), carried into the report.
+    pub statement_id: String,
+}
+
+/// The bill of the day, and the adjacent days' bills where they are already in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DayBills<'a> {
+    pub day: &'a [BillLine],
+    pub previous_day: &'a [BillLine],
+    pub next_day: &'a [BillLine],
+}
+
+/// Which bill lines belong together: those of one of our orders, or, for lines we have
+/// no order for, those sharing the line's primary id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Group {
+    Ours(usize),
+    Foreign(String),
+}
+
+/// The amounts compared line by line. `Settled` is compared separately, last.
+const COMPARED: [Component; 6] = [
+    Component::Goods,
+    Component::MerchantDiscount,
+    Component::PlatformDiscount,
+    Component::DeliveryFee,
+    Component::PackagingFee,
+    Component::Paid,
+];
+
+/// Reconcile one channel and one business day. `ours` are the records that should be
+/// in this bill: the orders paid on the day and the adjacent days, and the orders with
+/// a refund on the day. Anything else in `ours` is harmless.
+pub fn reconcile_day<I>(req: &ReconcileRequest, bills: DayBills<'_>, ours: I) -> Report
+where
+    I: IntoIterator<Item = OurRecord>,
+{
+    let ours: Vec<OurRecord> = ours.into_iter().collect();
+    let day = req.business_date;
+    let prev = day.pred_opt();
+    let next = day.succ_opt();
+    // Payment bills list refunds as lines of the day they happened; platform
+    // statements carry the refund on the order's own line.
+    let refunds_as_lines = matches!(
+        req.source,
+        StatementSource::WechatPay | StatementSource::Alipay
+    );
+
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(ours.len() * 2);
+    for (i, r) in ours.iter().enumerate() {
+        index.entry(r.channel_order_id.as_str()).or_insert(i);
+        if let Some(t) = &r.transaction_id {
+            index.entry(t.as_str()).or_insert(i);
+        }
+    }
+    let find = |keys: &LineKeys| -> Option<usize> {
+        [
+            &keys.channel_order_id,
+            &keys.merchant_order_id,
+            &keys.transaction_id,
+        ]
+        .into_iter()
+        .filter_map(|k| k.as_deref())
+        .find_map(|k| index.get(k).copied())
+    };
+
+    let mut m = Matcher {
+        diffs: Vec::new(),
+        matched: 0,
+    };
+    let mut theirs = SideTotals::default();
+    let mut payments: HashMap<Group, Vec<usize>> = HashMap::new();
+    let mut refunds: HashMap<Group, Vec<usize>> = HashMap::new();
+    for (i, line) in bills.day.iter().enumerate() {
+        theirs.totals.add(&line.amounts);
+        let group = match find(&line.keys) {
+            Some(o) => Group::Ours(o),
+            None => Group::Foreign(line.keys.primary().to_string()),
+        };
+        match line.kind {
+            LineKind::Payment => {
+                theirs.payments += 1;
+                payments.entry(group).or_default().push(i);
+            }
+            LineKind::Refund => {
+                theirs.refunds += 1;
+                refunds.entry(group).or_default().push(i);
+            }
+        }
+    }
+    let adjacent_payments = AdjacentIndex::new(&bills, prev, next, LineKind::Payment);
+    let adjacent_refunds = AdjacentIndex::new(&bills, prev, next, LineKind::Refund);
+
+    // Duplicate lines: a second payment for one order, a refund id listed twice.
+    for (group, lines) in payments.iter_mut() {
+        for &dup in lines.iter().skip(1) {
+            m.duplicate(
+                group,
+                &ours,
+                &bills.day[lines[0]],
+                &bills.day[dup],
+                Subject::Payment,
+            );
+        }
+        lines.truncate(1);
+    }
+    for (group, lines) in refunds.iter_mut() {
+        let mut kept: Vec<usize> = Vec::with_capacity(lines.len());
+        for &i in lines.iter() {
+            let line = &bills.day[i];
+            let first = kept.iter().copied().find(|&k| {
+                line.keys.refund_id.is_some() && bills.day[k].keys.refund_id == line.keys.refund_id
+            });
+            match first {
+                Some(k) => m.duplicate(group, &ours, &bills.day[k], line, Subject::Refund),
+                None => kept.push(i),
+            }
+        }
+        *lines = kept;
+    }
+
+    // Our payments of the day.
+    let mut our_side = SideTotals::default();
+    for (i, r) in ours
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.business_date == day)
+    {
+        our_side.payments += 1;
+        our_side.totals.add(&r.amounts);
+        match payments.get(&Group::Ours(i)) {
+            Some(lines) => {
+                m.matched += 1;
+                m.compare(r, &bills.day[lines[0]], refunds_as_lines);
+            }
+            // Cancelled before any money moved: rightly absent.
+            None if r.is_cancelled() && r.refunds.is_empty() => {}
+            None => match adjacent_payments.find(r) {
+                Some(other) => m.push(
+                    our_diff(r, DifferenceClass::CrossDay, Subject::Payment).dates(day, day, other),
+                ),
+                None => m.push(
+                    our_diff(r, DifferenceClass::MissingInBill, Subject::Payment)
+                        .values(r.amounts.get(Component::Paid).map(|p| p.to_string()), None),
+                ),
+            },
+        }
+    }
+    // Bill payments with no order of ours on the day.
+    for (group, lines) in &payments {
+        let line = &bills.day[lines[0]];
+        match group {
+            Group::Ours(i) if ours[*i].business_date == day => {}
+            Group::Ours(i) => {
+                let r = &ours[*i];
+                let adjacent = Some(r.business_date) == prev || Some(r.business_date) == next;
+                let class = if adjacent {
+                    DifferenceClass::CrossDay
+                } else {
+                    DifferenceClass::MissingInOurs
+                };
+                let d = line_diff(line, class, Subject::Payment, Some(r));
+                m.push(d.dates(day, r.business_date, day));
+            }
+            // A payment reversed on their side that we never had: nothing to settle.
+            Group::Foreign(_) if line.status == BillStatus::Cancelled => {}
+            Group::Foreign(_) => m.push(
+                line_diff(line, DifferenceClass::MissingInOurs, Subject::Payment, None)
+                    .values(None, headline_amount(line)),
+            ),
+        }
+    }
+
+    // Refunds.
+    for r in &ours {
+        for refund in r.refunds.iter().filter(|x| x.business_date == day) {
+            our_side.refunds += 1;
+            let sum = our_side.totals.or_zero(Component::Refund) + refund.amount;
+            our_side.totals.set(Component::Refund, sum);
+        }
+    }
+    for (group, lines) in &refunds {
+        let theirs_sum: Decimal = lines
+            .iter()
+            .map(|&i| bills.day[i].amounts.or_zero(Component::Refund))
+            .sum();
+        let first = &bills.day[lines[0]];
+        let all_lines: Vec<u64> = lines.iter().map(|&i| bills.day[i].line).collect();
+        match group {
+            Group::Foreign(_) => m.push(
+                line_diff(
+                    first,
+                    DifferenceClass::RefundWithoutOrder,
+                    Subject::Refund,
+                    None,
+                )
+                .values(None, Some(theirs_sum.to_string()))
+                .lines(all_lines),
+            ),
+            Group::Ours(i) => {
+                let r = &ours[*i];
+                let ours_sum = if refunds_as_lines {
+                    r.refunds_on(day)
+                } else {
+                    r.refund_total()
+                };
+                let has_ours = if refunds_as_lines {
+                    r.has_refund_on(day)
+                } else {
+                    !r.refunds.is_empty()
+                };
+                let adjacent = [prev, next]
+                    .into_iter()
+                    .flatten()
+                    .find(|&d| r.has_refund_on(d));
+                let d = line_diff(
+                    first,
+                    DifferenceClass::AmountMismatch,
+                    Subject::Refund,
+                    Some(r),
+                )
+                .lines(all_lines);
+                if has_ours {
+                    if ours_sum != theirs_sum {
+                        m.push(
+                            d.component(Component::Refund)
+                                .values(Some(ours_sum.to_string()), Some(theirs_sum.to_string())),
+                        );
+                    }
+                } else if let (true, Some(other)) = (refunds_as_lines, adjacent) {
+                    m.push(d.class(DifferenceClass::CrossDay).dates(day, other, day));
+                } else {
+                    m.push(
+                        d.class(DifferenceClass::MissingInOurs)
+                            .values(None, Some(theirs_sum.to_string())),
+                    );
+                }
+            }
+        }
+    }
+    if refunds_as_lines {
+        for (i, r) in ours
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.has_refund_on(day))
+        {
+            if refunds.contains_key(&Group::Ours(i)) {
+                continue;
+            }
+            let amount = r.refunds_on(day);
+            match adjacent_refunds.find(r) {
+                Some(other) => m.push(
+                    our_diff(r, DifferenceClass::CrossDay, Subject::Refund).dates(day, day, other),
+                ),
+                None => m.push(
+                    our_diff(r, DifferenceClass::MissingInBill, Subject::Refund)
+                        .component(Component::Refund)
+                        .values(Some(amount.to_string()), None),
+                ),
+            }
+        }
+    }
+
+    let mut diffs = m.diffs;
+    diffs.sort();
+    let mut by_class = std::collections::BTreeMap::new();
+    for d in &diffs {
+        *by_class.entry(d.class).or_insert(0u64) += 1;
+    }
+    let settlement = SettlementSummary::from_totals(&our_side, &theirs);
+    Report {
+        channel: req.channel.clone(),
+        business_date: day,
+        source: req.source,
+        statement_id: req.statement_id.clone(),
+        summary: ChannelSummary {
+            ours: our_side,
+            theirs,
+            matched: m.matched,
+            differences: by_class,
+        },
+        settlement,
+        differences: diffs,
+    }
+}
+
+struct Matcher {
+    diffs: Vec<Difference>,
+    matched: u64,
+}
+
+impl Matcher {
+    fn push(&mut self, d: Difference) {
+        self.diffs.push(d);
+    }
+
+    fn duplicate(
+        &mut self,
+        group: &Group,
+        ours: &[OurRecord],
+        first: &BillLine,
+        dup: &BillLine,
+        subject: Subject,
+    ) {
+        let r = match group {
+            Group::Ours(i) => ours.get(*i),
+            Group::Foreign(_) => None,
+        };
+        let d = line_diff(dup, DifferenceClass::DuplicateLine, subject, r)
+            .values(None, headline_amount(dup))
+            .lines(vec![first.line, dup.line]);
+        self.push(d);
+    }
+
+    fn compare(&mut self, r: &OurRecord, line: &BillLine, refunds_as_lines: bool) {
+        let status = |s: OrderStatus| {
+            serde_json::to_value(s)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+        };
+        let base = || {
+            line_diff(
+                line,
+                DifferenceClass::StatusMismatch,
+                Subject::Payment,
+                Some(r),
+            )
+        };
+        if r.is_cancelled() && r.refunds.is_empty() && line.status == BillStatus::Settled {
+            self.push(base().values(status(r.status), Some("settled".to_string())));
+            return;
+        }
+        if !r.status.is_terminal() && line.status == BillStatus::Cancelled {
+            self.push(base().values(status(r.status), Some("cancelled".to_string())));
+            return;
+        }
+        let mut any = false;
+        let mut check = |m: &mut Self, c: Component, ours: Option<Decimal>| {
+            if let (Some(o), Some(t)) = (ours, line.amounts.get(c)) {
+                if o != t {
+                    any = true;
+                    m.push(
+                        line_diff(
+                            line,
+                            DifferenceClass::AmountMismatch,
+                            Subject::Payment,
+                            Some(r),
+                        )
+                        .component(c)
+                        .values(Some(o.to_string()), Some(t.to_string())),
+                    );
+                }
+            }
+        };
+        for c in COMPARED {
+            check(self, c, r.amounts.get(c));
+        }
+        if !refunds_as_lines {
+            check(self, Component::Refund, Some(r.refund_total()));
+        }
+        // Settled is the residual: reported only when every part agrees, i.e. when the
+        // platform's arithmetic (with its own commission and fees) differs from ours.
+        if !any && line.amounts.get(Component::Goods).is_some() {
+            if let Some(t) = line.amounts.get(Component::Settled) {
+                let o = |c| r.amounts.or_zero(c);
+                let refund = line
+                    .amounts
+                    .get(Component::Refund)
+                    .unwrap_or_else(|| r.refund_total());
+                let expected = o(Component::Goods) - o(Component::MerchantDiscount)
+                    + o(Component::DeliveryFee)
+                    + o(Component::PackagingFee)
+                    - line.amounts.or_zero(Component::Commission)
+                    - line.amounts.or_zero(Component::Fee)
+                    - refund;
+                if expected != t {
+                    self.push(
+                        line_diff(
+                            line,
+                            DifferenceClass::AmountMismatch,
+                            Subject::Payment,
+                            Some(r),
+                        )
+                        .component(Component::Settled)
+                        .values(Some(expected.to_string()), Some(t.to_string())),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Lines of the adjacent days' bills, by every id they carry → their day.
+struct AdjacentIndex<'a> {
+    by_key: HashMap<&'a str, NaiveDate>,
+}
+
+impl<'a> AdjacentIndex<'a> {
+    fn new(
+        bills: &DayBills<'a>,
+        prev: Option<NaiveDate>,
+        next: Option<NaiveDate>,
+        kind: LineKind,
+    ) -> Self {
+        let mut by_key = HashMap::new();
+        for (lines, date) in [(bills.previous_day, prev), (bills.next_day, next)] {
+            let Some(date) = date else { continue };
+            for l in lines
+                .iter()
+                .filter(|l| l.kind == kind && l.status != BillStatus::Cancelled)
+            {
+                for k in [
+                    &l.keys.channel_order_id,
+                    &l.keys.merchant_order_id,
+                    &l.keys.transaction_id,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    by_key.entry(k.as_str()).or_insert(date);
+                }
+            }
+        }
+        Self { by_key }
+    }
+
+    fn find(&self, r: &OurRecord) -> Option<NaiveDate> {
+        self.by_key
+            .get(r.channel_order_id.as_str())
+            .or_else(|| r.transaction_id.as_deref().and_then(|t| self.by_key.get(t)))
+            .copied()
+    }
+}
+
+fn headline_amount(line: &BillLine) -> Option<String> {
+    [
+        Component::Paid,
+        Component::Refund,
+        Component::Settled,
+        Component::Goods,
+    ]
+    .into_iter()
+    .find_map(|c| line.amounts.get(c))
+    .map(|v| v.to_string())
+}
+
+fn our_keys(r: &OurRecord) -> LineKeys {
+    LineKeys {
+        channel_order_id: Some(r.channel_order_id.clone()),
+        merchant_order_id: None,
+        transaction_id: r.transaction_id.clone(),
+        refund_id: None,
+    }
+}
+
+fn our_diff(r: &OurRecord, class: DifferenceClass, subject: Subject) -> Difference {
+    Difference {
+        class,
+        key: r.channel_order_id.clone(),
+        subject,
+        component: None,
+        keys: our_keys(r),
+        order_id: Some(r.order_id.clone()),
+        ours: None,
+        theirs: None,
+        bill_lines: Vec::new(),
+        other_date: None,
+    }
+}
+
+/// A difference about a bill line, filed under our order's id when we have the order.
+fn line_diff(
+    line: &BillLine,
+    class: DifferenceClass,
+    subject: Subject,
+    r: Option<&OurRecord>,
+) -> Difference {
+    let mut keys = line.keys.clone();
+    if let Some(r) = r {
+        if keys.channel_order_id.is_none()
+            && keys.merchant_order_id.as_deref() != Some(r.channel_order_id.as_str())
+        {
+            keys.channel_order_id = Some(r.channel_order_id.clone());
+        }
+        if keys.transaction_id.is_none() {
+            keys.transaction_id = r.transaction_id.clone();
+        }
+    }
+    Difference {
+        class,
+        key: r
+            .map(|r| r.channel_order_id.clone())
+            .unwrap_or_else(|| line.keys.primary().to_string()),
+        subject,
+        component: None,
+        keys,
+        order_id: r.map(|r| r.order_id.clone()),
+        ours: None,
+        theirs: None,
+        bill_lines: vec![line.line],
+        other_date: None,
+    }
+}
+
+impl Difference {
+    fn values(mut self, ours: Option<String>, theirs: Option<String>) -> Self {
+        self.ours = ours;
+        self.theirs = theirs;
+        self
+    }
+    fn component(mut self, c: Component) -> Self {
+        self.component = Some(c);
+        self
+    }
+    fn class(mut self, c: DifferenceClass) -> Self {
+        self.class = c;
+        self
+    }
+    fn lines(mut self, lines: Vec<u64>) -> Self {
+        self.bill_lines = lines;
+        self
+    }
+    fn other(mut self, date: NaiveDate) -> Self {
+        self.other_date = Some(date);
+        self
+    }
+    /// Cross-day: the date on our side and on the bill's; the one that is not the
+    /// reconciled day is the other date.
+    fn dates(self, day: NaiveDate, ours: NaiveDate, theirs: NaiveDate) -> Self {
+        let other = if ours == day { theirs } else { ours };
+        self.values(Some(ours.to_string()), Some(theirs.to_string()))
+            .other(other)
+    }
+}
