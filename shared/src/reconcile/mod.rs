@@ -21,6 +21,8 @@ mod ours;
 mod record;
 mod report;
 mod row;
+#[cfg(test)]
+mod scenario_tests;
 mod settlement;
 mod statement;
 mod text;

@@ -171,6 +171,18 @@ fn identity(d: &Difference) -> DiffIdentity {
     (d.class, d.key.clone(), d.subject, d.component)
 }
 
+/// Equal but for where in the file the lines were: a correction that inserts or
+/// removes a line renumbers the rest, which is not a change of finding.
+fn same_finding(a: &Difference, b: &Difference) -> bool {
+    Difference {
+        bill_lines: Vec::new(),
+        ..a.clone()
+    } == Difference {
+        bill_lines: Vec::new(),
+        ..b.clone()
+    }
+}
+
 /// What a corrected statement changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportChanges {
@@ -214,7 +226,7 @@ pub fn diff_reports(old: &Report, new: &Report) -> ReportChanges {
         let news = b.get(id).map(Vec::as_slice).unwrap_or(&[]);
         for (i, o) in olds.iter().enumerate() {
             match news.get(i) {
-                Some(n) if n == o => {}
+                Some(n) if same_finding(n, o) => {}
                 Some(n) => changes.changed.push((o.clone(), n.clone())),
                 None => changes.resolved.push(o.clone()),
             }
