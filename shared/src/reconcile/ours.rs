@@ -70,7 +70,7 @@ impl OurRecord {
                 _ => None,
             })
             .collect();
-        refunds.sort_by(|a, b| (a.at_local, a.amount).cmp(&(b.at_local, b.amount)));
+        refunds.sort_by_key(|r| (r.at_local, r.amount));
         Self {
             order_id: order.id.clone(),
             channel: order.channel.clone(),
