@@ -18,6 +18,7 @@ mod import_tests;
 mod mappings;
 mod matcher;
 mod ours;
+mod own_formats;
 mod record;
 mod report;
 mod row;
@@ -48,3 +49,7 @@ pub use wechat::WechatBillParser;
 pub mod statement_mappings {
     pub use super::mappings::{eleme, eleme_json, meituan};
 }
+pub use own_formats::{
+    groupbuy_settlement_parser, pos_shift_parser, pos_shift_records, read_pos_shifts,
+    JsonLinesParser, PosShift,
+};

@@ -24,6 +24,8 @@ pub struct OurRecord {
     pub channel_order_id: String,
     /// The payment transaction id, when the payment callback stored one.
     pub transaction_id: Option<String>,
+    /// The store it was sold in or fulfilled from (POS shifts are per store).
+    pub store_id: Option<String>,
     /// When it was paid (the `Paid` event, else when it was placed), local time.
     pub paid_at_local: NaiveDateTime,
     /// The business day it belongs to: the local date of `paid_at_local`.
@@ -76,6 +78,7 @@ impl OurRecord {
             channel: order.channel.clone(),
             channel_order_id: order.channel_order_id.clone(),
             transaction_id: None,
+            store_id: order.store_id.clone(),
             paid_at_local,
             business_date: paid_at_local.date(),
             status: order.status(),
