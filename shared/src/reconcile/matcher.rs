@@ -44,6 +44,8 @@ enum Group {
     Foreign(String),
 }
 
+const NO_LINE: usize = usize::MAX;
+
 /// The amounts compared line by line. `Settled` is compared separately, last.
 const COMPARED: [Component; 6] = [
     Component::Goods,
@@ -61,7 +63,7 @@ pub fn reconcile_day<I>(req: &ReconcileRequest, bills: DayBills<'_>, ours: I) ->
 where
     I: IntoIterator<Item = OurRecord>,
 {
-    let ours: Vec<OurRecord> = ours.into_iter().collect();
+    let mut ours: Vec<OurRecord> = ours.into_iter().collect();
     let day = req.business_date;
     let prev = day.pred_opt();
     let next = day.succ_opt();
@@ -71,6 +73,25 @@ where
         req.source,
         StatementSource::WechatPay | StatementSource::Alipay
     );
+
+    // The caller's sets (paid around the day, refunded on the day) may overlap: the
+    // same order twice is one order.
+    let mut repeated = vec![false; ours.len()];
+    {
+        let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(ours.len());
+        for (i, r) in ours.iter().enumerate() {
+            if let Some(&first) = by_id.get(r.channel_order_id.as_str()) {
+                repeated[i] = ours[first].order_id == r.order_id;
+            } else {
+                by_id.insert(r.channel_order_id.as_str(), i);
+            }
+        }
+    }
+    if repeated.contains(&true) {
+        let mut flags = repeated.iter();
+        ours.retain(|_| !flags.next().copied().unwrap_or(false));
+    }
+    drop(repeated);
 
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(ours.len() * 2);
     for (i, r) in ours.iter().enumerate() {
@@ -95,21 +116,40 @@ where
         matched: 0,
     };
     let mut theirs = SideTotals::default();
-    let mut payments: HashMap<Group, Vec<usize>> = HashMap::new();
+    // First payment line per order of ours (flat: one slot per record), and per
+    // foreign id; a later payment line for the same order is a duplicate.
+    let mut first_payment: Vec<usize> = vec![NO_LINE; ours.len()];
+    let mut foreign_payments: HashMap<String, usize> = HashMap::new();
     let mut refunds: HashMap<Group, Vec<usize>> = HashMap::new();
     for (i, line) in bills.day.iter().enumerate() {
         theirs.totals.add(&line.amounts);
-        let group = match find(&line.keys) {
-            Some(o) => Group::Ours(o),
-            None => Group::Foreign(line.keys.primary().to_string()),
-        };
+        let found = find(&line.keys);
         match line.kind {
             LineKind::Payment => {
                 theirs.payments += 1;
-                payments.entry(group).or_default().push(i);
+                let slot = match found {
+                    Some(o) => &mut first_payment[o],
+                    None => foreign_payments
+                        .entry(line.keys.primary().to_string())
+                        .or_insert(NO_LINE),
+                };
+                if *slot == NO_LINE {
+                    *slot = i;
+                } else {
+                    m.duplicate(
+                        found.map(|o| &ours[o]),
+                        &bills.day[*slot],
+                        line,
+                        Subject::Payment,
+                    );
+                }
             }
             LineKind::Refund => {
                 theirs.refunds += 1;
+                let group = match found {
+                    Some(o) => Group::Ours(o),
+                    None => Group::Foreign(line.keys.primary().to_string()),
+                };
                 refunds.entry(group).or_default().push(i);
             }
         }
@@ -117,20 +157,12 @@ where
     let adjacent_payments = AdjacentIndex::new(&bills, prev, next, LineKind::Payment);
     let adjacent_refunds = AdjacentIndex::new(&bills, prev, next, LineKind::Refund);
 
-    // Duplicate lines: a second payment for one order, a refund id listed twice.
-    for (group, lines) in payments.iter_mut() {
-        for &dup in lines.iter().skip(1) {
-            m.duplicate(
-                group,
-                &ours,
-                &bills.day[lines[0]],
-                &bills.day[dup],
-                Subject::Payment,
-            );
-        }
-        lines.truncate(1);
-    }
+    // Duplicate refund lines: a refund id listed twice.
     for (group, lines) in refunds.iter_mut() {
+        let r = match group {
+            Group::Ours(i) => Some(&ours[*i]),
+            Group::Foreign(_) => None,
+        };
         let mut kept: Vec<usize> = Vec::with_capacity(lines.len());
         for &i in lines.iter() {
             let line = &bills.day[i];
@@ -138,7 +170,7 @@ where
                 line.keys.refund_id.is_some() && bills.day[k].keys.refund_id == line.keys.refund_id
             });
             match first {
-                Some(k) => m.duplicate(group, &ours, &bills.day[k], line, Subject::Refund),
+                Some(k) => m.duplicate(r, &bills.day[k], line, Subject::Refund),
                 None => kept.push(i),
             }
         }
@@ -154,46 +186,58 @@ where
     {
         our_side.payments += 1;
         our_side.totals.add(&r.amounts);
-        match payments.get(&Group::Ours(i)) {
-            Some(lines) => {
-                m.matched += 1;
-                m.compare(r, &bills.day[lines[0]], refunds_as_lines);
+        match first_payment[i] {
+            NO_LINE if r.is_cancelled() && r.refunds.is_empty() => {
+                // Cancelled before any money moved: rightly absent.
             }
-            // Cancelled before any money moved: rightly absent.
-            None if r.is_cancelled() && r.refunds.is_empty() => {}
-            None => match adjacent_payments.find(r) {
+            NO_LINE => match adjacent_payments.find(r) {
                 Some(other) => m.push(
                     our_diff(r, DifferenceClass::CrossDay, Subject::Payment).dates(day, day, other),
                 ),
                 None => m.push(
                     our_diff(r, DifferenceClass::MissingInBill, Subject::Payment)
-                        .values(r.amounts.get(Component::Paid).map(|p| p.to_string()), None),
+                        .values(r.amounts.get(Component::Paid).map(money), None),
                 ),
             },
+            line => {
+                m.matched += 1;
+                m.compare(r, &bills.day[line], refunds_as_lines);
+            }
         }
     }
-    // Bill payments with no order of ours on the day.
-    for (group, lines) in &payments {
-        let line = &bills.day[lines[0]];
-        match group {
-            Group::Ours(i) if ours[*i].business_date == day => {}
-            Group::Ours(i) => {
-                let r = &ours[*i];
-                let adjacent = Some(r.business_date) == prev || Some(r.business_date) == next;
-                let class = if adjacent {
-                    DifferenceClass::CrossDay
-                } else {
-                    DifferenceClass::MissingInOurs
-                };
-                let d = line_diff(line, class, Subject::Payment, Some(r));
-                m.push(d.dates(day, r.business_date, day));
-            }
-            // A payment reversed on their side that we never had: nothing to settle.
-            Group::Foreign(_) if line.status == BillStatus::Cancelled => {}
-            Group::Foreign(_) => m.push(
+    // Bill payments of orders we have on another day.
+    for (i, &line) in first_payment
+        .iter()
+        .enumerate()
+        .filter(|(_, &l)| l != NO_LINE)
+    {
+        let r = &ours[i];
+        if r.business_date == day {
+            continue;
+        }
+        let adjacent = Some(r.business_date) == prev || Some(r.business_date) == next;
+        let class = if adjacent {
+            DifferenceClass::CrossDay
+        } else {
+            DifferenceClass::MissingInOurs
+        };
+        m.push(
+            line_diff(&bills.day[line], class, Subject::Payment, Some(r)).dates(
+                day,
+                r.business_date,
+                day,
+            ),
+        );
+    }
+    // Bill payments for orders we never had.
+    for &i in foreign_payments.values() {
+        let line = &bills.day[i];
+        // A payment reversed on their side that we never had: nothing to settle.
+        if line.status != BillStatus::Cancelled {
+            m.push(
                 line_diff(line, DifferenceClass::MissingInOurs, Subject::Payment, None)
                     .values(None, headline_amount(line)),
-            ),
+            );
         }
     }
 
@@ -220,7 +264,7 @@ where
                     Subject::Refund,
                     None,
                 )
-                .values(None, Some(theirs_sum.to_string()))
+                .values(None, Some(money(theirs_sum)))
                 .lines(all_lines),
             ),
             Group::Ours(i) => {
@@ -250,7 +294,7 @@ where
                     if ours_sum != theirs_sum {
                         m.push(
                             d.component(Component::Refund)
-                                .values(Some(ours_sum.to_string()), Some(theirs_sum.to_string())),
+                                .values(Some(money(ours_sum)), Some(money(theirs_sum))),
                         );
                     }
                 } else if let (true, Some(other)) = (refunds_as_lines, adjacent) {
@@ -258,7 +302,7 @@ where
                 } else {
                     m.push(
                         d.class(DifferenceClass::MissingInOurs)
-                            .values(None, Some(theirs_sum.to_string())),
+                            .values(None, Some(money(theirs_sum))),
                     );
                 }
             }
@@ -281,7 +325,7 @@ where
                 None => m.push(
                     our_diff(r, DifferenceClass::MissingInBill, Subject::Refund)
                         .component(Component::Refund)
-                        .values(Some(amount.to_string()), None),
+                        .values(Some(money(amount)), None),
                 ),
             }
         }
@@ -307,6 +351,7 @@ where
         },
         settlement,
         differences: diffs,
+        supersedes: None,
     }
 }
 
@@ -322,16 +367,11 @@ impl Matcher {
 
     fn duplicate(
         &mut self,
-        group: &Group,
-        ours: &[OurRecord],
+        r: Option<&OurRecord>,
         first: &BillLine,
         dup: &BillLine,
         subject: Subject,
     ) {
-        let r = match group {
-            Group::Ours(i) => ours.get(*i),
-            Group::Foreign(_) => None,
-        };
         let d = line_diff(dup, DifferenceClass::DuplicateLine, subject, r)
             .values(None, headline_amount(dup))
             .lines(vec![first.line, dup.line]);
@@ -373,7 +413,7 @@ impl Matcher {
                             Some(r),
                         )
                         .component(c)
-                        .values(Some(o.to_string()), Some(t.to_string())),
+                        .values(Some(money(o)), Some(money(t))),
                     );
                 }
             }
@@ -408,7 +448,7 @@ impl Matcher {
                             Some(r),
                         )
                         .component(Component::Settled)
-                        .values(Some(expected.to_string()), Some(t.to_string())),
+                        .values(Some(money(expected)), Some(money(t))),
                     );
                 }
             }
@@ -458,6 +498,15 @@ impl<'a> AdjacentIndex<'a> {
     }
 }
 
+/// Amounts in a report always show fen ("25.00", not "25"), so equal values print alike.
+fn money(v: Decimal) -> String {
+    let mut v = v;
+    if v.scale() < 2 {
+        v.rescale(2);
+    }
+    v.to_string()
+}
+
 fn headline_amount(line: &BillLine) -> Option<String> {
     [
         Component::Paid,
@@ -467,7 +516,7 @@ fn headline_amount(line: &BillLine) -> Option<String> {
     ]
     .into_iter()
     .find_map(|c| line.amounts.get(c))
-    .map(|v| v.to_string())
+    .map(money)
 }
 
 fn our_keys(r: &OurRecord) -> LineKeys {

@@ -33,7 +33,9 @@ pub use alipay::{import_alipay_zip, AlipayCsvParser, END_OF_DETAIL};
 pub use error::{ImportError, ImportErrorKind};
 pub use import::{import_chunks, BillParser};
 pub use matcher::{reconcile_day, DayBills, ReconcileRequest};
-pub use ours::{OurRecord, OurRefund};
+pub use ours::{
+    business_date_at, previous_business_day, OurRecord, OurRefund, DEFAULT_UTC_OFFSET_MINUTES,
+};
 pub use record::{Amounts, BillLine, BillStatus, Component, LineKeys, LineKind, StatementSource};
 pub use report::{
     diff_reports, ChannelSummary, Difference, DifferenceClass, Report, ReportChanges, SideTotals,

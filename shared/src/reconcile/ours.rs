@@ -37,9 +37,32 @@ pub struct OurRecord {
     pub refunds: Vec<OurRefund>,
 }
 
+/// Asia/Shanghai, the default business-day time zone (no daylight saving).
+pub const DEFAULT_UTC_OFFSET_MINUTES: i32 = 480;
+
+/// The business day a UTC instant falls on at a fixed UTC offset.
+pub fn business_date_at(at: chrono::DateTime<chrono::Utc>, utc_offset_minutes: i32) -> NaiveDate {
+    (at.naive_utc() + Duration::minutes(i64::from(utc_offset_minutes))).date()
+}
+
+/// The day a nightly run reconciles: the business day before the one `now` is in.
+pub fn previous_business_day(
+    now: chrono::DateTime<chrono::Utc>,
+    utc_offset_minutes: i32,
+) -> NaiveDate {
+    let today = business_date_at(now, utc_offset_minutes);
+    today.pred_opt().unwrap_or(today)
+}
+
 impl OurRecord {
+    /// Business days in the order's own source time zone (its channel's).
     pub fn from_order(order: &Order) -> Self {
-        let offset = Duration::minutes(i64::from(order.source_utc_offset_minutes));
+        Self::from_order_at_offset(order, order.source_utc_offset_minutes)
+    }
+
+    /// Business days at a channel's configured UTC offset, whatever the order recorded.
+    pub fn from_order_at_offset(order: &Order, utc_offset_minutes: i32) -> Self {
+        let offset = Duration::minutes(i64::from(utc_offset_minutes));
         let local = |at: chrono::DateTime<chrono::Utc>| at.naive_utc() + offset;
         let paid_at = order
             .history

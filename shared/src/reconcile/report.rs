@@ -101,9 +101,26 @@ pub struct Report {
     pub settlement: SettlementSummary,
     /// Sorted by (class, key, subject, component, …): the same inputs give the same bytes.
     pub differences: Vec<Difference>,
+    /// Set when this report replaces one made from an earlier statement for the same
+    /// channel and day: what the correction changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<Box<ReportChanges>>,
 }
 
 impl Report {
+    /// The store key a report is kept under, so it is retrievable by channel and date;
+    /// a rerun or a corrected statement overwrites it (reruns are byte-identical).
+    pub fn storage_key(channel: &ChannelId, business_date: NaiveDate) -> String {
+        format!("reconcile/report/{}/{}", channel.as_str(), business_date)
+    }
+
+    /// This report, replacing `previous` (from an earlier statement), with the changes.
+    pub fn superseding(mut self, previous: &Report) -> Report {
+        let changes = diff_reports(previous, &self);
+        self.supersedes = Some(Box::new(changes));
+        self
+    }
+
     pub fn to_json(&self) -> String {
         // Serialising plain structs with string keys cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
