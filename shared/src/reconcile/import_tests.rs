@@ -386,3 +386,23 @@ proptest! {
         prop_assert_eq!(split, whole);
     }
 }
+
+#[test]
+fn statement_kind_picks_the_importer_and_round_trips_as_config() {
+    let wx = StatementKind::WechatPay
+        .import(wechat_bill(&wx_rows()).as_bytes(), 5)
+        .unwrap();
+    assert_eq!(wx, wechat(wechat_bill(&wx_rows()).as_bytes()).unwrap());
+    let zip = alipay_zip(&gbk(&alipay_csv(&ali_rows())));
+    assert_eq!(StatementKind::AlipayZip.import(&zip, 100).unwrap().len(), 3);
+    assert!(StatementKind::AlipayZip
+        .streaming_parser()
+        .unwrap()
+        .is_none());
+    let kind = StatementKind::Platform {
+        mapping: statement_mappings::eleme(),
+    };
+    let json = serde_json::to_string(&kind).unwrap();
+    assert_eq!(serde_json::from_str::<StatementKind>(&json).unwrap(), kind);
+    assert_eq!(kind.source(), StatementSource::PlatformStatement);
+}

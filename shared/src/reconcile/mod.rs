@@ -31,7 +31,7 @@ mod wechat;
 
 pub use alipay::{import_alipay_zip, AlipayCsvParser, END_OF_DETAIL};
 pub use error::{ImportError, ImportErrorKind};
-pub use import::{import_chunks, BillParser};
+pub use import::{import_chunks, BillParser, StatementKind};
 pub use matcher::{reconcile_day, DayBills, ReconcileRequest};
 pub use ours::{
     business_date_at, previous_business_day, OurRecord, OurRefund, DEFAULT_UTC_OFFSET_MINUTES,
