@@ -269,16 +269,9 @@ where
             ),
             Group::Ours(i) => {
                 let r = &ours[*i];
-                let ours_sum = if refunds_as_lines {
-                    r.refunds_on(day)
-                } else {
-                    r.refund_total()
-                };
-                let has_ours = if refunds_as_lines {
-                    r.has_refund_on(day)
-                } else {
-                    !r.refunds.is_empty()
-                };
+                // A refund belongs to the day it happened, whichever day its order was.
+                let ours_sum = r.refunds_on(day);
+                let has_ours = r.has_refund_on(day);
                 let adjacent = [prev, next]
                     .into_iter()
                     .flatten()
@@ -297,7 +290,7 @@ where
                                 .values(Some(money(ours_sum)), Some(money(theirs_sum))),
                         );
                     }
-                } else if let (true, Some(other)) = (refunds_as_lines, adjacent) {
+                } else if let Some(other) = adjacent {
                     m.push(d.class(DifferenceClass::CrossDay).dates(day, other, day));
                 } else {
                     m.push(
@@ -308,11 +301,14 @@ where
             }
         }
     }
-    if refunds_as_lines {
+    // Our refunds of the day with no refund line. On a platform statement a refund on
+    // the order's own day is carried on its payment line (compared above), so only
+    // refunds of earlier orders are expected as lines of their own.
+    {
         for (i, r) in ours
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.has_refund_on(day))
+            .filter(|(_, r)| r.has_refund_on(day) && (refunds_as_lines || r.business_date != day))
         {
             if refunds.contains_key(&Group::Ours(i)) {
                 continue;
@@ -422,7 +418,11 @@ impl Matcher {
             check(self, c, r.amounts.get(c));
         }
         if !refunds_as_lines {
-            check(self, Component::Refund, Some(r.refund_total()));
+            check(
+                self,
+                Component::Refund,
+                Some(r.refunds_until(line_day(line, r))),
+            );
         }
         // Settled is the residual: reported only when every part agrees, i.e. when the
         // platform's arithmetic (with its own commission and fees) differs from ours.
@@ -496,6 +496,11 @@ impl<'a> AdjacentIndex<'a> {
             .or_else(|| r.transaction_id.as_deref().and_then(|t| self.by_key.get(t)))
             .copied()
     }
+}
+
+/// The business day a statement line settles: its own date, else our order's.
+fn line_day(line: &BillLine, r: &OurRecord) -> NaiveDate {
+    line.business_date.unwrap_or(r.business_date)
 }
 
 /// Amounts in a report always show fen ("25.00", not "25"), so equal values print alike.

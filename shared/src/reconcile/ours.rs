@@ -127,6 +127,15 @@ impl OurRecord {
             .sum()
     }
 
+    /// Refunds up to and including `day`: what a statement of that day can know of.
+    pub fn refunds_until(&self, day: NaiveDate) -> Decimal {
+        self.refunds
+            .iter()
+            .filter(|r| r.business_date <= day)
+            .map(|r| r.amount)
+            .sum()
+    }
+
     pub fn has_refund_on(&self, day: NaiveDate) -> bool {
         self.refunds.iter().any(|r| r.business_date == day)
     }

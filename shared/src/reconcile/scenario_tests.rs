@@ -374,6 +374,11 @@ fn meituan_statement_classifies_every_component() {
         o("M10", dec!(50.00)).cancelled(),
         o("M11", dec!(50.00)),
         OrderSpec::new("meituan", "M15", "2026-11-23 23:50:00", dec!(20.00)),
+        // Earlier orders refunded today: one with its refund line, one without.
+        OrderSpec::new("meituan", "M16", "2026-11-20 12:00:00", dec!(30.00))
+            .refund("2026-11-24 09:00:00", dec!(7.00)),
+        OrderSpec::new("meituan", "M17", "2026-11-20 12:00:00", dec!(30.00))
+            .refund("2026-11-24 09:00:00", dec!(2.00)),
     ];
     let c = dec!(4.20);
     let by = |id: &str| specs.iter().find(|s| s.id == id).unwrap();
@@ -412,6 +417,14 @@ fn meituan_statement_classifies_every_component() {
     r.settled = dec!(-6.00);
     rows.push(r);
     rows.push(mt("M15", by("M15"), c, Decimal::ZERO));
+    let mut r = mt(
+        "M16",
+        &OrderSpec::new("meituan", "M16", "2026-11-24 12:00:00", Decimal::ZERO),
+        Decimal::ZERO,
+        dec!(7.00),
+    );
+    r.settled = dec!(-7.00);
+    rows.push(r);
 
     let bytes = meituan_statement(&rows);
     let parser = StatementParser::new(statement_mappings::meituan()).unwrap();
@@ -440,6 +453,12 @@ fn meituan_statement_classifies_every_component() {
         f(DuplicateLine, "M1", Subject::Payment, None),
         f(RefundWithoutOrder, "M14", Subject::Refund, None),
         f(CrossDay, "M15", Subject::Payment, None),
+        f(
+            MissingInBill,
+            "M17",
+            Subject::Refund,
+            Some(Component::Refund),
+        ),
     ]
     .into_iter()
     .collect();
@@ -462,10 +481,10 @@ fn meituan_statement_classifies_every_component() {
     assert_eq!(st.merchant_funded_discounts, dec!(33.00));
     assert_eq!(st.platform_funded_discounts, dec!(55.00));
     assert_eq!(st.commission, c * Decimal::from(13));
-    assert_eq!(st.refunds, dec!(5.00));
+    assert_eq!(st.refunds, dec!(14.00));
     assert_eq!(
         st.net_receivable,
-        dec!(560.00) - dec!(33.00) + dec!(44.00) + dec!(11.00) - st.commission - dec!(5.00)
+        dec!(560.00) - dec!(33.00) + dec!(44.00) + dec!(11.00) - st.commission - dec!(14.00)
     );
     assert_eq!(
         st.platform_settled,
