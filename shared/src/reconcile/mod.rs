@@ -27,6 +27,7 @@ mod scenario_tests;
 mod settlement;
 mod statement;
 mod text;
+mod upload;
 mod wechat;
 
 pub use alipay::{import_alipay_zip, AlipayCsvParser, END_OF_DETAIL};
@@ -55,3 +56,4 @@ pub use own_formats::{
     groupbuy_settlement_parser, pos_shift_parser, pos_shift_records, read_pos_shifts,
     JsonLinesParser, PosShift,
 };
+pub use upload::{sha256_hex, ChunkInfo, ChunkOutcome, UploadError, UploadManifest};
