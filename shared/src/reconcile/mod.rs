@@ -1,12 +1,29 @@
 //! Reconciliation: every channel's statement and payment bill against our records.
 //!
-//! Bird's-eye view: bytes of a bill go into an importer ([`BillParser`], a push parser
-//! fed chunk by chunk) and come out as [`BillLine`]s, all or nothing. Our orders become
-//! [`OurRecord`]s. [`reconcile_day`] matches one channel and one business day and
-//! returns a [`Report`]: every difference, classified, with a per-channel summary and
-//! the T+1 settlement summary. Reports are deterministic; [`diff_reports`] says what a
-//! corrected statement changed. No I/O here: the `reconcile` component stores chunks,
-//! runs the importers and persists the reports.
+//! Bird's-eye view: the bytes of a bill go into an importer (a [`BillParser`], a push
+//! parser fed chunk by chunk, chosen by [`StatementKind`]) and come out as
+//! [`BillLine`]s, all or nothing: any error is an [`ImportError`] naming the line and
+//! column, and the lines yielded so far are to be dropped. Our orders become
+//! [`OurRecord`]s ([`OurRecord::from_order`]). [`reconcile_day`] matches one channel
+//! and one business day and returns a [`Report`]: every [`Difference`], classified,
+//! a per-channel [`ChannelSummary`] and the T+1 [`SettlementSummary`]. Reports are
+//! deterministic (sorted; same inputs, same bytes); [`Report::superseding`] and
+//! [`diff_reports`] say what a corrected statement changed.
+//!
+//! What the caller passes as `ours` for day D: the records of the orders paid on D-1,
+//! D and D+1 (the adjacent days are what turns a midnight straddler into a cross-day
+//! item instead of two "missing"), plus the orders with a refund dated D. The same
+//! order passed twice counts once. The adjacent days' bills, when already imported,
+//! go in [`DayBills`] for the same reason.
+//!
+//! Memory: an importer holds one partial line and its running totals between chunks,
+//! whatever the file size ([`MAX_LINE_BYTES`] bounds a line). A zipped Alipay bill is
+//! taken whole (its directory is at its end) but inflated and parsed in chunks.
+//!
+//! Architecture invariant: no I/O, no clock, no Spin types. The `reconcile` component
+//! keeps the [`UploadManifest`] and the chunks in the store, runs the importer over the
+//! stored chunks, calls [`reconcile_day`] and stores the report under
+//! [`Report::storage_key`].
 
 mod alipay;
 mod error;
