@@ -27,6 +27,7 @@
 
 mod alipay;
 mod error;
+mod finding;
 #[cfg(test)]
 mod fixtures;
 mod import;
