@@ -173,6 +173,81 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The per-channel summary and the T+1 settlement as `section,name,ours,theirs` rows.
+    pub fn summary_csv(&self) -> String {
+        let mut out = String::from("channel,business_date,section,name,ours,theirs\n");
+        let mut row = |section: &str, name: &str, ours: String, theirs: String| {
+            out.push_str(&format!(
+                "{},{},{section},{name},{ours},{theirs}\n",
+                csv_cell(self.channel.as_str()),
+                self.business_date
+            ));
+        };
+        let (o, t) = (&self.summary.ours, &self.summary.theirs);
+        row(
+            "count",
+            "payments",
+            o.payments.to_string(),
+            t.payments.to_string(),
+        );
+        row(
+            "count",
+            "refunds",
+            o.refunds.to_string(),
+            t.refunds.to_string(),
+        );
+        row(
+            "count",
+            "matched",
+            self.summary.matched.to_string(),
+            self.summary.matched.to_string(),
+        );
+        for c in Component::ALL {
+            let (a, b) = (o.totals.get(c), t.totals.get(c));
+            if a.is_some() || b.is_some() {
+                let show = |v: Option<Decimal>| v.map(|v| v.to_string()).unwrap_or_default();
+                row("total", c.as_str(), show(a), show(b));
+            }
+        }
+        for (class, n) in &self.summary.differences {
+            row("differences", class.as_str(), n.to_string(), String::new());
+        }
+        let st = &self.settlement;
+        for (name, ours, theirs) in [
+            ("gross_sales", st.gross_sales, None),
+            (
+                "merchant_funded_discounts",
+                st.merchant_funded_discounts,
+                None,
+            ),
+            (
+                "platform_funded_discounts",
+                st.platform_funded_discounts,
+                None,
+            ),
+            ("delivery_fees", st.delivery_fees, None),
+            ("packaging_fees", st.packaging_fees, None),
+            ("fees", st.fees, None),
+            ("commission", st.commission, None),
+            ("refunds", st.refunds, None),
+            (
+                "net_receivable",
+                st.net_receivable,
+                Some(st.platform_settled),
+            ),
+        ] {
+            row(
+                "settlement",
+                name,
+                ours.to_string(),
+                theirs.map(|v| v.to_string()).unwrap_or_default(),
+            );
+        }
+        out
+    }
+}
+
 fn csv_cell(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))

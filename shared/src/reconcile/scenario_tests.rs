@@ -196,6 +196,13 @@ fn the_report_is_deterministic_whatever_the_input_order() {
     assert_eq!(back, a);
     let csv = a.to_csv();
     assert_eq!(csv.lines().count(), 12);
+    let summary = a.summary_csv();
+    assert!(
+        summary.contains("app,2026-11-24,count,payments,10,10\n"),
+        "{summary}"
+    );
+    assert!(summary.contains("app,2026-11-24,differences,cross_day,2,\n"));
+    assert_eq!(summary, b.summary_csv());
     assert!(csv.lines().any(
         |l| l.starts_with("app,2026-11-24,amount_mismatch,A2,payment,paid,25.00,24.00,app-A2,")
     ));
