@@ -406,3 +406,22 @@ fn statement_kind_picks_the_importer_and_round_trips_as_config() {
     assert_eq!(serde_json::from_str::<StatementKind>(&json).unwrap(), kind);
     assert_eq!(kind.source(), StatementSource::PlatformStatement);
 }
+
+#[test]
+fn statement_preamble_and_comments_are_configuration() {
+    let mut mapping = statement_mappings::eleme();
+    mapping.preamble_lines = 2;
+    mapping.comment_prefix = Some("#".into());
+    let text = "饿了么商户对账单\n门店：一号店\n订单编号,账单日期,订单状态,商品金额,平台补贴,商户补贴,配送费,餐盒费,平台服务费,退款金额,结算金额\n# 导出说明\n3001,2026-11-24,已完成,50.00,3.00,2.00,5.00,1.00,4.20,0,49.80\n";
+    let lines = import_chunks(
+        StatementParser::new(mapping.clone()).unwrap(),
+        [text.as_bytes()],
+    )
+    .unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].line, 5);
+    mapping.preamble_lines = 1;
+    let err = import_chunks(StatementParser::new(mapping).unwrap(), [text.as_bytes()]).unwrap_err();
+    assert_eq!(err.line, 2);
+    assert!(matches!(err.kind, ImportErrorKind::MissingColumn { .. }));
+}

@@ -37,6 +37,8 @@ pub fn meituan() -> StatementMapping {
         ]),
         cancelled_values: vec!["已取消".to_string()],
         total_row_label: Some("合计".to_string()),
+        preamble_lines: 0,
+        comment_prefix: Some("#".to_string()),
     }
 }
 
@@ -63,6 +65,8 @@ pub fn eleme() -> StatementMapping {
         ]),
         cancelled_values: vec!["已取消".to_string(), "无效".to_string()],
         total_row_label: None,
+        preamble_lines: 0,
+        comment_prefix: None,
     }
 }
 
@@ -89,5 +93,7 @@ pub fn eleme_json() -> StatementMapping {
         ]),
         cancelled_values: vec!["CANCELLED".to_string(), "INVALID".to_string()],
         total_row_label: None,
+        preamble_lines: 0,
+        comment_prefix: None,
     }
 }

@@ -106,6 +106,12 @@ pub struct StatementMapping {
     /// must equal the sums of the detail rows.
     #[serde(default)]
     pub total_row_label: Option<String>,
+    /// Title lines before the header (an export's "对账单" banner), skipped unread.
+    #[serde(default)]
+    pub preamble_lines: u64,
+    /// Lines starting with this are comments anywhere in the file.
+    #[serde(default)]
+    pub comment_prefix: Option<String>,
 }
 
 impl StatementMapping {
@@ -193,8 +199,16 @@ impl StatementParser {
     }
 
     fn line(&mut self, no: u64, bytes: &[u8], out: &mut Vec<BillLine>) -> Result<(), ImportError> {
+        if no <= self.mapping.preamble_lines {
+            return Ok(());
+        }
         let text = self.mapping.encoding.decode(no, bytes)?;
-        if text.trim().is_empty() {
+        let comment = self
+            .mapping
+            .comment_prefix
+            .as_deref()
+            .is_some_and(|p| text.trim_start().starts_with(p));
+        if text.trim().is_empty() || comment {
             return Ok(());
         }
         if self.total_row_seen {
