@@ -189,6 +189,7 @@ fn main() {
     let _ = std::fs::remove_file(&path);
     let report = last.unwrap();
     println!("reconcile bench: {n} bill lines vs {n} orders, {runs} runs (median)");
+    println!("  bill file: {:.1} MiB", bytes as f64 / 1_048_576.0);
     println!(
         "  import (stream, 64 KiB chunks): {:.3} s",
         median(t_import)
