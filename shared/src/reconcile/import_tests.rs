@@ -425,3 +425,45 @@ fn statement_preamble_and_comments_are_configuration() {
     assert_eq!(err.line, 2);
     assert!(matches!(err.kind, ImportErrorKind::MissingColumn { .. }));
 }
+
+#[test]
+fn statement_in_the_wrong_encoding_is_named() {
+    let utf8 = format!("{MEITUAN_HEADER}\r\n");
+    let err = meituan(utf8.as_bytes()).unwrap_err();
+    assert_eq!(
+        err,
+        ImportError::at(
+            1,
+            ImportErrorKind::WrongEncoding {
+                expected: "GBK".into()
+            }
+        )
+    );
+    let text = "订单编号,账单日期,订单状态,商品金额,平台补贴,商户补贴,配送费,餐盒费,平台服务费,退款金额,结算金额\n";
+    let err = import_chunks(
+        StatementParser::new(statement_mappings::eleme()).unwrap(),
+        [gbk(text).as_slice()],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ImportError::at(
+            1,
+            ImportErrorKind::WrongEncoding {
+                expected: "UTF-8".into()
+            }
+        )
+    );
+}
+
+#[test]
+fn wechat_bill_with_bom_lf_and_trailing_blank_lines() {
+    let bill = format!(
+        "\u{feff}{}\n\n",
+        wechat_bill(&wx_rows()).replace("\r\n", "\n")
+    );
+    assert_eq!(
+        wechat(bill.as_bytes()).unwrap(),
+        wechat(wechat_bill(&wx_rows()).as_bytes()).unwrap()
+    );
+}

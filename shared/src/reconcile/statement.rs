@@ -11,7 +11,7 @@ use super::error::{ImportError, ImportErrorKind};
 use super::import::BillParser;
 use super::record::{Amounts, BillLine, BillStatus, Component, LineKeys, LineKind};
 use super::row::{find_columns, Column, Row};
-use super::text::{split_csv, LineSplitter, TextEncoding};
+use super::text::{looks_like_utf8_text, split_csv, LineSplitter, TextEncoding};
 use crate::money::{from_fen, parse_yuan, yuan_from_json, MoneyError};
 use crate::order::ChannelId;
 
@@ -227,7 +227,21 @@ impl StatementParser {
                 let Some(columns) = &self.columns else {
                     let names: Vec<&str> =
                         self.mapping.columns.keys().map(String::as_str).collect();
-                    let found = find_columns(&fields, &names, no, None)?;
+                    let encoding = self.mapping.encoding;
+                    let found = find_columns(&fields, &names, no, None).map_err(|e| {
+                        // UTF-8 Chinese often decodes as (wrong) GBK without error; a
+                        // header that does not match then names the real fault.
+                        if encoding == TextEncoding::Gbk && looks_like_utf8_text(bytes) {
+                            ImportError::at(
+                                no,
+                                ImportErrorKind::WrongEncoding {
+                                    expected: encoding.name().to_string(),
+                                },
+                            )
+                        } else {
+                            e
+                        }
+                    })?;
                     self.columns = Some(
                         found
                             .into_iter()
