@@ -53,13 +53,8 @@ impl<'a> AdjacentIndex<'a> {
     }
 }
 
-/// Amounts in a report always show fen ("25.00", not "25"), so equal values print alike.
 pub(super) fn money(v: Decimal) -> String {
-    let mut v = v;
-    if v.scale() < 2 {
-        v.rescale(2);
-    }
-    v.to_string()
+    super::report::fen_text(v)
 }
 
 pub(super) fn headline_amount(line: &BillLine) -> Option<String> {

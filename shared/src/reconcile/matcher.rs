@@ -206,7 +206,7 @@ where
             }
         }
     }
-    // Bill payments of orders we have on another day.
+    // Bill payments of orders we have on another day: cross-day when adjacent.
     for (i, &line) in first_payment
         .iter()
         .enumerate()
@@ -229,6 +229,11 @@ where
                 day,
             ),
         );
+        // Both sides are at hand here (the other side of a cross-day pair is not, on
+        // our record's own day), so the amounts are compared on the bill's day.
+        if adjacent {
+            m.compare(r, &bills.day[line], refunds_as_lines);
+        }
     }
     // Bill payments for orders we never had.
     for &i in foreign_payments.values() {

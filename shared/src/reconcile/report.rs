@@ -206,7 +206,7 @@ impl Report {
         for c in Component::ALL {
             let (a, b) = (o.totals.get(c), t.totals.get(c));
             if a.is_some() || b.is_some() {
-                let show = |v: Option<Decimal>| v.map(|v| v.to_string()).unwrap_or_default();
+                let show = |v: Option<Decimal>| v.map(fen_text).unwrap_or_default();
                 row("total", c.as_str(), show(a), show(b));
             }
         }
@@ -240,12 +240,21 @@ impl Report {
             row(
                 "settlement",
                 name,
-                ours.to_string(),
-                theirs.map(|v| v.to_string()).unwrap_or_default(),
+                fen_text(ours),
+                theirs.map(fen_text).unwrap_or_default(),
             );
         }
         out
     }
+}
+
+/// Amounts in a report always show fen ("25.00", not "25"), so equal values print alike.
+pub(super) fn fen_text(v: Decimal) -> String {
+    let mut v = v;
+    if v.scale() < 2 {
+        v.rescale(2);
+    }
+    v.to_string()
 }
 
 fn csv_cell(text: &str) -> String {

@@ -49,6 +49,7 @@ fn app_orders() -> Vec<OrderSpec> {
         o("A10", "2026-11-24 10:30:00", dec!(15.00)),
         o("A11", "2026-11-24 11:00:00", dec!(5.00)).cancelled(),
         o("A12", "2026-11-23 12:00:00", dec!(8.00)),
+        o("A13", "2026-11-23 23:59:00", dec!(9.00)),
     ]
 }
 
@@ -68,6 +69,7 @@ fn wx_day_rows() -> Vec<WxRow> {
         p("2026-11-24 08:30:01", "A9", dec!(12.00)),
         p("2026-11-24 10:30:01", "A10", dec!(15.00)),
         WxRow::refund("2026-11-24 17:00:00", "A10", "50300010", dec!(2.00)),
+        p("2026-11-24 00:00:30", "A13", dec!(9.50)),
     ]
 }
 
@@ -112,6 +114,13 @@ fn wechat_day_finds_exactly_the_seeded_differences() {
         f(RefundWithoutOrder, "R404", Subject::Refund, None),
         f(CrossDay, "A6", Subject::Payment, None),
         f(CrossDay, "A7", Subject::Payment, None),
+        f(CrossDay, "A13", Subject::Payment, None),
+        f(
+            AmountMismatch,
+            "A13",
+            Subject::Payment,
+            Some(Component::Paid),
+        ),
         f(
             AmountMismatch,
             "A8",
@@ -160,7 +169,7 @@ fn wechat_day_finds_exactly_the_seeded_differences() {
     );
 
     let s = &report.summary;
-    assert_eq!(s.theirs.payments, 10);
+    assert_eq!(s.theirs.payments, 11);
     assert_eq!(s.theirs.refunds, 3);
     assert_eq!(
         s.ours.payments, 10,
@@ -168,9 +177,9 @@ fn wechat_day_finds_exactly_the_seeded_differences() {
     );
     assert_eq!(s.ours.refunds, 2);
     assert_eq!(s.ours.totals.get(Component::Refund), Some(dec!(13.00)));
-    assert_eq!(s.theirs.totals.get(Component::Paid), Some(dec!(180.70)));
-    assert_eq!(s.differences.values().sum::<u64>(), 11);
-    assert_eq!(s.differences.get(&CrossDay), Some(&2));
+    assert_eq!(s.theirs.totals.get(Component::Paid), Some(dec!(190.20)));
+    assert_eq!(s.differences.values().sum::<u64>(), 13);
+    assert_eq!(s.differences.get(&CrossDay), Some(&3));
 }
 
 #[test]
@@ -195,13 +204,13 @@ fn the_report_is_deterministic_whatever_the_input_order() {
     let back: Report = serde_json::from_str(&a.to_json()).unwrap();
     assert_eq!(back, a);
     let csv = a.to_csv();
-    assert_eq!(csv.lines().count(), 12);
+    assert_eq!(csv.lines().count(), 14);
     let summary = a.summary_csv();
     assert!(
-        summary.contains("app,2026-11-24,count,payments,10,10\n"),
+        summary.contains("app,2026-11-24,count,payments,10,11\n"),
         "{summary}"
     );
-    assert!(summary.contains("app,2026-11-24,differences,cross_day,2,\n"));
+    assert!(summary.contains("app,2026-11-24,differences,cross_day,3,\n"));
     assert_eq!(summary, b.summary_csv());
     assert!(csv.lines().any(
         |l| l.starts_with("app,2026-11-24,amount_mismatch,A2,payment,paid,25.00,24.00,app-A2,")
