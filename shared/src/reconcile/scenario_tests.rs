@@ -565,3 +565,138 @@ proptest! {
         }
     }
 }
+
+/// What a generated order's bill line does, and the difference it must produce.
+#[derive(Debug, Clone, Copy)]
+enum Fate {
+    Clean,
+    AmountOff,
+    NotInBill,
+    ForeignLine,
+    Duplicated,
+    CancelledHereSettled,
+    PaidAtMidnightSettledNextDay,
+    PaidYesterdaySettledToday,
+    RefundDiffers,
+    RefundNotInBill,
+    RefundNotOurs,
+    RefundForNoOrder,
+}
+
+fn arb_fate() -> impl Strategy<Value = Fate> {
+    use Fate::*;
+    proptest::sample::select(vec![
+        Clean,
+        AmountOff,
+        NotInBill,
+        ForeignLine,
+        Duplicated,
+        CancelledHereSettled,
+        PaidAtMidnightSettledNextDay,
+        PaidYesterdaySettledToday,
+        RefundDiffers,
+        RefundNotInBill,
+        RefundNotOurs,
+        RefundForNoOrder,
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Any mix of seeded differences, in any bill order, chunked anyhow: the report
+    /// finds exactly the seeded ones.
+    #[test]
+    fn generated_days_report_exactly_what_was_seeded(
+        fates in proptest::collection::vec((arb_fate(), 1i64..50_000), 0..40),
+        shuffle_seed in any::<u64>(),
+        chunk in 1usize..4096,
+    ) {
+        use DifferenceClass::*;
+        let mut specs = Vec::new();
+        let mut rows = Vec::new();
+        let mut next_rows = Vec::new();
+        let mut expected = BTreeSet::new();
+        for (i, (fate, fen)) in fates.iter().enumerate() {
+            let id = format!("G{i}");
+            let amount = crate::money::from_fen(*fen);
+            let at = format!("2026-11-24 {:02}:{:02}:00", 1 + i % 20, i % 60);
+            let spec = OrderSpec::new("app", &id, &at, amount);
+            let pay = WxRow::pay(&at, &id, amount);
+            match fate {
+                Fate::Clean => { specs.push(spec); rows.push(pay); }
+                Fate::AmountOff => {
+                    specs.push(spec);
+                    rows.push(WxRow::pay(&at, &id, amount + dec!(0.01)));
+                    expected.insert(f(AmountMismatch, &id, Subject::Payment, Some(Component::Paid)));
+                }
+                Fate::NotInBill => {
+                    specs.push(spec);
+                    expected.insert(f(MissingInBill, &id, Subject::Payment, None));
+                }
+                Fate::ForeignLine => {
+                    rows.push(pay);
+                    expected.insert(f(MissingInOurs, &id, Subject::Payment, None));
+                }
+                Fate::Duplicated => {
+                    specs.push(spec);
+                    rows.push(pay.clone());
+                    rows.push(pay);
+                    expected.insert(f(DuplicateLine, &id, Subject::Payment, None));
+                }
+                Fate::CancelledHereSettled => {
+                    specs.push(spec.cancelled());
+                    rows.push(pay);
+                    expected.insert(f(StatusMismatch, &id, Subject::Payment, None));
+                }
+                Fate::PaidAtMidnightSettledNextDay => {
+                    specs.push(OrderSpec::new("app", &id, "2026-11-24 23:59:59", amount));
+                    next_rows.push(WxRow::pay("2026-11-25 00:00:01", &id, amount));
+                    expected.insert(f(CrossDay, &id, Subject::Payment, None));
+                }
+                Fate::PaidYesterdaySettledToday => {
+                    specs.push(OrderSpec::new("app", &id, "2026-11-23 23:59:59", amount));
+                    rows.push(WxRow::pay("2026-11-24 00:00:01", &id, amount));
+                    expected.insert(f(CrossDay, &id, Subject::Payment, None));
+                }
+                Fate::RefundDiffers => {
+                    specs.push(spec.refund("2026-11-24 22:00:00", amount));
+                    rows.push(pay);
+                    rows.push(WxRow::refund("2026-11-24 22:00:00", &id, &format!("R{i}"), amount + dec!(0.01)));
+                    expected.insert(f(AmountMismatch, &id, Subject::Refund, Some(Component::Refund)));
+                }
+                Fate::RefundNotInBill => {
+                    specs.push(spec.refund("2026-11-24 22:00:00", amount));
+                    rows.push(pay);
+                    expected.insert(f(MissingInBill, &id, Subject::Refund, Some(Component::Refund)));
+                }
+                Fate::RefundNotOurs => {
+                    specs.push(spec);
+                    rows.push(pay);
+                    rows.push(WxRow::refund("2026-11-24 22:00:00", &id, &format!("R{i}"), amount));
+                    expected.insert(f(MissingInOurs, &id, Subject::Refund, None));
+                }
+                Fate::RefundForNoOrder => {
+                    rows.push(WxRow::refund("2026-11-24 22:00:00", &id, &format!("R{i}"), amount));
+                    expected.insert(f(RefundWithoutOrder, &id, Subject::Refund, None));
+                }
+            }
+        }
+        // Shuffle the bill (keeping a duplicate's copies apart is irrelevant).
+        let mut state = shuffle_seed | 1;
+        for i in (1..rows.len()).rev() {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+            rows.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let bill = wechat_bill(&rows);
+        let day_lines = import_chunks(WechatBillParser::new(), bill.as_bytes().chunks(chunk)).unwrap();
+        let next_lines = import_chunks(WechatBillParser::new(), [wechat_bill(&next_rows).as_bytes()]).unwrap();
+        let report = reconcile_day(
+            &request("app", StatementSource::WechatPay, "gen"),
+            DayBills { day: &day_lines, previous_day: &[], next_day: &next_lines },
+            ours_of(&specs),
+        );
+        prop_assert_eq!(found(&report), expected);
+        prop_assert_eq!(report.differences.len(), found(&report).len());
+    }
+}
