@@ -94,7 +94,9 @@ where
     }
     drop(repeated);
 
-    let mut index: HashMap<&str, usize> = HashMap::with_capacity(ours.len() * 2);
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(
+        ours.len() + ours.iter().filter(|r| r.transaction_id.is_some()).count(),
+    );
     for (i, r) in ours.iter().enumerate() {
         index.entry(r.channel_order_id.as_str()).or_insert(i);
         if let Some(t) = &r.transaction_id {
