@@ -132,7 +132,7 @@ impl AdaptiveModel {
         // Areas and global aggregate customers' session counts (not raw order streams,
         // which interleave customers and would look like constant follow-ups).
         for s in area
-            .and_then(|a| Some(self.areas.entry(a.to_string()).or_default()))
+            .map(|a| self.areas.entry(a.to_string()).or_default())
             .into_iter()
             .chain(std::iter::once(&mut self.global))
         {

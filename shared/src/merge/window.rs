@@ -37,7 +37,7 @@ pub struct Offered {
 #[serde(rename_all = "snake_case")]
 enum Slot {
     Member {
-        view: MemberView,
+        view: Box<MemberView>,
         offered_at: DateTime<Utc>,
         window_minutes: u32,
     },
@@ -209,7 +209,7 @@ pub fn offer(
             .min()
             .unwrap_or(now);
         let slot = Slot::Member {
-            view: view.clone(),
+            view: Box::new(view.clone()),
             offered_at: now,
             window_minutes: group_window,
         };
@@ -308,8 +308,8 @@ fn current_group(
     anchor: &str,
     lane: u32,
 ) -> Result<Option<(GroupRef, i64)>, MergeError> {
-    let mut epoch = store.increment(&k_hint(anchor, lane), 0)?;
-    for _ in 0..MAX_EPOCH_WALK {
+    let hint = store.increment(&k_hint(anchor, lane), 0)?;
+    for epoch in (hint..).take(MAX_EPOCH_WALK) {
         let g = GroupRef {
             anchor: anchor.to_string(),
             lane,
@@ -319,7 +319,6 @@ fn current_group(
         if count < SEAL {
             return Ok(Some((g, count)));
         }
-        epoch += 1;
     }
     Ok(None)
 }
@@ -344,7 +343,7 @@ fn read_members(
                 window_minutes,
             } = from_json(key, &b)?
             {
-                out.push((offered_at, view, window_minutes));
+                out.push((offered_at, *view, window_minutes));
             }
         }
     }
@@ -551,7 +550,7 @@ fn release_sealed(
                 window_minutes,
             } = from_json(key, &b)?
             {
-                candidates.push((i as i64 + 1, offered_at, view, window_minutes));
+                candidates.push((i as i64 + 1, offered_at, *view, window_minutes));
             }
         }
     }

@@ -73,11 +73,9 @@ fn size(i: &SplitItem, q: u32, l: &ParcelLimits) -> u128 {
 fn units_fit(bin: &Bin, item: &SplitItem, l: &ParcelLimits) -> u64 {
     let (w, v) = unit(item);
     let by = |used: u64, cap: u64, each: u64| {
-        if each == 0 {
-            u64::MAX
-        } else {
-            cap.saturating_sub(used) / each
-        }
+        cap.saturating_sub(used)
+            .checked_div(each)
+            .unwrap_or(u64::MAX)
     };
     by(bin.w, l.max_weight_g, w).min(by(bin.v, l.max_volume_cm3, v))
 }
