@@ -538,7 +538,10 @@ fn release_sealed(
     // group has been sealed for twice the grace period (then dispatch may see the
     // group twice and dedups by group id).
     let claim = store.increment(&k_release_claim(&gid), 1)?;
-    if claim > 1 && (now - sealed.at).num_seconds() < 2 * IN_FLIGHT_GRACE_S {
+    if claim > 1
+        && ((now - sealed.at).num_seconds() < 2 * IN_FLIGHT_GRACE_S
+            || store.exists(&k_released(&gid))?)
+    {
         return Ok(Vec::new());
     }
     let mut candidates: Vec<(i64, DateTime<Utc>, MemberView, u32)> = Vec::new();
