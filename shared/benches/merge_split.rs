@@ -26,11 +26,14 @@ use orderhub_core::store::MemoryStore;
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Allocation calls: a measure of work that CPU contention does not distort.
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
             let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             PEAK.fetch_max(now, Ordering::Relaxed);
         }
@@ -45,9 +48,25 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// User + system CPU seconds of this process (from /proc/self/stat, 100 Hz ticks):
+/// the machine is shared, so wall time alone overstates growth under contention.
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 #[derive(Default, Clone, Copy)]
 struct Figures {
     secs: f64,
+    cpu: f64,
+    allocs: usize,
     peak_mb: f64,
     parcels: usize,
     groups: usize,
@@ -64,6 +83,8 @@ fn run(n: usize, customers: u32, seed: u64) -> Figures {
     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
     let base = LIVE.load(Ordering::Relaxed);
     let start = Instant::now();
+    let cpu0 = cpu_secs();
+    let allocs0 = ALLOCS.load(Ordering::Relaxed);
     let mut rng = Rng::new(seed);
     let mut merger = Merger::new(rules);
     let span_s = 5 * 86_400i64;
@@ -113,6 +134,8 @@ fn run(n: usize, customers: u32, seed: u64) -> Figures {
     let released = merger.drain(epoch() + Duration::seconds(span_s + 86_400));
     handle(released, &mut pending, &mut f);
     f.secs = start.elapsed().as_secs_f64();
+    f.cpu = cpu_secs() - cpu0;
+    f.allocs = ALLOCS.load(Ordering::Relaxed) - allocs0;
     f.peak_mb = (PEAK.load(Ordering::Relaxed).saturating_sub(base)) as f64 / 1e6;
     f
 }
@@ -172,13 +195,14 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     println!(
-        "merge + split, in-memory Merger (default rules, 30-min window), median of {runs} runs"
+        "merge + split, in-memory Merger (default rules, 30-min window), median of {runs} runs; orders/s on CPU time"
     );
     println!(
-        "{:>9} {:>9} {:>9} {:>12} {:>10} {:>9} {:>9} {:>8} {:>8}",
+        "{:>9} {:>9} {:>9} {:>9} {:>12} {:>10} {:>9} {:>9} {:>8} {:>8}",
         "orders",
         "customers",
-        "secs",
+        "wall s",
+        "cpu s",
         "orders/s",
         "peak MB",
         "groups",
@@ -186,7 +210,7 @@ fn main() {
         "LB gap",
         "merged"
     );
-    let mut prev: Option<(f64, f64)> = None;
+    let mut prev: Option<(f64, f64, f64, usize)> = None;
     for (n, customers) in [
         (10_000usize, 1_000u32),
         (100_000, 10_000),
@@ -199,29 +223,33 @@ fn main() {
             .map(|r| run(n, customers, 1000 + r as u64))
             .collect();
         let secs = median(figs.iter().map(|f| f.secs).collect());
+        let cpu = median(figs.iter().map(|f| f.cpu).collect());
         let mem = median(figs.iter().map(|f| f.peak_mb).collect());
         let f = figs[0];
         println!(
-            "{:>9} {:>9} {:>9.3} {:>12.0} {:>10.1} {:>9} {:>9} {:>8} {:>8}",
+            "{:>9} {:>9} {:>9.3} {:>9.2} {:>12.0} {:>10.1} {:>9} {:>9} {:>8} {:>8}",
             n,
             customers,
             secs,
-            n as f64 / secs,
+            cpu,
+            n as f64 / cpu.max(secs.min(0.01)),
             mem,
             f.groups,
             f.parcels,
             f.parcels - f.lower_bound,
             f.merged_orders
         );
-        if let Some((ps, pm)) = prev {
+        if let Some((ps, pc, pm, pa)) = prev {
             println!(
-                "{:>9} growth ×10 orders: time ×{:.2}, peak memory ×{:.2}",
+                "{:>9} growth ×10 orders: wall ×{:.2}, cpu ×{:.2}, peak memory ×{:.2}, allocations ×{:.2}",
                 "",
                 secs / ps,
-                mem / pm
+                cpu / pc.max(0.01),
+                mem / pm,
+                f.allocs as f64 / pa.max(1) as f64
             );
         }
-        prev = Some((secs, mem));
+        prev = Some((secs, cpu, mem, f.allocs));
     }
     println!("process VmHWM: {}", vm_hwm());
     store_path(10_000, 1_000);

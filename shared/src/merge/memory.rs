@@ -3,7 +3,7 @@
 //! adaptive-window simulation; a shell with one long-lived process could use it too.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 
@@ -23,13 +23,18 @@ struct OpenGroup {
     close_at: DateTime<Utc>,
 }
 
+/// A retry of the same order later than this is treated as a new offer.
+pub const RETRY_HORIZON_HOURS: i64 = 24;
+
 pub struct Merger {
     rules: RuleSet,
     adaptive: AdaptiveModel,
     lanes: HashMap<String, Vec<Option<OpenGroup>>>,
     /// Open group id → (customer, lane).
     index: HashMap<u64, (String, usize)>,
+    /// Orders offered within the retry horizon (idempotency), oldest first in `placed_fifo`.
     placed: HashSet<OrderId>,
+    placed_fifo: VecDeque<(DateTime<Utc>, OrderId)>,
     due: BinaryHeap<Reverse<(DateTime<Utc>, u64)>>,
     next_id: u64,
 }
@@ -42,6 +47,7 @@ impl Merger {
             lanes: HashMap::new(),
             index: HashMap::new(),
             placed: HashSet::new(),
+            placed_fifo: VecDeque::new(),
             due: BinaryHeap::new(),
             next_id: 0,
         }
@@ -75,6 +81,17 @@ impl Merger {
             return (d, Vec::new());
         }
         self.placed.insert(view.order_id.clone());
+        self.placed_fifo.push_back((now, view.order_id.clone()));
+        // Forget offers older than the retry horizon: memory stays proportional to
+        // recent traffic, not to all history.
+        while let Some((at, _)) = self.placed_fifo.front() {
+            if now - *at <= chrono::Duration::hours(RETRY_HORIZON_HOURS) {
+                break;
+            }
+            if let Some((_, id)) = self.placed_fifo.pop_front() {
+                self.placed.remove(&id);
+            }
+        }
         if let Some(v) = exclusion(&self.rules, &view) {
             return self.alone(view, now, v, ReleaseReason::NeverMerges);
         }
@@ -188,14 +205,16 @@ impl Merger {
         let Some((c, l)) = self.index.remove(&id) else {
             return Vec::new();
         };
-        let Some(group) = self
-            .lanes
-            .get_mut(&c)
-            .and_then(|v| v.get_mut(l))
-            .and_then(Option::take)
-        else {
+        let Some(lanes) = self.lanes.get_mut(&c) else {
             return Vec::new();
         };
+        let Some(group) = lanes.get_mut(l).and_then(Option::take) else {
+            return Vec::new();
+        };
+        if lanes.iter().all(Option::is_none) {
+            // Idle customers cost nothing.
+            self.lanes.remove(&c);
+        }
         vec![ReleasedGroup {
             group_id: format!("m{}", group.id),
             members: group.members,

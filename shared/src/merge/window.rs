@@ -423,6 +423,11 @@ pub fn close_due(
     let mut released = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for minute in (cursor - RESCAN_MINUTES)..=now_min {
+        // `exists` first: reading an absent counter with `increment(_, 0)` would
+        // create a key for every empty minute.
+        if !store.exists(&k_due_count(minute))? {
+            continue;
+        }
         let n = store.increment(&k_due_count(minute), 0)?;
         if n == 0 {
             continue;
