@@ -28,6 +28,9 @@ pub struct MemberView {
     pub exceptions: Vec<ExceptionCode>,
     pub pickup: bool,
     pub dispatched: bool,
+    /// Cancelled or fully refunded before it was merged.
+    #[serde(default)]
+    pub cancelled: bool,
     /// Grouping zone for priors (district, else store).
     pub area: Option<String>,
 }
@@ -56,6 +59,7 @@ impl MemberView {
             exceptions: order.exceptions.iter().map(|e| e.code).collect(),
             pickup: !matches!(order.fulfilment, crate::order::Fulfilment::Delivery { .. }),
             dispatched: status >= OrderStatus::Dispatched && !status.is_terminal(),
+            cancelled: status.is_terminal(),
             area: address
                 .and_then(|a| a.district.clone())
                 .or_else(|| order.store_id.clone()),
@@ -138,6 +142,12 @@ pub fn exclusion(rules: &RuleSet, candidate: &MemberView) -> Option<Verdict> {
         return Some(Verdict::refuse(
             "hard:delivery-address",
             "not a delivery order with an address: never merged",
+        ));
+    }
+    if candidate.cancelled {
+        return Some(Verdict::refuse(
+            "hard:cancelled",
+            "cancelled or refunded: nothing to deliver",
         ));
     }
     if candidate.dispatched {

@@ -342,6 +342,19 @@ fn table_of_rule_types() {
             false,
         ),
         (
+            "cancelled excluded",
+            rules(),
+            Box::new(|o| {
+                o.history.push(OrderEvent {
+                    key: "c".into(),
+                    kind: EventKind::Cancelled { reason: None },
+                    at: at(0),
+                    source: EventSource::Component("merge".into()),
+                })
+            }),
+            false,
+        ),
+        (
             "dispatched excluded",
             rules(),
             Box::new(|o| {
