@@ -35,9 +35,17 @@
 //!   slot; an offer that finds it returns the first decision. The placement record is
 //!   the truth: a closer counts a slot as a member only if the record points back at it,
 //!   so a duplicate offer that raced the first lands in exactly one released group.
-//! - **No lost orders**: a slot claimed but not yet written makes the closer wait (up
-//!   to a grace period) before releasing; an order whose writer died before writing its
-//!   slot was never acknowledged, so the pipeline retries it and it is placed afresh.
+//! - **No lost orders**: after writing its slot an order *commits* it with
+//!   `increment(slot_claim, 1)`; at release the closer adds `2²⁰` to every slot's claim
+//!   counter. Whoever comes first decides: writer first → a member (its slot is already
+//!   written, so the closer reads it); closer first → not a member, and the writer, seeing
+//!   the closer's mark, places the order again (next epoch). A closer first waits a grace
+//!   period for slots claimed but not yet written, so this re-placement is rare. An
+//!   order whose writer died before committing was never acknowledged: the pipeline
+//!   retries it and it is placed afresh.
+//! - **One release**: a release-claim counter lets one closer release a sealed group.
+//!   If that closer dies, another takes over after twice the grace period and may
+//!   deliver the group again — same id, same members (dispatch dedups by group id).
 //! - **Windows**: each member indexes its group in a per-minute due bucket (slot
 //!   counters again); [`close_due`] scans buckets from its cursor (re-scanning a few
 //!   minutes behind it for slow writers) and closes what is due. An order whose promise

@@ -15,6 +15,8 @@ use crate::store::KeyValue;
 /// Added to a group's slot counter to seal it: any slot number above it was allocated
 /// after the seal and is not a member.
 pub const SEAL: i64 = 1 << 40;
+/// What a closer adds to a slot's claim counter (a writer adds 1).
+const SLOT_CLOSER: i64 = 1 << 20;
 /// How long a closer waits for a slot that was allocated but not yet written.
 const IN_FLIGHT_GRACE_S: i64 = 120;
 /// Due buckets re-scanned behind the cursor, for writers that were slow to index.
@@ -89,6 +91,9 @@ fn k_slots(g: &GroupRef) -> String {
 fn k_slot(g: &GroupRef, n: i64) -> String {
     format!("merge/g/{}/slot/{n}", g.id())
 }
+fn k_slot_claim(g: &GroupRef, n: i64) -> String {
+    format!("merge/g/{}/slot/{n}/claim", g.id())
+}
 fn k_sealed(group_id: &str) -> String {
     format!("merge/g/{group_id}/sealed")
 }
@@ -146,11 +151,24 @@ pub fn offer(
     if let Some(v) = exclusion(rules, &view) {
         return release_alone(store, &anchor, view, now, v, ReleaseReason::NeverMerges);
     }
-    let latest_close = view.latest_close(rules);
     let window = adaptive_window(store, rules, &anchor, &view)?;
+    place(store, rules, view, &anchor, window, now)
+}
+
+/// Find or open a group for `view` (no idempotency check: also used to re-place an
+/// order whose slot a closer abandoned).
+fn place(
+    store: &impl KeyValue,
+    rules: &RuleSet,
+    view: MemberView,
+    anchor: &str,
+    window: u32,
+    now: DateTime<Utc>,
+) -> Result<Offered, MergeError> {
+    let latest_close = view.latest_close(rules);
     let mut last_refusal: Option<Verdict> = None;
     for lane in 0..rules.max_lanes {
-        let Some((group, count)) = current_group(store, &anchor, lane)? else {
+        let Some((group, count)) = current_group(store, anchor, lane)? else {
             continue;
         };
         let seen = read_members(store, &group, 1, count)?;
@@ -167,7 +185,7 @@ pub fn offer(
         if n > SEAL {
             // Sealed between our read and our claim: the lane has moved to a new
             // epoch; start over (a seal happens once per group, so this ends).
-            return offer(store, rules, order, now);
+            return place(store, rules, view, anchor, window, now);
         }
         // Members that slipped in between our read and our claim.
         let late = read_members(store, &group, count + 1, n - 1)?;
@@ -221,6 +239,12 @@ pub fn offer(
             (k_slot(&group, n), to_json(&slot)?),
             (k_order(&view.order_id), to_json(&placement)?),
         ])?;
+        // Commit the slot. Written *before* this claim, so a closer that claims second
+        // is sure to read it; a closer that claimed first gave the slot up (we were
+        // too slow) and released without us: place the order again.
+        if store.increment(&k_slot_claim(&group, n), 1)? > 1 {
+            return place(store, rules, view, anchor, window, now);
+        }
         let (outcome, rule_id, reason) = match verdict {
             None => (
                 MergeOutcome::Opened {
@@ -259,7 +283,7 @@ pub fn offer(
         rule_id: "lanes".into(),
         reason: "every lane is busy".into(),
     });
-    release_alone(store, &anchor, view, now, refusal, ReleaseReason::Refused)
+    release_alone(store, anchor, view, now, refusal, ReleaseReason::Refused)
 }
 
 fn decision(
@@ -548,6 +572,30 @@ fn release_sealed(
             || store.exists(&k_released(&gid))?)
     {
         return Ok(Vec::new());
+    }
+    // Decide every slot once, by increment: the writer adds 1 after writing its slot,
+    // closers add SLOT_CLOSER. The first closer on a slot sees whether the writer
+    // committed before it (member) or not (the writer will see our mark and place the
+    // order again). A later closer (takeover) relies on the placement record below.
+    let mut slots = slots;
+    let mut reread = Vec::new();
+    for (i, slot) in slots.iter_mut().enumerate() {
+        let n = i as i64 + 1;
+        let prior = store.increment(&k_slot_claim(g, n), SLOT_CLOSER)? - SLOT_CLOSER;
+        // First closer: the writer's 1 must be there already. Later closer: an
+        // earlier closer decided; the placement record check below settles it.
+        let committed = prior >= 1;
+        if !committed {
+            *slot = None;
+        } else if slot.is_none() {
+            reread.push(i);
+        }
+    }
+    if !reread.is_empty() {
+        let again = store.get_many(&reread.iter().map(|i| keys[*i].clone()).collect::<Vec<_>>())?;
+        for (i, bytes) in reread.into_iter().zip(again) {
+            slots[i] = bytes;
+        }
     }
     let mut candidates: Vec<(i64, DateTime<Utc>, MemberView, u32)> = Vec::new();
     for (i, (key, bytes)) in keys.iter().zip(slots).enumerate() {
