@@ -644,3 +644,71 @@ fn proximity_rule_joins_two_spellings_of_one_door_through_the_store() {
     sizes.sort();
     assert_eq!(sizes, vec![1, 2]);
 }
+
+#[test]
+fn stress_threads_with_skewed_clocks_keep_the_partition() {
+    use super::simulate::Rng;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for round in 0..10u64 {
+        let store = MemoryStore::new();
+        let rules = rules();
+        let mut rng = Rng::new(round);
+        let mut orders: Vec<Order> = (0..160)
+            .map(|i| {
+                let c = rng.below(5);
+                let addr = if rng.chance(0.5) {
+                    home()
+                } else {
+                    address("office", 31.3, 121.6)
+                };
+                let channel = if i % 2 == 0 { "app" } else { "meituan" };
+                let mut o = order(
+                    channel,
+                    &format!("s{i}"),
+                    &format!("c{c}"),
+                    addr,
+                    rng.below(120) as i64,
+                );
+                if rng.chance(0.1) {
+                    o.promised.end = Some(o.placed_at + Duration::minutes(25));
+                }
+                o
+            })
+            .collect();
+        // Instances take orders from one queue in arrival order; each has its own
+        // clock (±2 min) and processing delay (0–3 min), and runs the closer now and then.
+        orders.sort_by_key(|o| o.placed_at);
+        let next = AtomicUsize::new(0);
+        let released = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (store, rules, released, orders, next) =
+                    (&store, &rules, &released, &orders, &next);
+                s.spawn(move || {
+                    let mut rng = Rng::new(round * 10 + t);
+                    let skew = Duration::seconds(rng.below(240) as i64 - 120);
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(o) = orders.get(i) else { break };
+                        let now = o.placed_at + skew + Duration::seconds(rng.below(180) as i64);
+                        let r = offer(store, rules, o, now).unwrap();
+                        released.lock().unwrap().extend(r.released);
+                        if rng.chance(0.3) {
+                            let r = offer(store, rules, o, now).unwrap();
+                            released.lock().unwrap().extend(r.released);
+                        }
+                        if rng.chance(0.5) {
+                            released
+                                .lock()
+                                .unwrap()
+                                .extend(close_due(store, rules, now).unwrap());
+                        }
+                    }
+                });
+            }
+        });
+        let mut all = released.into_inner().unwrap();
+        all.extend(close_due(&store, &rules, at(2000)).unwrap());
+        check_partition(&orders, &all);
+    }
+}

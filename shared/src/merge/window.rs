@@ -116,6 +116,8 @@ fn k_due(minute: i64, i: i64) -> String {
     format!("merge/due/{minute}/{i}")
 }
 const K_CURSOR: &str = "merge/due/cursor";
+/// The minute up to which a closer is scanning (set before the scan).
+const K_SCANNING: &str = "merge/due/scanning";
 
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, MergeError> {
     serde_json::to_vec(v).map_err(|e| MergeError::Corrupt(e.to_string()))
@@ -381,11 +383,38 @@ fn add_due(
     now: DateTime<Utc>,
 ) -> Result<(), MergeError> {
     let at = at.max(now);
-    let minute = at.timestamp().div_euclid(60);
-    // The very first due entry starts the closer's cursor; later ones find it set.
+    let due_minute = at.timestamp().div_euclid(60);
+    let read_minute = |key: &str| -> Result<Option<i64>, MergeError> {
+        store
+            .get(key)?
+            .map(|b| from_json::<i64>(key, &b))
+            .transpose()
+    };
+    let scanning = read_minute(K_SCANNING)?;
+    // The very first due entry starts the closer's cursor.
     if !store.exists(K_CURSOR)? {
         store.set(K_CURSOR, &to_json(&(now.timestamp().div_euclid(60) - 1))?)?;
     }
+    // Never index behind a scan that may already have passed: the entry is due then
+    // anyway, and the next scan starts at or before that minute.
+    let minute = due_minute.max(scanning.unwrap_or(i64::MIN));
+    write_due(store, g, minute, at)?;
+    // A closer that began scanning after we read `scanning` may have passed our
+    // bucket before we wrote it: index again where the next scan will look.
+    if let Some(now_scanning) = read_minute(K_SCANNING)? {
+        if Some(now_scanning) != scanning && minute < now_scanning {
+            write_due(store, g, now_scanning, at)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_due(
+    store: &impl KeyValue,
+    g: &GroupRef,
+    minute: i64,
+    at: DateTime<Utc>,
+) -> Result<(), MergeError> {
     let i = store.increment(&k_due_count(minute), 1)?;
     store.set(
         &k_due(minute, i),
@@ -444,6 +473,9 @@ pub fn close_due(
         Some(b) => from_json(K_CURSOR, &b)?,
         None => return Ok(Vec::new()), // nothing was ever indexed
     };
+    // Announce the scan before it starts: an offer racing with it sees the change
+    // and indexes its group where the next scan will look (see `add_due`).
+    store.set(K_SCANNING, &to_json(&now_min)?)?;
     let mut released = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for minute in (cursor - RESCAN_MINUTES)..=now_min {
