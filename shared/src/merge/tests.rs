@@ -712,3 +712,39 @@ fn stress_threads_with_skewed_clocks_keep_the_partition() {
         check_partition(&orders, &all);
     }
 }
+
+#[test]
+fn adaptive_window_through_the_store_learns_a_late_re_orderer() {
+    let store = MemoryStore::new();
+    let set = RuleSet {
+        adaptive: AdaptiveConfig {
+            enabled: true,
+            ..AdaptiveConfig::default()
+        },
+        ..RuleSet::default()
+    };
+    let mut last_day_groups = Vec::new();
+    for day in 0..12i64 {
+        let d = day * 1440;
+        let first = order("app", &format!("d{day}a"), "slow", home(), d);
+        let second = order("meituan", &format!("d{day}b"), "slow", home(), d + 42);
+        let mut released = offer(&store, &set, &first, at(d)).unwrap().released;
+        released.extend(close_due(&store, &set, at(d + 41)).unwrap());
+        released.extend(offer(&store, &set, &second, at(d + 42)).unwrap().released);
+        released.extend(close_due(&store, &set, at(d + 200)).unwrap());
+        if day == 0 {
+            assert_eq!(
+                released.len(),
+                2,
+                "default 30-minute window: two parcels on day one"
+            );
+        }
+        last_day_groups = released;
+    }
+    assert_eq!(
+        last_day_groups.len(),
+        1,
+        "learned window covers the 42-minute gap: {last_day_groups:?}"
+    );
+    assert_eq!(last_day_groups[0].members.len(), 2);
+}
