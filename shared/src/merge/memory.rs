@@ -3,7 +3,7 @@
 //! adaptive-window simulation; a shell with one long-lived process could use it too.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
@@ -33,7 +33,7 @@ pub struct Merger {
     /// Open group id → (customer, lane).
     index: HashMap<u64, (String, usize)>,
     /// Orders offered within the retry horizon (idempotency), oldest first in `placed_fifo`.
-    placed: HashSet<OrderId>,
+    placed: HashMap<OrderId, String>,
     placed_fifo: VecDeque<(DateTime<Utc>, OrderId)>,
     due: BinaryHeap<Reverse<(DateTime<Utc>, u64)>>,
     next_id: u64,
@@ -46,7 +46,7 @@ impl Merger {
             adaptive: AdaptiveModel::default(),
             lanes: HashMap::new(),
             index: HashMap::new(),
-            placed: HashSet::new(),
+            placed: HashMap::new(),
             placed_fifo: VecDeque::new(),
             due: BinaryHeap::new(),
             next_id: 0,
@@ -58,7 +58,21 @@ impl Merger {
     }
 
     /// Offer an order at `now`; returns the decision and any group released at once.
+    /// Idempotent within [`RETRY_HORIZON_HOURS`].
     pub fn offer(
+        &mut self,
+        view: MemberView,
+        now: DateTime<Utc>,
+    ) -> (MergeDecision, Vec<ReleasedGroup>) {
+        let id = view.order_id.clone();
+        let (d, released) = self.place(view, now);
+        if !matches!(d.outcome, MergeOutcome::AlreadyPlaced { .. }) {
+            self.placed.insert(id, d.outcome.group_id().to_string());
+        }
+        (d, released)
+    }
+
+    fn place(
         &mut self,
         view: MemberView,
         now: DateTime<Utc>,
@@ -69,18 +83,17 @@ impl Merger {
             rule_id: rule_id.to_string(),
             reason,
         };
-        if self.placed.contains(&view.order_id) {
+        if let Some(group_id) = self.placed.get(&view.order_id) {
             let d = decided(
                 &view,
                 MergeOutcome::AlreadyPlaced {
-                    group_id: String::new(),
+                    group_id: group_id.clone(),
                 },
                 "idempotent",
                 "offered before".into(),
             );
             return (d, Vec::new());
         }
-        self.placed.insert(view.order_id.clone());
         self.placed_fifo.push_back((now, view.order_id.clone()));
         // Forget offers older than the retry horizon: memory stays proportional to
         // recent traffic, not to all history.

@@ -748,3 +748,31 @@ fn adaptive_window_through_the_store_learns_a_late_re_orderer() {
     );
     assert_eq!(last_day_groups[0].members.len(), 2);
 }
+
+#[test]
+fn in_memory_merger_is_idempotent_and_names_the_group() {
+    let mut m = Merger::new(rules());
+    let a = order("app", "A1", "c1", home(), 0);
+    let b = order("meituan", "M1", "c1", home(), 5);
+    let (d1, _) = m.offer(MemberView::of(&a), at(0));
+    let (d2, _) = m.offer(MemberView::of(&b), at(5));
+    let (again, released) = m.offer(MemberView::of(&b), at(6));
+    assert_eq!(
+        d2.outcome,
+        MergeOutcome::Joined {
+            group_id: d1.outcome.group_id().to_string()
+        }
+    );
+    assert_eq!(
+        again.outcome,
+        MergeOutcome::AlreadyPlaced {
+            group_id: d1.outcome.group_id().to_string()
+        }
+    );
+    assert!(released.is_empty());
+    assert!(m.close_due(at(29)).is_empty());
+    let groups = m.close_due(at(30));
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].members.len(), 2);
+    assert_eq!(m.open_groups(), 0);
+}
