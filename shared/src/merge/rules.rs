@@ -584,4 +584,32 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn the_documented_example_validates() {
+        // Kept in step with docs/merge.md.
+        let json = r#"{
+  "rules": [
+    {"id": "exclude-pickup",    "action": "refuse", "when": [{"kind": "is_pickup"}]},
+    {"id": "exclude-exception", "action": "refuse", "when": [{"kind": "has_exception"}]},
+    {"id": "exclude-dispatched","action": "refuse", "when": [{"kind": "already_dispatched"}]},
+    {"id": "no-pos",            "action": "refuse", "when": [{"kind": "channel_denied", "channels": ["pos"]}]},
+    {"id": "same-door", "action": "join", "when": [
+      {"kind": "same_customer"},
+      {"kind": "same_address", "within_metres": 50},
+      {"kind": "same_store"},
+      {"kind": "within_window"},
+      {"kind": "same_promised_slot", "tolerance_minutes": 30},
+      {"kind": "channels_allowed", "channels": ["app", "meituan", "eleme", "miniprogram"]},
+      {"kind": "cold_chain_compatible", "compatible": [["ambient", "chilled"], ["chilled", "frozen"]]}
+    ]}
+  ],
+  "window": {"default_minutes": 30, "min_minutes": 5, "max_minutes": 60, "lead_minutes": 20, "asap_promise_minutes": 60},
+  "adaptive": {"enabled": true, "prior_follow_rate": 0.2, "prior_strength": 4, "shorten_below": 0.1, "lengthen_above": 0.35},
+  "max_lanes": 4
+}"#;
+        let set = validate(json).unwrap();
+        assert_eq!(set.rules.len(), 5);
+        assert!(set.adaptive.enabled);
+    }
 }
