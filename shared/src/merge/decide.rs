@@ -176,10 +176,16 @@ pub fn exclusion(rules: &RuleSet, candidate: &MemberView) -> Option<Verdict> {
     None
 }
 
+/// Conditions that, once true of the candidate alone, stay true whatever group it
+/// would meet: a refuse rule made of them means the order can never merge, so it is
+/// released at once instead of waiting out a window for nothing.
 fn is_candidate_only(c: &Condition) -> bool {
     matches!(
         c,
-        Condition::IsPickup | Condition::HasException { .. } | Condition::AlreadyDispatched
+        Condition::IsPickup
+            | Condition::HasException { .. }
+            | Condition::AlreadyDispatched
+            | Condition::ChannelDenied { .. }
     )
 }
 

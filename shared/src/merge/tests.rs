@@ -776,3 +776,27 @@ fn in_memory_merger_is_idempotent_and_names_the_group() {
     assert_eq!(groups[0].members.len(), 2);
     assert_eq!(m.open_groups(), 0);
 }
+
+#[test]
+fn a_denied_channel_leaves_at_once_instead_of_waiting() {
+    let store = MemoryStore::new();
+    let mut set = rules();
+    set.rules.insert(
+        0,
+        MergeRule {
+            id: "no-pos".into(),
+            action: RuleAction::Refuse,
+            when: vec![Condition::ChannelDenied {
+                channels: vec![ChannelId::new("pos")],
+            }],
+            description: None,
+        },
+    );
+    let pos = order("pos", "P1", "c1", home(), 0);
+    let d = offer(&store, &set, &pos, at(0)).unwrap();
+    assert_eq!(d.decision.rule_id, "no-pos");
+    assert_eq!(d.released.len(), 1);
+    let app = order("app", "A1", "c1", home(), 1);
+    let d = offer(&store, &set, &app, at(1)).unwrap();
+    assert!(matches!(d.decision.outcome, MergeOutcome::Opened { .. }));
+}
