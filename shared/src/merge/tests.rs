@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::fixtures::*;
 use super::*;
 use crate::order::*;
-use crate::store::MemoryStore;
+use crate::store::{KeyValue, MemoryStore};
 
 fn rules() -> RuleSet {
     RuleSet::default()
@@ -799,4 +799,29 @@ fn a_denied_channel_leaves_at_once_instead_of_waiting() {
     let app = order("app", "A1", "c1", home(), 1);
     let d = offer(&store, &set, &app, at(1)).unwrap();
     assert!(matches!(d.decision.outcome, MergeOutcome::Opened { .. }));
+}
+
+#[test]
+fn a_retry_after_a_crash_before_indexing_still_gets_the_group_closed() {
+    let store = MemoryStore::new();
+    let a = order("app", "A1", "c1", home(), 0);
+    offer(&store, &rules(), &a, at(0)).unwrap();
+    // Simulate a crash between placing the order and indexing its group.
+    for key in store.keys_with_prefix("merge/due/") {
+        if !key.ends_with("cursor") && !key.ends_with("scanning") {
+            store.delete(&key).unwrap();
+        }
+    }
+    assert!(
+        close_due(&store, &rules(), at(31)).unwrap().is_empty(),
+        "nothing indexed"
+    );
+    let retry = offer(&store, &rules(), &a, at(32)).unwrap();
+    assert!(matches!(
+        retry.decision.outcome,
+        MergeOutcome::AlreadyPlaced { .. }
+    ));
+    let released = close_due(&store, &rules(), at(33)).unwrap();
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].members[0].order_id, a.id);
 }

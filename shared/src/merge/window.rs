@@ -51,6 +51,9 @@ enum Slot {
 struct Placement {
     group_id: String,
     slot: i64,
+    /// The open group it joined (absent for groups released at once).
+    #[serde(default)]
+    group: Option<GroupRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +140,13 @@ pub fn offer(
     let view = MemberView::of(order);
     if let Some(bytes) = store.get(&k_order(&view.order_id))? {
         let p: Placement = from_json(&k_order(&view.order_id), &bytes)?;
+        // A retry may follow a crash between placing and indexing the group: index
+        // it again (the closer re-schedules an entry that is not due yet).
+        if let Some(g) = &p.group {
+            if !store.exists(&k_released(&p.group_id))? {
+                add_due(store, g, now, now)?;
+            }
+        }
         return Ok(Offered {
             decision: decision(
                 &view,
@@ -236,6 +246,7 @@ fn place(
         let placement = Placement {
             group_id: group.id(),
             slot: n,
+            group: Some(group.clone()),
         };
         store.set_many(&[
             (k_slot(&group, n), to_json(&slot)?),
@@ -438,6 +449,7 @@ fn release_alone(
     let placement = Placement {
         group_id: group_id.clone(),
         slot: 0,
+        group: None,
     };
     let group = ReleasedGroup {
         group_id: group_id.clone(),
@@ -664,6 +676,7 @@ fn release_sealed(
                     to_json(&Placement {
                         group_id: gid.clone(),
                         slot,
+                        group: Some(g.clone()),
                     })?,
                 ));
                 true
@@ -696,6 +709,7 @@ fn release_sealed(
                 to_json(&Placement {
                     group_id: split_id.clone(),
                     slot: 0,
+                    group: None,
                 })?,
             ));
             let group = ReleasedGroup {
