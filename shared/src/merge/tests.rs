@@ -825,3 +825,37 @@ fn a_retry_after_a_crash_before_indexing_still_gets_the_group_closed() {
     assert_eq!(released.len(), 1);
     assert_eq!(released[0].members[0].order_id, a.id);
 }
+
+#[test]
+fn a_new_customer_inherits_the_area_rate_in_the_store() {
+    let store = MemoryStore::new();
+    let set = RuleSet {
+        adaptive: AdaptiveConfig {
+            enabled: true,
+            ..AdaptiveConfig::default()
+        },
+        ..RuleSet::default()
+    };
+    // Forty customers of one district who never order twice in a row.
+    for c in 0..40 {
+        for day in 0..5i64 {
+            let o = order(
+                "app",
+                &format!("l{c}-{day}"),
+                &format!("loner{c}"),
+                home(),
+                day * 1440,
+            );
+            offer(&store, &set, &o, at(day * 1440)).unwrap();
+        }
+    }
+    let newcomer = order("app", "N1", "newcomer", home(), 5 * 1440);
+    let d = offer(&store, &set, &newcomer, at(5 * 1440)).unwrap();
+    assert!(
+        d.decision
+            .reason
+            .contains(&format!("{}-minute", set.window.min_minutes)),
+        "{:?}",
+        d.decision
+    );
+}

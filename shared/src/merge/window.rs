@@ -319,7 +319,8 @@ fn adaptive_window(
     anchor: &str,
     view: &MemberView,
 ) -> Result<u32, MergeError> {
-    if !rules.adaptive.enabled {
+    let cfg = &rules.adaptive;
+    if !cfg.enabled {
         return Ok(rules.window.default_minutes);
     }
     let key = k_stats(anchor);
@@ -327,16 +328,45 @@ fn adaptive_window(
         Some(b) => from_json(&key, &b)?,
         None => FollowStats::default(),
     };
-    let w = window_minutes(
-        Some(&stats),
-        rules.adaptive.prior_follow_rate,
-        &rules.window,
-        &rules.adaptive,
-    );
-    // Lossy under a same-customer race (last writer wins): statistics tolerate it.
+    // Area and global rates are plain counters (increment: exact under any race);
+    // each is the Beta prior of the level below it.
+    let levels: Vec<String> = std::iter::once("global".to_string())
+        .chain(
+            view.area
+                .as_deref()
+                .map(|a| format!("area/{}", anchor_of(a))),
+        )
+        .collect();
+    let mut prior = cfg.prior_follow_rate;
+    for level in &levels {
+        let sessions = store.increment(&k_level(level, "sessions"), 0)?;
+        let followed = store.increment(&k_level(level, "followed"), 0)?;
+        let counts = FollowStats {
+            sessions: u32::try_from(sessions).unwrap_or(u32::MAX),
+            followed: u32::try_from(followed).unwrap_or(u32::MAX),
+            ..FollowStats::default()
+        };
+        prior = counts.follow_probability(prior, cfg.prior_strength);
+    }
+    let w = window_minutes(Some(&stats), prior, &rules.window, cfg);
+    let before = (stats.sessions, stats.followed);
     stats.observe(view.placed_at, rules.window.max_minutes);
+    // The customer's own record is read-modify-write: under a same-customer race the
+    // last writer wins and one observation is lost (statistics tolerate it).
     store.set(&key, &to_json(&stats)?)?;
+    for level in &levels {
+        if stats.sessions > before.0 {
+            store.increment(&k_level(level, "sessions"), 1)?;
+        }
+        if stats.followed > before.1 {
+            store.increment(&k_level(level, "followed"), 1)?;
+        }
+    }
     Ok(w)
+}
+
+fn k_level(level: &str, counter: &str) -> String {
+    format!("merge/stats/{level}/{counter}")
 }
 
 /// The lane's current (unsealed) group and its slot count, walking past sealed epochs.
