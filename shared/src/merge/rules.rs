@@ -118,7 +118,7 @@ fn default_prior_p() -> f64 {
     0.2
 }
 fn default_prior_strength() -> f64 {
-    4.0
+    2.0
 }
 fn default_low() -> f64 {
     0.1
