@@ -144,6 +144,12 @@ pub fn exclusion(rules: &RuleSet, candidate: &MemberView) -> Option<Verdict> {
             "not a delivery order with an address: never merged",
         ));
     }
+    if candidate.customer_key.trim().is_empty() {
+        return Some(Verdict::refuse(
+            "hard:no-customer",
+            "no customer key: cannot tell whose order it is",
+        ));
+    }
     if candidate.cancelled {
         return Some(Verdict::refuse(
             "hard:cancelled",

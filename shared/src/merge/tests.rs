@@ -31,6 +31,18 @@ fn join_rule(extra: Vec<Condition>) -> RuleSet {
     }
 }
 
+fn permissive_join() -> RuleSet {
+    RuleSet {
+        rules: vec![MergeRule {
+            id: "yes".into(),
+            action: RuleAction::Join,
+            when: vec![],
+            description: None,
+        }],
+        ..RuleSet::default()
+    }
+}
+
 fn v(o: &Order) -> MemberView {
     MemberView::of(o)
 }
@@ -329,6 +341,12 @@ fn table_of_rule_types() {
                 o.exceptions
                     .push(OrderException::new(ExceptionCode::UnknownSku, "x"))
             }),
+            false,
+        ),
+        (
+            "empty customer key never merges",
+            permissive_join(),
+            Box::new(|o| o.customer.customer_key = String::new()),
             false,
         ),
         (
