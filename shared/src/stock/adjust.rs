@@ -116,14 +116,17 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             reserved: 0,
             shipped: 0,
         };
-        let reference = request.reference.as_deref().unwrap_or(&request.reason);
+        let reference = match &request.reference {
+            Some(reference) => format!("{} [{reference}]", request.reason),
+            None => request.reason.clone(),
+        };
         let event = journal::record(
             self.store,
             &loaded.catalog,
             &loaded.items,
             StockEventKind::Adjust,
             None,
-            Some(reference),
+            Some(&reference),
             vec![change],
             now,
         )?;

@@ -2,11 +2,11 @@
 //! with its deltas) and the outbox of sellable quantities the channel components drain.
 //!
 //! Slots are allocated with `increment`, so two writers never share one and no entry
-//! is lost. Ordering by slot is *not* ordering by freshness (a slow writer can land
-//! after a faster, newer one), so every sellable value carries a per-SKU version taken
-//! with `increment` *after* the change and *before* the counters are read: a higher
-//! version was read later and so reflects at least every change a lower one did.
-//! Drainers keep the highest version per (channel, SKU) and drop anything older.
+//! is lost. The slot is claimed *after* the change and *before* the counters are read,
+//! so its number is also the value's version: a higher slot was read later and so
+//! reflects at least every change a lower one did. Slot order is not write order (a slow
+//! writer can fill slot 7 after slot 8 was written), so drainers keep the highest
+//! version per (channel, SKU) and drop anything older than what they already pushed.
 
 use std::collections::BTreeMap;
 
@@ -117,6 +117,8 @@ pub(super) fn record<S: KeyValue + ?Sized>(
     if changes.is_empty() {
         return Ok(None);
     }
+    // The slot number doubles as the version: taken after the change, before the reads.
+    let seq = store.increment(keys::LOG_LEN, 1)?;
     let mut sellable = Vec::new();
     if !catalog.channels.is_empty() {
         let mut skus: Vec<&SkuId> = changes.iter().map(|c| &c.sku).collect();
@@ -124,17 +126,14 @@ pub(super) fn record<S: KeyValue + ?Sized>(
         skus.dedup();
         for sku in skus {
             let Some(item) = items.get(sku) else { continue };
-            // Version first, then read: see the module doc.
-            let version = store.increment(&keys::version(sku), 1)?;
             let channels = sellable_now(store, catalog, item)?;
             sellable.push(SellableUpdate {
                 sku: sku.clone(),
-                version,
+                version: seq,
                 channels,
             });
         }
     }
-    let seq = store.increment(keys::LOG_LEN, 1)?;
     let event = StockEvent {
         seq,
         at: now,

@@ -6,7 +6,6 @@
 //! | `stock:catalog` | v | [`StockCatalog`](super::StockCatalog) (admin) |
 //! | `stock:sku:{sku}` | v | [`SkuStock`](super::SkuStock) (admin) |
 //! | `stock:oh:{sku}@{wh}` / `stock:rs:…` / `stock:sh:…` | c | on hand / reserved / shipped |
-//! | `stock:ver:{sku}` | c | sellable version, taken after a change, before reading |
 //! | `stock:res:{order}` | v | the [`Reservation`](super::Reservation) of the last attempt |
 //! | `stock:res:{order}:claim` | c | attempt tickets |
 //! | `stock:res:{order}:fate` | c | confirm (+1) / expire (+2^32) race |
@@ -16,7 +15,7 @@
 //! | `stock:adj:{ref}` (+`:r`) | c (v) | adjustment ticket (its stored result) |
 //! | `stock:exp:{minute}:n` / `:{slot}` | c / v | expiry bucket size / order id in a slot |
 //! | `stock:exp:cursor` | v | first expiry bucket not yet fully swept |
-//! | `stock:log:n` / `stock:log:{seq}` | c / v | journal (audit + outbox) size / one event |
+//! | `stock:log:n` / `stock:log:{seq}` | c / v | journal (audit + outbox) length / one event; `seq` is also the sellable version |
 //! | `stock:outbox:{channel}:cursor` / `:pushed:{sku}` | v | a channel drainer's position / last pushed version |
 
 use crate::order::{ChannelId, OrderId, SkuId};
@@ -38,9 +37,6 @@ pub fn reserved(sku: &SkuId, wh: &WarehouseId) -> String {
 }
 pub fn shipped(sku: &SkuId, wh: &WarehouseId) -> String {
     format!("stock:sh:{}@{}", sku.0, wh.0)
-}
-pub fn version(sku: &SkuId) -> String {
-    format!("stock:ver:{}", sku.0)
 }
 pub fn reservation(order: &OrderId) -> String {
     format!("stock:res:{}", order.0)

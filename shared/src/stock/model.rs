@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::order::{ChannelId, GeoPoint, OrderId, SkuId};
+use crate::order::{ChannelId, GeoPoint, Order, OrderId, SkuId};
+
+use super::error::StockError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -206,6 +208,35 @@ pub struct ReserveRequest {
     /// Delivery point, for the nearest-warehouse strategy.
     #[serde(default)]
     pub deliver_to: Option<GeoPoint>,
+}
+
+impl ReserveRequest {
+    /// The reserve request for a unified order: every line with its mapped SKU, the
+    /// delivery point for the nearest-warehouse strategy. A line whose channel SKU was
+    /// never mapped cannot be reserved (`UnknownSku` naming the channel SKU).
+    pub fn for_order(order: &Order) -> Result<Self, StockError> {
+        let lines = order
+            .lines
+            .iter()
+            .map(|line| {
+                let sku = line
+                    .sku
+                    .clone()
+                    .ok_or_else(|| StockError::UnknownSku(line.channel_sku.clone()))?;
+                Ok(ReserveLine {
+                    line_no: line.line_no,
+                    sku,
+                    quantity: i64::from(line.quantity),
+                })
+            })
+            .collect::<Result<Vec<_>, StockError>>()?;
+        Ok(Self {
+            order: order.id.clone(),
+            channel: order.channel.clone(),
+            lines,
+            deliver_to: order.delivery_address().and_then(|a| a.location),
+        })
+    }
 }
 
 /// Units of one order line held in one warehouse.

@@ -565,3 +565,34 @@ fn bad_input_is_refused_with_nothing_changed() {
     );
     assert_eq!(snapshot(&store), before);
 }
+
+#[test]
+fn outbox_drops_a_late_older_value() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 40)]);
+    ledger
+        .reserve(&request("o1", "app", &[(1, "apple", 4)]), t0())
+        .unwrap();
+    let batch = drain_outbox(&store, &channel("app"), 100, t0()).unwrap();
+    ack_outbox(&store, &batch).unwrap();
+    let pushed = batch.updates[0].clone();
+    // A slow writer fills a later slot with a value it read before `pushed` was read.
+    let seq = store.increment(keys::LOG_LEN, 1).unwrap();
+    let stale = StockEvent {
+        seq,
+        at: t0(),
+        kind: StockEventKind::Release,
+        order: None,
+        reference: None,
+        changes: vec![],
+        sellable: vec![SellableUpdate {
+            sku: sku("apple"),
+            version: pushed.version - 1,
+            channels: [(channel("app"), 40)].into_iter().collect(),
+        }],
+    };
+    store.set_json(&keys::log_entry(seq), &stale).unwrap();
+    let next = drain_outbox(&store, &channel("app"), 100, t0()).unwrap();
+    assert!(next.updates.is_empty(), "{next:?}");
+    assert_eq!(next.next_cursor, seq);
+}
