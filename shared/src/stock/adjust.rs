@@ -11,7 +11,7 @@ use super::error::{StockError, StockResult};
 use super::journal::{self, LevelChange, StockEventKind};
 use super::keys;
 use super::ledger::{to_bytes, ReservationLedger};
-use super::model::{StockLevel, WarehouseId};
+use super::model::{StockLevel, WarehouseId, MAX_STOCK_UNITS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,6 +60,9 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         match request.change {
             Adjustment::Set(target) if target < 0 => return Err(StockError::NegativeStock(target)),
             Adjustment::Delta(0) => return Err(StockError::ZeroAdjustment),
+            Adjustment::Set(units) | Adjustment::Delta(units) if units.abs() > MAX_STOCK_UNITS => {
+                return Err(StockError::TooManyUnits(units))
+            }
             _ => {}
         }
         let loaded = self.load(&[&request.sku], None)?;

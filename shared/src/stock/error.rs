@@ -15,7 +15,7 @@ pub enum StockError {
     UnknownSku(String),
     #[error("unknown warehouse `{0}`")]
     UnknownWarehouse(String),
-    #[error("line {line_no}: quantity must be positive, got {quantity}")]
+    #[error("line {line_no}: quantity must be between 1 and 1,000,000, got {quantity}")]
     BadQuantity { line_no: u32, quantity: i64 },
     #[error("line {0} appears twice")]
     DuplicateLine(u32),
@@ -23,6 +23,8 @@ pub enum StockError {
     EmptyOrder,
     #[error("on-hand stock cannot be set to {0}")]
     NegativeStock(i64),
+    #[error("{0} units is beyond any stock level")]
+    TooManyUnits(i64),
     #[error("adjustment of zero units")]
     ZeroAdjustment,
     #[error("no reservation for order `{0}`")]
@@ -57,6 +59,7 @@ impl StockError {
             | Self::EmptyOrder
             | Self::NegativeStock(_)
             | Self::ZeroAdjustment
+            | Self::TooManyUnits(_)
             | Self::InvalidCatalog(_) => 422,
             Self::InFlight(_) => 409,
             Self::Store(_) => 503,
@@ -72,6 +75,7 @@ impl StockError {
             Self::EmptyOrder => "empty_order",
             Self::NegativeStock(_) => "negative_stock",
             Self::ZeroAdjustment => "zero_adjustment",
+            Self::TooManyUnits(_) => "too_many_units",
             Self::UnknownReservation(_) => "unknown_reservation",
             Self::UnknownLine { .. } => "unknown_line",
             Self::InFlight(_) => "in_flight",

@@ -15,7 +15,7 @@ use super::journal::{self, LevelChange, StockEventKind};
 use super::keys;
 use super::model::{
     Allocation, ChannelPolicy, Reservation, ReserveLine, ReserveRequest, ReserveStatus, Shortage,
-    SkuStock, StockCatalog, StockLevel, WarehouseId,
+    SkuStock, StockCatalog, StockLevel, WarehouseId, MAX_LINE_UNITS,
 };
 use super::strategy::{builtin, Candidate, WarehouseStrategy};
 
@@ -236,7 +236,7 @@ impl<'s, S: KeyValue> ReservationLedger<'s, S> {
         }
         let mut seen = BTreeSet::new();
         for line in &request.lines {
-            if line.quantity <= 0 {
+            if !(1..=MAX_LINE_UNITS).contains(&line.quantity) {
                 return Err(StockError::BadQuantity {
                     line_no: line.line_no,
                     quantity: line.quantity,

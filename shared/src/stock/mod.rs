@@ -73,7 +73,7 @@ pub use ledger::{shortage_exception, ReservationLedger, ReserveOutcome};
 pub use model::{
     Allocation, AllocationView, ChannelPolicy, ChannelShare, Reservation, ReservationState,
     ReservationView, ReserveLine, ReserveRequest, ReserveStatus, Shortage, SkuStock, StockCatalog,
-    StockLevel, StrategyKind, Warehouse, WarehouseId,
+    StockLevel, StrategyKind, Warehouse, WarehouseId, MAX_LINE_UNITS, MAX_STOCK_UNITS,
 };
 pub use settle::{
     ExpireOutcome, Fate, SettleKind, SettleLine, SettleOutcome, SettleRequest, SettledLine,

@@ -191,6 +191,11 @@ impl StockLevel {
     }
 }
 
+/// Most units one order line may ask for; more is a data error, not demand.
+pub const MAX_LINE_UNITS: i64 = 1_000_000;
+/// Most units one stock counter may hold or one adjustment may move.
+pub const MAX_STOCK_UNITS: i64 = 1_000_000_000_000;
+
 /// One line of a reserve request, as the shell parsed it (signed so that a negative
 /// quantity is reported, not wrapped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,7 +17,7 @@ use super::error::{StockError, StockResult};
 use super::journal::{self, LevelChange, StockEventKind};
 use super::keys;
 use super::ledger::{to_bytes, ReservationLedger};
-use super::model::{Reservation, ReserveStatus};
+use super::model::{Reservation, ReserveStatus, MAX_LINE_UNITS};
 
 /// Units of one line to commit or release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -402,7 +402,7 @@ fn validate_lines(
     };
     let mut seen = std::collections::BTreeSet::new();
     for line in lines {
-        if line.quantity <= 0 {
+        if !(1..=MAX_LINE_UNITS).contains(&line.quantity) {
             return Err(StockError::BadQuantity {
                 line_no: line.line_no,
                 quantity: line.quantity,
