@@ -596,3 +596,83 @@ fn outbox_drops_a_late_older_value() {
     assert!(next.updates.is_empty(), "{next:?}");
     assert_eq!(next.next_cursor, seq);
 }
+
+fn order_with(lines: Vec<(u32, Option<&str>, u32)>) -> crate::order::Order {
+    use crate::order::*;
+    use rust_decimal::Decimal;
+    let channel = ChannelId::new("near");
+    Order {
+        id: OrderId::for_channel_order(&channel, "9001"),
+        channel,
+        channel_order_id: "9001".into(),
+        store_id: None,
+        customer: Customer {
+            channel_user_id: None,
+            name: None,
+            phone: None,
+            customer_key: "c".into(),
+        },
+        fulfilment: Fulfilment::Delivery {
+            address: Some(Address {
+                province: None,
+                city: None,
+                district: None,
+                detail: "Chaoyang".into(),
+                location: Some(BEIJING),
+                merge_key: "k".into(),
+            }),
+        },
+        lines: lines
+            .into_iter()
+            .map(|(line_no, sku, quantity)| OrderLine {
+                line_no,
+                channel_sku: format!("ch-{line_no}"),
+                sku: sku.map(|s| SkuId(s.into())),
+                name: String::new(),
+                quantity,
+                unit_price: Decimal::ONE,
+                unit_weight_g: 0,
+                unit_volume_cm3: 0,
+                zone: TemperatureZone::Ambient,
+            })
+            .collect(),
+        money: OrderMoney {
+            currency: "CNY".into(),
+            goods: Decimal::ZERO,
+            discounts: vec![],
+            delivery_fee: Decimal::ZERO,
+            packaging_fee: Decimal::ZERO,
+            paid: Decimal::ZERO,
+        },
+        promised: PromisedWindow {
+            asap: true,
+            start: None,
+            end: None,
+        },
+        buyer_note: None,
+        placed_at: t0(),
+        source_time_zone: "Asia/Shanghai".into(),
+        source_utc_offset_minutes: 480,
+        history: vec![],
+        exceptions: vec![],
+    }
+}
+
+#[test]
+fn a_unified_order_becomes_a_reserve_request() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 5), ("apple", "bj", 5)]);
+    let req = ReserveRequest::for_order(&order_with(vec![(1, Some("apple"), 2)])).unwrap();
+    assert_eq!(req.deliver_to, Some(BEIJING));
+    let out = ledger.reserve(&req, t0()).unwrap();
+    assert_eq!(
+        out.reservation.allocations[0].warehouse,
+        wh("bj"),
+        "nearest to the Beijing address"
+    );
+    let unmapped = ReserveRequest::for_order(&order_with(vec![(1, None, 2)])).unwrap_err();
+    assert_eq!(
+        (unmapped.code(), unmapped.to_string().contains("ch-1")),
+        ("unknown_sku", true)
+    );
+}
