@@ -78,6 +78,10 @@ fn sku_name(i: usize) -> SkuId {
 }
 
 fn setup<S: KeyValue>(store: &S, skus: usize) {
+    setup_with(store, skus, 1_000_000_000);
+}
+
+fn setup_with<S: KeyValue>(store: &S, skus: usize, units: i64) {
     let ledger = ReservationLedger::new(store);
     let catalog = StockCatalog {
         warehouses: vec![Warehouse {
@@ -97,7 +101,7 @@ fn setup<S: KeyValue>(store: &S, skus: usize) {
         let stock = AdjustRequest {
             sku: sku_name(i),
             warehouse: WarehouseId::new("sh"),
-            change: Adjustment::Set(1_000_000_000),
+            change: Adjustment::Set(units),
             reason: "bench".into(),
             reference: None,
         };
@@ -128,10 +132,11 @@ fn pick(i: usize, skus: usize) -> SkuId {
     )
 }
 
-/// Reservations per second with `threads` threads sharing one store.
-fn rate(skus: usize, threads: usize, total: usize) -> f64 {
+/// Reserve calls per second with `threads` threads sharing one store; with `units`
+/// per SKU below demand, the rest are refusals (the compensation path).
+fn rate(skus: usize, units: i64, threads: usize, total: usize) -> f64 {
     let store = MemoryStore::new();
-    setup(&store, skus);
+    setup_with(&store, skus, units);
     let next = AtomicUsize::new(0);
     let start = Instant::now();
     std::thread::scope(|scope| {
@@ -143,10 +148,9 @@ fn rate(skus: usize, threads: usize, total: usize) -> f64 {
                     if i >= total {
                         break;
                     }
-                    let out = ledger
+                    ledger
                         .reserve(&reserve_request(i, pick(i, skus)), now())
                         .expect("reserve");
-                    assert_eq!(out.reserved_units(), 1);
                 }
             });
         }
@@ -209,11 +213,21 @@ fn ops_per_call() {
             .expect("retry");
     }
     let s4 = store.snapshot();
+    let empty = CountingStore::default();
+    setup_with(&empty, 1, 0);
+    let e0 = empty.snapshot();
+    for i in 0..N {
+        ReservationLedger::new(&empty)
+            .reserve(&reserve_request(i, pick(i, 1)), now())
+            .expect("refused");
+    }
+    let e1 = empty.snapshot();
     println!("store operations per call (1 warehouse, 6 synced channels; batches count once):");
     println!("  reserve (1 line) {}", per(s0, s1, N));
     println!("  commit           {}", per(s1, s2, N / 2));
     println!("  release          {}", per(s2, s3, N / 2));
     println!("  reserve retry    {}", per(s3, s4, N));
+    println!("  reserve refused  {}", per(e0, e1, N));
 }
 
 fn main() {
@@ -223,10 +237,21 @@ fn main() {
     let total = if quick { 2_000 } else { 20_000 };
     let runs = if quick { 1 } else { RUNS };
     ops_per_call();
-    for (label, skus) in [("hot SKU", 1usize), ("10,000 SKUs", 10_000)] {
-        println!("{label}: reservations/s, median of {runs} runs of {total}");
+    let scenarios = [
+        ("hot SKU", 1usize, 1_000_000_000i64),
+        (
+            "hot SKU selling out halfway (rest refused)",
+            1,
+            total as i64 / 2,
+        ),
+        ("10,000 SKUs, uniform demand", 10_000, 1_000_000_000),
+    ];
+    for (label, skus, units) in scenarios {
+        println!("{label}: reserve calls/s, median of {runs} runs of {total}");
         for threads in THREADS {
-            let rates: Vec<f64> = (0..runs).map(|_| rate(skus, threads, total)).collect();
+            let rates: Vec<f64> = (0..runs)
+                .map(|_| rate(skus, units, threads, total))
+                .collect();
             println!("  {threads:>2} threads: {:>9.0}", median(rates));
         }
     }
