@@ -2,6 +2,7 @@
 //! real-thread races in their own files.
 
 mod concurrency;
+mod interleave;
 mod model;
 mod scenarios;
 
