@@ -167,37 +167,16 @@ impl<'s, S: KeyValue> ReservationLedger<'s, S> {
         let first_sku = wanted.len();
         wanted.extend(skus.iter().map(|sku| keys::sku(sku)));
         let values = self.store.get_many(&wanted)?;
-        let parse = |i: usize| -> StockResult<Option<serde_json::Value>> {
-            match values.get(i).and_then(|v| v.as_ref()) {
-                None => Ok(None),
-                Some(bytes) => serde_json::from_slice(bytes).map(Some).map_err(|e| {
-                    StockError::Store(crate::store::StoreError::Backend(format!(
-                        "`{}`: {e}",
-                        wanted[i]
-                    )))
-                }),
-            }
-        };
-        let decode = |i: usize| -> StockResult<Option<serde_json::Value>> { parse(i) };
-        let catalog = match decode(0)? {
-            None => StockCatalog::default(),
-            Some(v) => {
-                serde_json::from_value(v).map_err(|e| StockError::InvalidCatalog(e.to_string()))?
-            }
-        };
-        let prior = match order.map(|_| decode(1)).transpose()?.flatten() {
+        let at = |i: usize| (wanted[i].as_str(), values.get(i).and_then(Option::as_ref));
+        let catalog: StockCatalog = decode(at(0))?.unwrap_or_default();
+        let prior: Option<Reservation> = match order {
+            Some(_) => decode(at(1))?,
             None => None,
-            Some(v) => Some(serde_json::from_value(v).map_err(|e| {
-                StockError::Store(crate::store::StoreError::Backend(e.to_string()))
-            })?),
         };
         let mut items = BTreeMap::new();
         for (i, sku) in skus.iter().enumerate() {
-            let Some(v) = decode(first_sku + i)? else {
-                return Err(StockError::unknown_sku(sku));
-            };
             let item: SkuStock =
-                serde_json::from_value(v).map_err(|e| StockError::InvalidCatalog(e.to_string()))?;
+                decode(at(first_sku + i))?.ok_or_else(|| StockError::unknown_sku(sku))?;
             items.insert((*sku).clone(), item);
         }
         Ok(Loaded {
@@ -482,6 +461,16 @@ fn allocation(line: &ReserveLine, warehouse: &WarehouseId, quantity: i64) -> All
         warehouse: warehouse.clone(),
         quantity,
     }
+}
+
+/// A stored JSON value; one that does not parse is a store fault (503), not bad input.
+fn decode<T: serde::de::DeserializeOwned>(
+    (key, bytes): (&str, Option<&Vec<u8>>),
+) -> StockResult<Option<T>> {
+    bytes
+        .map(|b| serde_json::from_slice(b))
+        .transpose()
+        .map_err(|e| StockError::Store(crate::store::StoreError::Backend(format!("`{key}`: {e}"))))
 }
 
 pub(super) fn to_bytes<T: Serialize>(value: &T) -> StockResult<Vec<u8>> {
