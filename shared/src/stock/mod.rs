@@ -58,6 +58,7 @@ mod journal;
 pub mod keys;
 mod ledger;
 mod model;
+mod reserve;
 mod settle;
 mod strategy;
 mod view;
@@ -69,12 +70,13 @@ pub use journal::{
     ack_outbox, audit_log, drain_outbox, sellable_now, ChannelStock, LevelChange, OutboxBatch,
     SellableUpdate, StockEvent, StockEventKind, HOLE_GRACE_SECONDS,
 };
-pub use ledger::{shortage_exception, ReservationLedger, ReserveOutcome};
+pub use ledger::ReservationLedger;
 pub use model::{
     Allocation, AllocationView, ChannelPolicy, ChannelShare, Reservation, ReservationState,
     ReservationView, ReserveLine, ReserveRequest, ReserveStatus, Shortage, SkuStock, StockCatalog,
     StockLevel, StrategyKind, Warehouse, WarehouseId, MAX_LINE_UNITS, MAX_STOCK_UNITS,
 };
+pub use reserve::{shortage_exception, ReserveOutcome};
 pub use settle::{
     ExpireOutcome, Fate, SettleKind, SettleLine, SettleOutcome, SettleRequest, SettledLine,
 };
