@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::order::SkuId;
 use crate::store::KeyValue;
 
-use super::counters::read;
+use super::counters::{read, take};
 use super::error::{StockError, StockResult};
 use super::journal::{self, LevelChange, StockEventKind};
 use super::keys;
@@ -49,9 +49,9 @@ pub struct AdjustOutcome {
 
 impl<S: KeyValue> ReservationLedger<'_, S> {
     /// Changes on hand and journals it. On hand never goes below reserved: a decrease
-    /// is increment-then-check against `reserved`, read *after* our decrement, exactly
-    /// like reserve reads on hand after its increment, so of a racing reserve and
-    /// decrease at least one sees the other (each writes, then reads the other's key).
+    /// goes through the reserve primitive (increment `reserved`, then check against on
+    /// hand) and then leaves like a commit (on hand, then reserved), so it inherits
+    /// both proofs; units that are promised to orders are held back, not written off.
     pub fn adjust(
         &self,
         request: &AdjustRequest,
@@ -95,19 +95,23 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             Adjustment::Set(target) => target - read(self.store, &on_hand_key)?,
             Adjustment::Delta(delta) => delta,
         };
-        let mut applied = requested;
-        let mut held_back = 0;
-        if requested != 0 {
-            let after = self.store.increment(&on_hand_key, requested)?;
-            if requested < 0 {
-                let reserved = read(self.store, &reserved_key)?;
-                if after < reserved {
-                    held_back = (reserved - after).min(-requested);
-                    self.store.increment(&on_hand_key, held_back)?;
-                    applied += held_back;
-                }
+        let applied = if requested >= 0 {
+            self.store.increment(&on_hand_key, requested)?;
+            requested
+        } else {
+            // A write-off is a reservation shipped to nowhere: take the units as
+            // reserved (bounded by on hand, safety stock included), then remove them
+            // like a commit does, on hand first.
+            let units = take(self.store, &reserved_key, -requested, false, || {
+                read(self.store, &on_hand_key)
+            })?;
+            if units > 0 {
+                self.store.increment(&on_hand_key, -units)?;
+                self.store.increment(&reserved_key, -units)?;
             }
-        }
+            -units
+        };
+        let held_back = applied - requested;
         let item = loaded
             .items
             .get(&request.sku)

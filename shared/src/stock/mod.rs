@@ -21,11 +21,9 @@
 //!   `reserved` and raises `shipped`: mid-way, reserve sees less stock and more reserved,
 //!   never the reverse.
 //! - **release / expire** take units from `out`, then lower `reserved`: only frees stock.
-//! - **adjust** (decrease) lowers `on_hand` first, then reads `reserved` and puts back
-//!   what would drop below it. Reserve writes `reserved` then reads `on_hand`; adjust
-//!   writes `on_hand` then reads `reserved`; on a linearizable store, of two racing
-//!   callers the later reader sees the earlier writer, so at least one of them checks
-//!   against the other's change and backs off. Increases need no check.
+//! - **adjust**: an increase just adds to `on_hand`. A decrease is a reservation
+//!   shipped to nowhere: `take` on `reserved` bounded by `on_hand`, then the commit
+//!   steps; units promised to orders are held back (reported), never written off.
 //!
 //! Hence at quiescence `0 <= reserved <= on_hand` (reserved is the sum of granted,
 //! not-yet-left units; each grant fit under on hand when made; on hand only drops by

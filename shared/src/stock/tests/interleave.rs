@@ -142,7 +142,9 @@ enum Call {
     },
     Release {
         order: usize,
+        units: Option<i64>,
     },
+    Sweep,
     Expire {
         order: usize,
     },
@@ -159,7 +161,8 @@ fn call() -> impl Strategy<Value = Call> {
     prop_oneof![
         4 => (0..4usize, 1i64..=4, 0..3usize).prop_map(|(order, units, channel)| Call::Reserve { order, units, channel }),
         2 => (0..4usize, proptest::option::of(1i64..=3)).prop_map(|(order, units)| Call::Commit { order, units }),
-        1 => (0..4usize).prop_map(|order| Call::Release { order }),
+        2 => (0..4usize, proptest::option::of(1i64..=3)).prop_map(|(order, units)| Call::Release { order, units }),
+        1 => Just(Call::Sweep),
         2 => (0..4usize).prop_map(|order| Call::Expire { order }),
         1 => (0..4usize).prop_map(|order| Call::Confirm { order }),
         2 => (0..2usize, -4i64..=4).prop_map(|(warehouse, delta)| Call::Adjust { warehouse, delta }),
@@ -236,7 +239,14 @@ proptest! {
                             };
                             ledger.commit(&id(o), &req, late).map(|_| ())
                         }
-                        Call::Release { order: o } => ledger.release(&id(o), &SettleRequest::everything("c"), late).map(|_| ()),
+                        Call::Release { order: o, units } => {
+                            let req = match units {
+                                Some(u) => SettleRequest::lines("c", &[(1, *u)]),
+                                None => SettleRequest::everything("c"),
+                            };
+                            ledger.release(&id(o), &req, late).map(|_| ())
+                        }
+                        Call::Sweep => ledger.sweep_expired(late, 100).map(|_| ()),
                         Call::Expire { order: o } => ledger.expire(&id(o), late).map(|_| ()),
                         Call::Confirm { order: o } => ledger.confirm(&id(o)).map(|_| ()),
                         Call::Adjust { warehouse, delta } => {
