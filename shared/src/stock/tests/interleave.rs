@@ -134,6 +134,8 @@ enum Call {
     Reserve {
         order: usize,
         units: i64,
+        /// A second line, of pears: all-or-nothing orders roll line 1 back when short.
+        pears: Option<i64>,
         channel: usize,
     },
     Commit {
@@ -159,7 +161,8 @@ enum Call {
 
 fn call() -> impl Strategy<Value = Call> {
     prop_oneof![
-        4 => (0..4usize, 1i64..=4, 0..3usize).prop_map(|(order, units, channel)| Call::Reserve { order, units, channel }),
+        4 => (0..4usize, 1i64..=4, proptest::option::of(1i64..=3), 0..3usize)
+            .prop_map(|(order, units, pears, channel)| Call::Reserve { order, units, pears, channel }),
         2 => (0..4usize, proptest::option::of(1i64..=3)).prop_map(|(order, units)| Call::Commit { order, units }),
         2 => (0..4usize, proptest::option::of(1i64..=3)).prop_map(|(order, units)| Call::Release { order, units }),
         1 => Just(Call::Sweep),
@@ -206,19 +209,21 @@ proptest! {
 
     #[test]
     fn concurrent_calls_in_any_interleaving_keep_the_ledger_exact(
-        opening in (0i64..=4, 0i64..=4),
+        opening in (0i64..=4, 0i64..=4, 0i64..=3),
         held in proptest::collection::vec((0..4usize, 1i64..=3), 0..=3),
         calls in proptest::collection::vec(call(), 2..=4),
         schedule in proptest::collection::vec((any::<u8>(), 0u8..12), 0..200),
     ) {
         let store = ScheduledStore::new(MemoryStore::new());
-        let ledger = setup(&store, &[("apple", "sh", opening.0), ("apple", "bj", opening.1)]);
+        let ledger = setup(&store, &[("apple", "sh", opening.0), ("apple", "bj", opening.1), ("pear", "sh", opening.2)]);
         // Some orders already hold stock before the race starts.
         for (o, units) in &held {
             ledger.reserve(&request(&format!("o{o}"), "pos", &[(1, "apple", *units)]), t0()).unwrap();
         }
-        let before: i64 = WAREHOUSES.iter().map(|w| level(&ledger, "apple", w).available()).sum();
+        let before: i64 = WAREHOUSES.iter().map(|w| level(&ledger, "apple", w).available()).sum::<i64>()
+            + level(&ledger, "pear", "sh").available();
         let late = t0() + Duration::hours(1);
+        // Adjustments only touch apples; pears only move by commits.
         let applied = std::sync::atomic::AtomicI64::new(opening.0 + opening.1);
         let granted = std::sync::atomic::AtomicI64::new(0);
         std::thread::scope(|scope| {
@@ -229,8 +234,11 @@ proptest! {
                     let ledger = ReservationLedger::new(store);
                     let id = |o: &usize| order(&format!("o{o}"));
                     let result = match call {
-                        Call::Reserve { order: o, units, channel } => ledger
-                            .reserve(&request(&format!("o{o}"), ["app", "pos", "near"][*channel], &[(1, "apple", *units)]), t0())
+                        Call::Reserve { order: o, units, pears, channel } => {
+                            let mut lines = vec![(1, "apple", *units)];
+                            lines.extend(pears.map(|p| (2, "pear", p)));
+                            ledger.reserve(&request(&format!("o{o}"), ["app", "pos", "near"][*channel], &lines), t0())
+                        }
                             .map(|out| if !out.replayed { granted.fetch_add(out.reserved_units(), std::sync::atomic::Ordering::SeqCst); }),
                         Call::Commit { order: o, units } => {
                             let req = match units {
@@ -276,21 +284,27 @@ proptest! {
         if only_reserves {
             prop_assert!(granted.load(std::sync::atomic::Ordering::SeqCst) <= before);
         }
-        let mut held_now: BTreeMap<String, i64> = BTreeMap::new();
+        let mut held_now: BTreeMap<(String, String), i64> = BTreeMap::new();
         for o in 0..4 {
             if let Some(view) = ledger.reservation(&order(&format!("o{o}"))).unwrap() {
                 for a in view.allocations {
-                    *held_now.entry(a.allocation.warehouse.0.clone()).or_default() += a.held;
+                    let at = (a.allocation.sku.0.clone(), a.allocation.warehouse.0.clone());
+                    *held_now.entry(at).or_default() += a.held;
                 }
             }
         }
-        let mut total = 0;
-        for w in WAREHOUSES {
-            let level = level(&ledger, "apple", w);
-            prop_assert!(0 <= level.reserved && level.reserved <= level.on_hand, "{}: {:?}", w, level);
-            prop_assert_eq!(held_now.get(w).copied().unwrap_or(0), level.reserved, "{}", w);
-            total += level.on_hand + level.shipped;
+        let mut apples = 0;
+        for (s, w) in [("apple", "sh"), ("apple", "bj"), ("pear", "sh"), ("pear", "bj")] {
+            let level = level(&ledger, s, w);
+            prop_assert!(0 <= level.reserved && level.reserved <= level.on_hand, "{}@{}: {:?}", s, w, level);
+            let held = held_now.get(&(s.to_string(), w.to_string())).copied().unwrap_or(0);
+            prop_assert_eq!(held, level.reserved, "{}@{}", s, w);
+            if s == "apple" {
+                apples += level.on_hand + level.shipped;
+            }
         }
-        prop_assert_eq!(total, applied.load(std::sync::atomic::Ordering::SeqCst));
+        prop_assert_eq!(apples, applied.load(std::sync::atomic::Ordering::SeqCst));
+        let pears = level(&ledger, "pear", "sh");
+        prop_assert_eq!(pears.on_hand + pears.shipped, opening.2);
     }
 }
