@@ -280,8 +280,10 @@ pub struct Reservation {
     pub order: OrderId,
     pub channel: ChannelId,
     pub status: ReserveStatus,
-    /// Number of refused attempts up to and including this one (see `ledger::claim_attempt`).
+    /// Number of refused attempts up to and including this one (see `reserve::claim_attempt`).
     pub refusals: u32,
+    /// The lines as requested.
+    pub lines: Vec<ReserveLine>,
     pub allocations: Vec<Allocation>,
     pub shortages: Vec<Shortage>,
     pub created_at: DateTime<Utc>,

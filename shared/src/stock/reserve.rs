@@ -146,6 +146,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             channel: request.channel.clone(),
             status,
             refusals: refusals + u32::from(status == ReserveStatus::OutOfStock),
+            lines: request.lines.clone(),
             allocations,
             shortages,
             created_at: now,

@@ -411,14 +411,7 @@ fn validate_lines(
         if !seen.insert(line.line_no) {
             return Err(StockError::DuplicateLine(line.line_no));
         }
-        let known = reservation
-            .allocations
-            .iter()
-            .any(|a| a.line_no == line.line_no)
-            || reservation
-                .shortages
-                .iter()
-                .any(|s| s.line_no == line.line_no);
+        let known = reservation.lines.iter().any(|l| l.line_no == line.line_no);
         if !known {
             return Err(StockError::UnknownLine {
                 order: order.0.clone(),
