@@ -2,9 +2,11 @@
 //! real-thread races in their own files.
 
 mod concurrency;
+mod input;
 mod interleave;
 mod model;
 mod scenarios;
+mod sync;
 
 use std::collections::BTreeMap;
 
