@@ -97,6 +97,13 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         strategy: &dyn WarehouseStrategy,
         now: DateTime<Utc>,
     ) -> StockResult<ReserveOutcome> {
+        let named = policy.warehouses.iter().flatten();
+        if let Some(unknown) = named
+            .into_iter()
+            .find(|wh| loaded.catalog.warehouse(wh).is_none())
+        {
+            return Err(StockError::unknown_warehouse(unknown));
+        }
         let refusals = match self.claim_attempt(request, loaded.prior)? {
             Attempt::Proceed { refusals } => refusals,
             Attempt::Replay(reservation) => {

@@ -108,6 +108,17 @@ fn bad_input_is_refused_with_nothing_changed() {
             "{error}"
         );
     }
+    let elsewhere = ChannelPolicy {
+        warehouses: Some(vec![wh("gz")]),
+        ..ChannelPolicy::default()
+    };
+    let error = ledger.reserve_with(
+        &request("x", "app", &[(1, "apple", 1)]),
+        &elsewhere,
+        &PriorityOrder,
+        t0(),
+    );
+    assert_eq!(error.unwrap_err().code(), "unknown_warehouse");
     assert_eq!(snapshot(&store), before);
     let mut bad = catalog();
     bad.channels
