@@ -22,8 +22,12 @@ pub const BUCKET_SECONDS: i64 = 60;
 /// Buckets behind the cursor rescanned every sweep: tolerates instance clocks that
 /// disagree by up to this many minutes (a reservation filed behind the cursor).
 const RESCAN_BUCKETS: i64 = 5;
-/// Where the very first sweep starts (one day back).
-const FIRST_LOOKBACK_BUCKETS: i64 = 24 * 60;
+/// Where the very first sweep starts: six hours back (a hold that ran out longer
+/// before the first sweep ever ran is not found; deploy the sweep job with the ledger).
+const FIRST_LOOKBACK_BUCKETS: i64 = 6 * 60;
+/// Each bucket costs a counter read (a write on Spin's SQLite store): after a long
+/// pause, catch up over several sweeps rather than in one long request.
+const MAX_BUCKETS_PER_SWEEP: i64 = 12 * 60;
 /// An empty slot older than this is a writer that died between claiming and writing.
 const ABANDONED_AFTER_SECONDS: i64 = 300;
 
@@ -71,7 +75,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         let mut first_unsettled: Option<i64> = None;
         let mut bucket = start;
         while bucket <= current {
-            if report.examined >= max_reservations {
+            if report.examined >= max_reservations || bucket - start >= MAX_BUCKETS_PER_SWEEP {
                 report.truncated = true;
                 break;
             }

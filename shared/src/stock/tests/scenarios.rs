@@ -369,3 +369,34 @@ fn decrease_never_takes_on_hand_below_reserved() {
     assert_eq!(last.kind, StockEventKind::Adjust);
     assert_eq!(last.changes[0].on_hand, -4);
 }
+
+#[test]
+fn a_sweep_after_a_long_pause_catches_up_over_several_runs() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 10)]);
+    ledger.sweep_expired(t0(), 100).unwrap();
+    ledger
+        .reserve(&request("o1", "app", &[(1, "apple", 2)]), t0())
+        .unwrap();
+    let two_days = t0() + Duration::days(2);
+    ledger
+        .reserve(
+            &request("o2", "app", &[(1, "apple", 3)]),
+            two_days - Duration::hours(1),
+        )
+        .unwrap();
+    let mut expired = Vec::new();
+    let mut runs = 0;
+    loop {
+        let report = ledger.sweep_expired(two_days, 100).unwrap();
+        expired.extend(report.expired);
+        runs += 1;
+        if !report.truncated {
+            break;
+        }
+        assert!(runs < 20, "the cursor must make progress");
+    }
+    assert!(runs > 1);
+    assert_eq!(expired, vec![(order("o1"), 2), (order("o2"), 3)]);
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 0);
+}
