@@ -162,7 +162,7 @@ pub fn audit_log<S: KeyValue>(
 ) -> StockResult<Vec<StockEvent>> {
     let len = read(store, keys::LOG_LEN)?;
     let from = from_seq.max(1);
-    let to = len.min(from.saturating_add(limit as i64) - 1);
+    let to = len.min(from.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX)) - 1);
     if to < from {
         return Ok(Vec::new());
     }
@@ -207,7 +207,7 @@ pub fn drain_outbox<S: KeyValue>(
 ) -> StockResult<OutboxBatch> {
     let cursor: i64 = store.get_json(&keys::outbox_cursor(channel))?.unwrap_or(0);
     let len = read(store, keys::LOG_LEN)?;
-    let to = len.min(cursor.saturating_add(max_entries as i64));
+    let to = len.min(cursor.saturating_add(i64::try_from(max_entries).unwrap_or(i64::MAX)));
     let slots: Vec<String> = ((cursor + 1)..=to).map(keys::log_entry).collect();
     let entries: Vec<Option<StockEvent>> = store
         .get_many(&slots)?
