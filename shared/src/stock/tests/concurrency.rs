@@ -126,23 +126,18 @@ fn partial_channels_sell_exactly_the_stock_with_jitter() {
 
 #[test]
 fn all_or_nothing_channels_never_oversell() {
-    for store in [JitterStore(MemoryStore::new())] {
-        let (accepted, _) = race(&store, &["app", "meituan", "pos"]);
-        // A refusal can be spurious while another caller's excess is in flight, but
-        // no unit is lost: what is left is still sellable afterwards.
-        let ledger = ReservationLedger::new(&store);
-        let mut rest = 0;
-        for i in 0..STOCK {
-            let out = ledger
-                .reserve(
-                    &request(&format!("after{i}"), "app", &[(1, "hot", 1)]),
-                    t0(),
-                )
-                .unwrap();
-            rest += out.reserved_units();
-        }
-        assert_eq!(accepted + rest, STOCK);
+    let store = JitterStore(MemoryStore::new());
+    let (accepted, _) = race(&store, &["app", "meituan", "pos"]);
+    // A refusal can be spurious while another caller's excess is in flight (in practice
+    // the re-checks sell all 100 in the race), but no unit is ever lost: whatever is
+    // left is still sellable afterwards.
+    let ledger = ReservationLedger::new(&store);
+    let mut rest = 0;
+    for i in 0..STOCK {
+        let req = request(&format!("after{i}"), "app", &[(1, "hot", 1)]);
+        rest += ledger.reserve(&req, t0()).unwrap().reserved_units();
     }
+    assert_eq!(accepted + rest, STOCK);
     let (accepted, demanded) = race(&MemoryStore::new(), &["app", "meituan"]);
     assert!(accepted <= STOCK.min(demanded));
 }
