@@ -272,9 +272,10 @@ pub enum ReserveStatus {
     OutOfStock,
 }
 
-/// The stored result of one reserve attempt. Written once by the caller that claimed
-/// the attempt and never rewritten, so nobody races on it; what happens to the units
-/// afterwards lives in per-allocation counters (see [`ReservationView`]).
+/// The stored result of an order's latest reserve attempt. Only the caller that claimed
+/// the attempt writes it (once; a later attempt, allowed only after a refusal, replaces
+/// it), so nobody races on it. What happens to the units afterwards lives in
+/// per-allocation counters (see [`ReservationView`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reservation {
     pub order: OrderId,

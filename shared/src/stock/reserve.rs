@@ -24,7 +24,8 @@ use super::strategy::{builtin, Candidate, WarehouseStrategy};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReserveOutcome {
     pub reservation: Reservation,
-    /// True when this was a retry answered from the stored result (nothing changed).
+    /// True when this was a retry answered from the stored record (nothing changed; the
+    /// request's lines are not compared). Where the units are now: `reservation()`.
     pub replayed: bool,
     /// Set when some line is short: the shell stores it on the order (routed to restock).
     pub exception: Option<OrderException>,
