@@ -11,7 +11,9 @@ use super::counters::read;
 use super::error::{StockError, StockResult};
 use super::journal;
 use super::keys;
-use super::model::{Reservation, SkuStock, StockCatalog, StockLevel, WarehouseId};
+use super::model::{
+    Reservation, SkuStock, StockCatalog, StockLevel, WarehouseId, MAX_HOLD_SECONDS,
+};
 
 /// The stock ledger over one key-value bucket. Holds nothing but the store handle:
 /// every instance of every component can make one per request.
@@ -74,9 +76,9 @@ impl<'s, S: KeyValue> ReservationLedger<'s, S> {
                     "channel `{channel}`: ratio above 100%"
                 )));
             }
-            if policy.hold_seconds <= 0 {
+            if !(1..=MAX_HOLD_SECONDS).contains(&policy.hold_seconds) {
                 return Err(StockError::InvalidCatalog(format!(
-                    "channel `{channel}`: hold must be positive"
+                    "channel `{channel}`: hold must be 1 s to 7 days"
                 )));
             }
         }

@@ -76,7 +76,8 @@ pub use ledger::ReservationLedger;
 pub use model::{
     Allocation, AllocationView, ChannelPolicy, ChannelShare, Reservation, ReservationState,
     ReservationView, ReserveLine, ReserveRequest, ReserveStatus, Shortage, SkuStock, StockCatalog,
-    StockLevel, StrategyKind, Warehouse, WarehouseId, MAX_LINE_UNITS, MAX_STOCK_UNITS,
+    StockLevel, StrategyKind, Warehouse, WarehouseId, MAX_HOLD_SECONDS, MAX_LINE_UNITS,
+    MAX_STOCK_UNITS,
 };
 pub use reserve::{shortage_exception, ReserveOutcome};
 pub use settle::{

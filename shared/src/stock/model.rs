@@ -191,6 +191,8 @@ impl StockLevel {
     }
 }
 
+/// Longest hold a channel may configure (a week).
+pub const MAX_HOLD_SECONDS: i64 = 7 * 24 * 3600;
 /// Most units one order line may ask for; more is a data error, not demand.
 pub const MAX_LINE_UNITS: i64 = 1_000_000;
 /// Most units one stock counter may hold or one adjustment may move.

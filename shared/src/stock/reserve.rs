@@ -16,7 +16,7 @@ use super::keys;
 use super::ledger::{to_bytes, Loaded, ReservationLedger};
 use super::model::{
     Allocation, ChannelPolicy, Reservation, ReserveLine, ReserveRequest, ReserveStatus, Shortage,
-    SkuStock, StockCatalog, WarehouseId, MAX_LINE_UNITS,
+    SkuStock, StockCatalog, WarehouseId, MAX_HOLD_SECONDS, MAX_LINE_UNITS,
 };
 use super::strategy::{builtin, Candidate, WarehouseStrategy};
 
@@ -158,7 +158,11 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             allocations,
             shortages,
             created_at: now,
-            expires_at: now + Duration::seconds(policy.hold_seconds.max(1)),
+            expires_at: now
+                .checked_add_signed(Duration::seconds(
+                    policy.hold_seconds.clamp(1, MAX_HOLD_SECONDS),
+                ))
+                .unwrap_or(now),
         };
         let changes = reservation
             .allocations
