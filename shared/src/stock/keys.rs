@@ -8,10 +8,10 @@
 //! | `stock:oh:{sku}@{wh}` / `stock:rs:…` / `stock:sh:…` | c | on hand / reserved / shipped |
 //! | `stock:res:{order}` | v | the [`Reservation`](super::Reservation) of the last attempt |
 //! | `stock:res:{order}:claim` | c | attempt tickets |
-//! | `stock:res:{order}:fate` | c | confirm (+1) / expire (+2^32) race |
-//! | `stock:res:{order}:fate:won` | v | who won, written by the winner |
-//! | `stock:res:{order}:{i}:out` / `:{i}:sh` | c | units of allocation i that left the hold / shipped |
-//! | `stock:res:{order}:op:{kind}:{id}` (+`:r`) | c (v) | settle-request ticket (its stored result) |
+//! | `stock:res:{order}:{attempt}:fate` | c | confirm (+1) / expire (+2^32) race |
+//! | `stock:res:{order}:{attempt}:fate:won` | v | who won, written by the winner |
+//! | `stock:res:{order}:{attempt}.{i}:out` / `:sh` | c | units of allocation i that left the hold / shipped |
+//! | `stock:res:{order}:{attempt}:op:{kind}:{id}` (+`:r`) | c (v) | settle-request ticket (its stored result) |
 //! | `stock:adj:{ref}` (+`:r`) | c (v) | adjustment ticket (its stored result) |
 //! | `stock:exp:{minute}:n` / `:{slot}` | c / v | expiry bucket size / order id in a slot |
 //! | `stock:exp:cursor` | v | first expiry bucket not yet fully swept |
@@ -44,25 +44,26 @@ pub fn reservation(order: &OrderId) -> String {
 pub fn claim(order: &OrderId) -> String {
     format!("stock:res:{}:claim", order.0)
 }
-pub fn fate(order: &OrderId) -> String {
-    format!("stock:res:{}:fate", order.0)
+pub fn fate(order: &OrderId, attempt: u32) -> String {
+    format!("stock:res:{}:{attempt}:fate", order.0)
 }
-pub fn fate_winner(order: &OrderId) -> String {
-    format!("stock:res:{}:fate:won", order.0)
+pub fn fate_winner(order: &OrderId, attempt: u32) -> String {
+    format!("stock:res:{}:{attempt}:fate:won", order.0)
 }
 /// Allocation counters are per attempt as well, so a refused attempt's index reuse
 /// cannot collide with a later one's.
-pub fn alloc_out(order: &OrderId, refusals: u32, index: usize) -> String {
-    format!("stock:res:{}:{refusals}.{index}:out", order.0)
+pub fn alloc_out(order: &OrderId, attempt: u32, index: usize) -> String {
+    format!("stock:res:{}:{attempt}.{index}:out", order.0)
 }
-pub fn alloc_shipped(order: &OrderId, refusals: u32, index: usize) -> String {
-    format!("stock:res:{}:{refusals}.{index}:sh", order.0)
+pub fn alloc_shipped(order: &OrderId, attempt: u32, index: usize) -> String {
+    format!("stock:res:{}:{attempt}.{index}:sh", order.0)
 }
-pub fn op_ticket(order: &OrderId, kind: &str, op_id: &str) -> String {
-    format!("stock:res:{}:op:{kind}:{op_id}", order.0)
+/// Per attempt too: a cancel of a refused attempt must not answer for a later one.
+pub fn op_ticket(order: &OrderId, attempt: u32, kind: &str, op_id: &str) -> String {
+    format!("stock:res:{}:{attempt}:op:{kind}:{op_id}", order.0)
 }
-pub fn op_result(order: &OrderId, kind: &str, op_id: &str) -> String {
-    format!("stock:res:{}:op:{kind}:{op_id}:r", order.0)
+pub fn op_result(order: &OrderId, attempt: u32, kind: &str, op_id: &str) -> String {
+    format!("stock:res:{}:{attempt}:op:{kind}:{op_id}:r", order.0)
 }
 pub fn adjust_ticket(reference: &str) -> String {
     format!("stock:adj:{reference}")

@@ -283,7 +283,9 @@ pub struct Reservation {
     pub order: OrderId,
     pub channel: ChannelId,
     pub status: ReserveStatus,
-    /// Number of refused attempts up to and including this one (see `reserve::claim_attempt`).
+    /// Which attempt this is (0 = first); names the attempt's own counters.
+    pub attempt: u32,
+    /// Refused attempts up to and including this one (see `reserve::claim_attempt`).
     pub refusals: u32,
     /// The lines as requested.
     pub lines: Vec<ReserveLine>,

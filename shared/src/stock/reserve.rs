@@ -153,6 +153,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             order: request.order.clone(),
             channel: request.channel.clone(),
             status,
+            attempt: refusals,
             refusals: refusals + u32::from(status == ReserveStatus::OutOfStock),
             lines: request.lines.clone(),
             allocations,

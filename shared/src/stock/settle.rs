@@ -28,7 +28,8 @@ pub struct SettleLine {
 
 /// A commit or release. `op_id` makes it idempotent: a retry with the same id is
 /// answered from the first one's stored result (e.g. the parcel id for a dispatch, the
-/// refund id for a refund). `lines: None` means everything still held.
+/// refund id for a refund); while the first is still running, or if it died, the
+/// answer is `in_flight` (409). `lines: None` means everything still held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettleRequest {
     pub op_id: String,
@@ -124,44 +125,55 @@ const EXPIRE: i64 = 1 << 32;
 /// increment says who came first: none → we win; only confirms → confirmed; only
 /// expires → expired. Both kinds before us is ambiguous, so the winner also writes its
 /// name (a plain value only it writes); until that lands the answer is "in flight".
-pub(super) fn claim_fate<S: KeyValue>(store: &S, order: &OrderId, mine: Fate) -> StockResult<Fate> {
+pub(super) fn claim_fate<S: KeyValue>(
+    store: &S,
+    reservation: &Reservation,
+    mine: Fate,
+) -> StockResult<Fate> {
     let delta = match mine {
         Fate::Confirmed => CONFIRM,
         Fate::Expired => EXPIRE,
     };
-    let before = store.increment(&keys::fate(order), delta)? - delta;
-    fate_from(store, order, before, Some(mine))
+    let before =
+        store.increment(&keys::fate(&reservation.order, reservation.attempt), delta)? - delta;
+    fate_from(store, reservation, before, Some(mine))
 }
 
 /// Who won, from a fate counter value; `mine` if this caller is the one who made it so.
 fn fate_from<S: KeyValue>(
     store: &S,
-    order: &OrderId,
+    reservation: &Reservation,
     before: i64,
     mine: Option<Fate>,
 ) -> StockResult<Fate> {
     let (confirms, expires) = (before & (EXPIRE - 1), before >> 32);
     match (confirms, expires, mine) {
         (0, 0, Some(mine)) => {
-            store.set_json(&keys::fate_winner(order), &mine)?;
+            store.set_json(
+                &keys::fate_winner(&reservation.order, reservation.attempt),
+                &mine,
+            )?;
             Ok(mine)
         }
         (_, 0, _) => Ok(Fate::Confirmed),
         (0, _, _) => Ok(Fate::Expired),
         _ => store
-            .get_json(&keys::fate_winner(order))?
-            .ok_or_else(|| StockError::InFlight(order.0.clone())),
+            .get_json(&keys::fate_winner(&reservation.order, reservation.attempt))?
+            .ok_or_else(|| StockError::InFlight(reservation.order.0.clone())),
     }
 }
 
 /// The settled fate, if any, without taking part in the race.
-pub(super) fn current_fate<S: KeyValue>(store: &S, order: &OrderId) -> StockResult<Option<Fate>> {
-    let value = read(store, &keys::fate(order))?;
+pub(super) fn current_fate<S: KeyValue>(
+    store: &S,
+    reservation: &Reservation,
+) -> StockResult<Option<Fate>> {
+    let value = read(store, &keys::fate(&reservation.order, reservation.attempt))?;
     if value == 0 {
         return Ok(None);
     }
     // `value` includes the winner's own increment; treat it as "before" of a later caller.
-    fate_from(store, order, value, None).map(Some)
+    fate_from(store, reservation, value, None).map(Some)
 }
 
 impl<S: KeyValue> ReservationLedger<'_, S> {
@@ -174,8 +186,8 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
     /// Marks the order confirmed (paid/accepted): expiry no longer applies. Returns who
     /// won if expiry got there first.
     pub fn confirm(&self, order: &OrderId) -> StockResult<Fate> {
-        self.reservation_record(order)?;
-        claim_fate(self.store, order, Fate::Confirmed)
+        let reservation = self.reservation_record(order)?;
+        claim_fate(self.store, &reservation, Fate::Confirmed)
     }
 
     /// Ships units: reserved → shipped, on hand goes down. Implies confirm; loses to an
@@ -208,8 +220,8 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
     ) -> StockResult<SettleOutcome> {
         let reservation = self.reservation_record(order)?;
         validate_lines(order, &reservation, request)?;
-        let ticket = keys::op_ticket(order, kind.as_str(), &request.op_id);
-        let result_key = keys::op_result(order, kind.as_str(), &request.op_id);
+        let ticket = keys::op_ticket(order, reservation.attempt, kind.as_str(), &request.op_id);
+        let result_key = keys::op_result(order, reservation.attempt, kind.as_str(), &request.op_id);
         if self.store.increment(&ticket, 1)? > 1 {
             return match self.store.get_json::<SettleOutcome>(&result_key)? {
                 Some(first) => Ok(SettleOutcome {
@@ -225,7 +237,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         let loaded = self.load(&skus, None)?;
         let expired = kind == SettleKind::Commit
             && reservation.status != ReserveStatus::OutOfStock
-            && claim_fate(self.store, order, Fate::Confirmed)? == Fate::Expired;
+            && claim_fate(self.store, &reservation, Fate::Confirmed)? == Fate::Expired;
         let wanted: Vec<(u32, Option<i64>)> = match &request.lines {
             Some(lines) => lines
                 .iter()
@@ -255,12 +267,12 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 if remaining == 0 {
                     break;
                 }
-                let out = keys::alloc_out(order, reservation.refusals, index);
+                let out = keys::alloc_out(order, reservation.attempt, index);
                 let got = take_within(self.store, &out, remaining.min(a.quantity), a.quantity)?;
                 if got == 0 {
                     continue;
                 }
-                changes.push(self.move_units(kind, order, reservation.refusals, index, a, got)?);
+                changes.push(self.move_units(kind, order, reservation.attempt, index, a, got)?);
                 remaining -= got;
                 settled += got;
             }
@@ -348,19 +360,19 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         if now < reservation.expires_at {
             return Ok(ExpireOutcome::NotDue);
         }
-        if claim_fate(self.store, order, Fate::Expired)? == Fate::Confirmed {
+        if claim_fate(self.store, &reservation, Fate::Expired)? == Fate::Confirmed {
             return Ok(ExpireOutcome::Confirmed);
         }
         let mut changes = Vec::new();
         let mut released = 0;
         for (index, a) in reservation.allocations.iter().enumerate() {
-            let out = keys::alloc_out(order, reservation.refusals, index);
+            let out = keys::alloc_out(order, reservation.attempt, index);
             let got = take_within(self.store, &out, a.quantity, a.quantity)?;
             if got > 0 {
                 changes.push(self.move_units(
                     SettleKind::Release,
                     order,
-                    reservation.refusals,
+                    reservation.attempt,
                     index,
                     a,
                     got,

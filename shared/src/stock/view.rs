@@ -22,12 +22,12 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         for (index, a) in reservation.allocations.iter().enumerate() {
             let out = read(
                 self.store,
-                &keys::alloc_out(order, reservation.refusals, index),
+                &keys::alloc_out(order, reservation.attempt, index),
             )?
             .clamp(0, a.quantity);
             let committed = read(
                 self.store,
-                &keys::alloc_shipped(order, reservation.refusals, index),
+                &keys::alloc_shipped(order, reservation.attempt, index),
             )?
             .clamp(0, out);
             allocations.push(AllocationView {
@@ -37,7 +37,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 released: out - committed,
             });
         }
-        let fate = match current_fate(self.store, order) {
+        let fate = match current_fate(self.store, &reservation) {
             Ok(fate) => fate,
             Err(super::error::StockError::InFlight(_)) => None,
             Err(e) => return Err(e),

@@ -275,6 +275,13 @@ fn a_refused_order_can_be_tried_again_after_restock() {
         reason: "receipt".into(),
         reference: None,
     };
+    // A confirm and a cancel of the refused attempt do not carry over to the next one.
+    assert_eq!(ledger.confirm(&order("o1")).unwrap(), Fate::Confirmed);
+    let cancel = SettleRequest::everything("c");
+    assert_eq!(
+        ledger.release(&order("o1"), &cancel, t0()).unwrap().units(),
+        0
+    );
     ledger.adjust(&restock, t0()).unwrap();
     let second = ledger.reserve(&req, t0()).unwrap();
     assert_eq!(
@@ -287,13 +294,15 @@ fn a_refused_order_can_be_tried_again_after_restock() {
     );
     assert!(ledger.reserve(&req, t0()).unwrap().replayed);
     assert_eq!(level(&ledger, "apple", "sh").reserved, 3);
+    let half = SettleRequest::lines("c", &[(1, 1)]);
+    let released = ledger.release(&order("o1"), &half, t0()).unwrap();
+    assert_eq!((released.units(), released.replayed), (1, false));
+    let late = t0() + Duration::hours(1);
     assert_eq!(
-        ledger
-            .release(&order("o1"), &SettleRequest::everything("c"), t0())
-            .unwrap()
-            .units(),
-        3
+        ledger.expire(&order("o1"), late).unwrap(),
+        ExpireOutcome::Expired { released: 2 }
     );
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 0);
 }
 
 #[test]
