@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use orderhub_core::channel::{catalog, normalize, ChannelEvent, VerifiedPush};
-use orderhub_core::order::{book, EventKind};
+use orderhub_core::order::{book, EventKind, EventSource};
 use orderhub_core::stats::{self, Metric};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{finish, health, json, ApiError};
@@ -12,16 +12,19 @@ use spin_sdk::http::{Params, Request, Response, Router};
 use spin_sdk::http_component;
 
 mod admin;
+mod pipeline;
 
 fn admin(req: &Request) -> Result<(), ApiError> {
     orderhub_shell::auth::require_bearer(req, "admin_token")
 }
 
 #[http_component]
-fn handle(req: Request) -> Response {
+async fn handle(req: Request) -> Response {
     let mut router = Router::new();
     router.get("/health", |_: Request, _: Params| health("normalize"));
-    router.post("/push", |req: Request, _: Params| finish(push(&req)));
+    router.post_async("/push", |req: Request, _: Params| async move {
+        finish(push(&req).await)
+    });
     // The `channels-admin` instance: channel configs and SKU maps in the catalog.
     router.get("/admin/channels/health", |_: Request, _: Params| {
         health("normalize")
@@ -40,10 +43,10 @@ fn handle(req: Request) -> Response {
             admin(&req).and_then(|()| admin::put_skus(p.get("id").unwrap_or_default(), req.body())),
         )
     });
-    router.handle(req)
+    router.handle_async(req).await
 }
 
-fn push(req: &Request) -> Result<Response, ApiError> {
+async fn push(req: &Request) -> Result<Response, ApiError> {
     let push: VerifiedPush = serde_json::from_slice(req.body())
         .map_err(|e| ApiError::bad_request("unreadable_push", e.to_string()))?;
     let catalog_store = Bucket::open("catalog")?;
@@ -61,6 +64,16 @@ fn push(req: &Request) -> Result<Response, ApiError> {
     let orders = Bucket::open("orders")?;
     let applied = book::apply(&orders, &events)?;
     record_stats(&orders, cfg.utc_offset_minutes, &events)?;
+    let steps = pipeline::run(&events).await;
+    for (order_id, exception) in steps.exceptions {
+        book::record_exception(
+            &orders,
+            &order_id,
+            &exception,
+            Utc::now(),
+            EventSource::Component("reserve".into()),
+        )?;
+    }
     Ok(json(200, &applied))
 }
 

@@ -25,7 +25,9 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Order, OrderEvent, OrderId};
+use chrono::{DateTime, Utc};
+
+use super::{EventKind, EventSource, ExceptionCode, Order, OrderEvent, OrderException, OrderId};
 use crate::channel::ChannelEvent;
 use crate::store::{KeyValue, StoreError};
 
@@ -150,13 +152,48 @@ pub fn history<S: KeyValue>(store: &S, id: &OrderId) -> Result<Vec<OrderEvent>, 
     Ok(events)
 }
 
-/// The order with its full history; `None` until the order itself has arrived (its
-/// early events are kept meanwhile).
+/// Record an exception found after normalization (out of stock, no capable rider …):
+/// its detail under `order/{id}/exc/{code}` (one per code; the latest detail wins) and
+/// an `Exception` event in the history (once per code). Idempotent.
+pub fn record_exception<S: KeyValue>(
+    store: &S,
+    id: &OrderId,
+    exception: &OrderException,
+    at: DateTime<Utc>,
+    source: EventSource,
+) -> Result<bool, StoreError> {
+    let slug = exception.code.slug();
+    store.set_json(&format!("order/{id}/exc/{slug}"), exception)?;
+    let event = OrderEvent {
+        key: format!("exception:{slug}"),
+        kind: EventKind::Exception {
+            code: exception.code,
+        },
+        at,
+        source,
+    };
+    record_event(store, id, &event)
+}
+
+/// The order with its full history and every exception, those found at normalization
+/// and those recorded later; `None` until the order itself has arrived (its early
+/// events are kept meanwhile).
 pub fn get_order<S: KeyValue>(store: &S, id: &OrderId) -> Result<Option<Order>, StoreError> {
     let Some(mut order) = store.get_json::<Order>(&format!("order/{id}"))? else {
         return Ok(None);
     };
     order.history = history(store, id)?;
+    let keys: Vec<String> = ExceptionCode::ALL
+        .iter()
+        .map(|c| format!("order/{id}/exc/{}", c.slug()))
+        .collect();
+    for bytes in store.get_many(&keys)?.into_iter().flatten() {
+        if let Ok(later) = serde_json::from_slice::<OrderException>(&bytes) {
+            if !order.exceptions.iter().any(|e| e.code == later.code) {
+                order.exceptions.push(later);
+            }
+        }
+    }
     Ok(Some(order))
 }
 

@@ -216,3 +216,37 @@ proptest! {
         prop_assert_eq!(o.status(), OrderStatus::Completed);
     }
 }
+
+#[test]
+fn later_exceptions_fold_into_the_order_once() {
+    use crate::order::{EventSource, ExceptionCode, OrderException};
+    let store = MemoryStore::new();
+    let order = order();
+    apply(
+        &store,
+        &[ChannelEvent::Order {
+            order: Box::new(order.clone()),
+        }],
+    )
+    .unwrap();
+    let exc = OrderException::new(ExceptionCode::OutOfStock, "line 1: SKU-1 short by 2");
+    let at = order.placed_at;
+    let src = EventSource::Component("reserve".into());
+    assert!(record_exception(&store, &order.id, &exc, at, src.clone()).unwrap());
+    assert!(!record_exception(&store, &order.id, &exc, at, src).unwrap());
+    let got = get_order(&store, &order.id).unwrap().unwrap();
+    assert_eq!(
+        got.exceptions
+            .iter()
+            .filter(|e| e.code == ExceptionCode::OutOfStock)
+            .count(),
+        1
+    );
+    assert_eq!(
+        got.history
+            .iter()
+            .filter(|e| e.key == "exception:out_of_stock")
+            .count(),
+        1
+    );
+}

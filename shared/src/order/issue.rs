@@ -38,6 +38,27 @@ pub enum ExceptionRoute {
 }
 
 impl ExceptionCode {
+    pub const ALL: [ExceptionCode; 10] = [
+        ExceptionCode::UnknownSku,
+        ExceptionCode::ImpossibleQuantity,
+        ExceptionCode::MoneyMismatch,
+        ExceptionCode::PriceMismatch,
+        ExceptionCode::MissingAddress,
+        ExceptionCode::BadAddress,
+        ExceptionCode::IncompleteData,
+        ExceptionCode::OutOfStock,
+        ExceptionCode::NoCapableRider,
+        ExceptionCode::WindowImpossible,
+    ];
+
+    /// The code as it appears in JSON and in store keys (`out_of_stock`).
+    pub fn slug(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
     pub fn route(self) -> ExceptionRoute {
         match self {
             ExceptionCode::OutOfStock => ExceptionRoute::Restock,

@@ -1,0 +1,167 @@
+//! On-hand changes from outside: WMS receipts and write-offs, stocktakes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::order::SkuId;
+use crate::store::KeyValue;
+
+use super::counters::{read, take};
+use super::error::{StockError, StockResult};
+use super::journal::{self, LevelChange, StockEventKind};
+use super::keys;
+use super::ledger::{to_bytes, ReservationLedger};
+use super::model::{StockLevel, WarehouseId, MAX_STOCK_UNITS};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Adjustment {
+    /// Stocktake: on hand is now this many.
+    Set(i64),
+    /// Receipt (+) or write-off (−).
+    Delta(i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustRequest {
+    pub sku: SkuId,
+    pub warehouse: WarehouseId,
+    pub change: Adjustment,
+    pub reason: String,
+    /// WMS document id: a retry with the same reference is answered, not re-applied.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustOutcome {
+    pub sku: SkuId,
+    pub warehouse: WarehouseId,
+    /// What the request asked to add (for `Set`, relative to on hand when read).
+    pub requested: i64,
+    /// What was added to on hand.
+    pub applied: i64,
+    /// Units of a decrease refused because they are reserved: release orders first.
+    pub held_back: i64,
+    pub level: StockLevel,
+    pub replayed: bool,
+}
+
+impl<S: KeyValue> ReservationLedger<'_, S> {
+    /// Changes on hand and journals it. On hand never goes below reserved: a decrease
+    /// goes through the reserve primitive (increment `reserved`, then check against on
+    /// hand) and then leaves like a commit (on hand, then reserved), so it inherits
+    /// both proofs; units that are promised to orders are held back, not written off.
+    pub fn adjust(
+        &self,
+        request: &AdjustRequest,
+        now: DateTime<Utc>,
+    ) -> StockResult<AdjustOutcome> {
+        match request.change {
+            Adjustment::Set(target) if target < 0 => return Err(StockError::NegativeStock(target)),
+            Adjustment::Delta(0) => return Err(StockError::ZeroAdjustment),
+            Adjustment::Set(units) | Adjustment::Delta(units) if units.abs() > MAX_STOCK_UNITS => {
+                return Err(StockError::TooManyUnits(units))
+            }
+            _ => {}
+        }
+        let loaded = self.load(&[&request.sku], None)?;
+        if loaded.catalog.warehouse(&request.warehouse).is_none() {
+            return Err(StockError::unknown_warehouse(&request.warehouse));
+        }
+        let result_key = match &request.reference {
+            Some(reference) => {
+                if self.store.increment(&keys::adjust_ticket(reference), 1)? > 1 {
+                    return match self
+                        .store
+                        .get_json::<AdjustOutcome>(&keys::adjust_result(reference))?
+                    {
+                        Some(first) => Ok(AdjustOutcome {
+                            replayed: true,
+                            ..first
+                        }),
+                        None => Err(StockError::InFlight(reference.clone())),
+                    };
+                }
+                Some(keys::adjust_result(reference))
+            }
+            None => None,
+        };
+        let on_hand_key = keys::on_hand(&request.sku, &request.warehouse);
+        let reserved_key = keys::reserved(&request.sku, &request.warehouse);
+        // `Set` becomes a delta from what we read: a commit racing a stocktake still
+        // counts, and the journal holds the delta actually applied.
+        let requested = match request.change {
+            Adjustment::Set(target) => target - read(self.store, &on_hand_key)?,
+            Adjustment::Delta(delta) => delta,
+        };
+        let applied = if requested >= 0 {
+            self.store.increment(&on_hand_key, requested)?;
+            requested
+        } else {
+            // A write-off is a reservation shipped to nowhere: take the units as
+            // reserved (bounded by on hand, safety stock included), then remove them
+            // like a commit does, on hand first.
+            let units = take(self.store, &reserved_key, -requested, false, || {
+                read(self.store, &on_hand_key)
+            })?;
+            if units > 0 {
+                self.store.increment(&on_hand_key, -units)?;
+                self.store.increment(&reserved_key, -units)?;
+            }
+            -units
+        };
+        let held_back = applied - requested;
+        let item = loaded
+            .items
+            .get(&request.sku)
+            .ok_or_else(|| StockError::unknown_sku(&request.sku))?;
+        let change = LevelChange {
+            sku: request.sku.clone(),
+            warehouse: request.warehouse.clone(),
+            on_hand: applied,
+            reserved: 0,
+            shipped: 0,
+        };
+        let reference = match &request.reference {
+            Some(reference) => format!("{} [{reference}]", request.reason),
+            None => request.reason.clone(),
+        };
+        let event = journal::record(
+            self.store,
+            &loaded.catalog,
+            &loaded.items,
+            StockEventKind::Adjust,
+            None,
+            Some(&reference),
+            vec![change],
+            now,
+        )?;
+        let level = StockLevel {
+            on_hand: read(self.store, &on_hand_key)?,
+            reserved: read(self.store, &reserved_key)?,
+            shipped: read(self.store, &keys::shipped(&request.sku, &request.warehouse))?,
+            safety: item.safety_at(&request.warehouse),
+        };
+        let outcome = AdjustOutcome {
+            sku: request.sku.clone(),
+            warehouse: request.warehouse.clone(),
+            requested,
+            applied,
+            held_back,
+            level,
+            replayed: false,
+        };
+        let mut writes = Vec::new();
+        if let Some(key) = result_key {
+            writes.push((key, to_bytes(&outcome)?));
+        }
+        if let Some(event) = &event {
+            writes.push(journal::event_entry(event)?);
+        }
+        if !writes.is_empty() {
+            self.store.set_many(&writes)?;
+        }
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,88 @@
+//! The key layout, in one place. `c` marks a counter (read with `increment(k, 0)`),
+//! `v` a plain value written by exactly one caller.
+//!
+//! | key | kind | what |
+//! |---|---|---|
+//! | `stock:catalog` | v | [`StockCatalog`](super::StockCatalog) (admin) |
+//! | `stock:sku:{sku}` | v | [`SkuStock`](super::SkuStock) (admin) |
+//! | `stock:oh:{sku}@{wh}` / `stock:rs:…` / `stock:sh:…` | c | on hand / reserved / shipped |
+//! | `stock:res:{order}` | v | the [`Reservation`](super::Reservation) of the last attempt |
+//! | `stock:res:{order}:claim` | c | attempt tickets |
+//! | `stock:res:{order}:{attempt}:fate` | c | confirm (+1) / expire (+2^32) race |
+//! | `stock:res:{order}:{attempt}:fate:won` | v | who won, written by the winner |
+//! | `stock:res:{order}:{attempt}.{i}:out` / `:sh` | c | units of allocation i that left the hold / shipped |
+//! | `stock:res:{order}:{attempt}:op:{kind}:{id}` (+`:r`) | c (v) | settle-request ticket (its stored result) |
+//! | `stock:adj:{ref}` (+`:r`) | c (v) | adjustment ticket (its stored result) |
+//! | `stock:exp:{minute}:n` / `:{slot}` | c / v | expiry bucket size / order id in a slot |
+//! | `stock:exp:cursor` | v | first expiry bucket not yet fully swept |
+//! | `stock:log:n` / `stock:log:{seq}` | c / v | journal (audit + outbox) length / one event; `seq` is also the sellable version |
+//! | `stock:outbox:{channel}:cursor` / `:pushed:{sku}` | v | a channel drainer's position / last pushed version |
+
+use crate::order::{ChannelId, OrderId, SkuId};
+
+use super::model::WarehouseId;
+
+pub const CATALOG: &str = "stock:catalog";
+pub const EXPIRY_CURSOR: &str = "stock:exp:cursor";
+pub const LOG_LEN: &str = "stock:log:n";
+
+pub fn sku(sku: &SkuId) -> String {
+    format!("stock:sku:{}", sku.0)
+}
+pub fn on_hand(sku: &SkuId, wh: &WarehouseId) -> String {
+    format!("stock:oh:{}@{}", sku.0, wh.0)
+}
+pub fn reserved(sku: &SkuId, wh: &WarehouseId) -> String {
+    format!("stock:rs:{}@{}", sku.0, wh.0)
+}
+pub fn shipped(sku: &SkuId, wh: &WarehouseId) -> String {
+    format!("stock:sh:{}@{}", sku.0, wh.0)
+}
+pub fn reservation(order: &OrderId) -> String {
+    format!("stock:res:{}", order.0)
+}
+pub fn claim(order: &OrderId) -> String {
+    format!("stock:res:{}:claim", order.0)
+}
+pub fn fate(order: &OrderId, attempt: u32) -> String {
+    format!("stock:res:{}:{attempt}:fate", order.0)
+}
+pub fn fate_winner(order: &OrderId, attempt: u32) -> String {
+    format!("stock:res:{}:{attempt}:fate:won", order.0)
+}
+/// Allocation counters are per attempt as well, so a refused attempt's index reuse
+/// cannot collide with a later one's.
+pub fn alloc_out(order: &OrderId, attempt: u32, index: usize) -> String {
+    format!("stock:res:{}:{attempt}.{index}:out", order.0)
+}
+pub fn alloc_shipped(order: &OrderId, attempt: u32, index: usize) -> String {
+    format!("stock:res:{}:{attempt}.{index}:sh", order.0)
+}
+/// Per attempt too: a cancel of a refused attempt must not answer for a later one.
+pub fn op_ticket(order: &OrderId, attempt: u32, kind: &str, op_id: &str) -> String {
+    format!("stock:res:{}:{attempt}:op:{kind}:{op_id}", order.0)
+}
+pub fn op_result(order: &OrderId, attempt: u32, kind: &str, op_id: &str) -> String {
+    format!("stock:res:{}:{attempt}:op:{kind}:{op_id}:r", order.0)
+}
+pub fn adjust_ticket(reference: &str) -> String {
+    format!("stock:adj:{reference}")
+}
+pub fn adjust_result(reference: &str) -> String {
+    format!("stock:adj:{reference}:r")
+}
+pub fn expiry_len(bucket: i64) -> String {
+    format!("stock:exp:{bucket}:n")
+}
+pub fn expiry_slot(bucket: i64, slot: i64) -> String {
+    format!("stock:exp:{bucket}:{slot}")
+}
+pub fn log_entry(seq: i64) -> String {
+    format!("stock:log:{seq}")
+}
+pub fn outbox_cursor(channel: &ChannelId) -> String {
+    format!("stock:outbox:{}:cursor", channel.0)
+}
+pub fn outbox_pushed(channel: &ChannelId, sku: &SkuId) -> String {
+    format!("stock:outbox:{}:pushed:{}", channel.0, sku.0)
+}

@@ -1,0 +1,176 @@
+//! The ledger handle and its configuration (catalog, SKUs, levels).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::order::SkuId;
+use crate::store::KeyValue;
+
+use super::counters::read;
+use super::error::{StockError, StockResult};
+use super::journal;
+use super::keys;
+use super::model::{
+    Reservation, SkuStock, StockCatalog, StockLevel, WarehouseId, MAX_HOLD_SECONDS,
+};
+
+/// The stock ledger over one key-value bucket. Holds nothing but the store handle:
+/// every instance of every component can make one per request.
+pub struct ReservationLedger<'s, S: KeyValue> {
+    pub(super) store: &'s S,
+}
+
+/// The config a reserve needs, read in one batch.
+pub(super) struct Loaded {
+    pub catalog: StockCatalog,
+    pub items: BTreeMap<SkuId, SkuStock>,
+    pub prior: Option<Reservation>,
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && !id
+            .chars()
+            .any(|c| c == ':' || c == '@' || c.is_whitespace())
+}
+
+impl<'s, S: KeyValue> ReservationLedger<'s, S> {
+    pub fn new(store: &'s S) -> Self {
+        Self { store }
+    }
+
+    pub fn catalog(&self) -> StockResult<StockCatalog> {
+        Ok(self.store.get_json(keys::CATALOG)?.unwrap_or_default())
+    }
+
+    /// Replaces the stock configuration (admin). Validated first; nothing is written on error.
+    pub fn put_catalog(&self, catalog: &StockCatalog) -> StockResult<()> {
+        let mut ids = BTreeSet::new();
+        for wh in &catalog.warehouses {
+            if !valid_id(&wh.id.0) {
+                return Err(StockError::InvalidCatalog(format!(
+                    "warehouse id `{}` is not key-safe",
+                    wh.id
+                )));
+            }
+            if !ids.insert(&wh.id) {
+                return Err(StockError::InvalidCatalog(format!(
+                    "warehouse `{}` listed twice",
+                    wh.id
+                )));
+            }
+        }
+        for (channel, policy) in &catalog.channels {
+            let named = policy
+                .warehouses
+                .iter()
+                .flatten()
+                .chain(policy.shares.keys());
+            if let Some(wh) = named.into_iter().find(|wh| !ids.contains(wh)) {
+                return Err(StockError::unknown_warehouse(wh));
+            }
+            if policy.shares.values().any(|s| s.ratio_bp > 10_000) {
+                return Err(StockError::InvalidCatalog(format!(
+                    "channel `{channel}`: ratio above 100%"
+                )));
+            }
+            if !(1..=MAX_HOLD_SECONDS).contains(&policy.hold_seconds) {
+                return Err(StockError::InvalidCatalog(format!(
+                    "channel `{channel}`: hold must be 1 s to 7 days"
+                )));
+            }
+        }
+        Ok(self.store.set_json(keys::CATALOG, catalog)?)
+    }
+
+    /// Registers a SKU (or replaces its safety stock). A SKU must be defined before it
+    /// can be adjusted or reserved.
+    pub fn define_sku(&self, item: &SkuStock) -> StockResult<()> {
+        if !valid_id(&item.sku.0) {
+            return Err(StockError::InvalidCatalog(format!(
+                "SKU id `{}` is not key-safe",
+                item.sku.0
+            )));
+        }
+        let catalog = self.catalog()?;
+        if let Some(wh) = item
+            .safety
+            .keys()
+            .find(|wh| catalog.warehouse(wh).is_none())
+        {
+            return Err(StockError::unknown_warehouse(wh));
+        }
+        Ok(self.store.set_json(&keys::sku(&item.sku), item)?)
+    }
+
+    pub fn sku(&self, sku: &SkuId) -> StockResult<Option<SkuStock>> {
+        Ok(self.store.get_json(&keys::sku(sku))?)
+    }
+
+    /// Current counters of one (SKU, warehouse).
+    pub fn level(&self, sku: &SkuId, warehouse: &WarehouseId) -> StockResult<StockLevel> {
+        let item = self.sku(sku)?.ok_or_else(|| StockError::unknown_sku(sku))?;
+        if self.catalog()?.warehouse(warehouse).is_none() {
+            return Err(StockError::unknown_warehouse(warehouse));
+        }
+        Ok(StockLevel {
+            on_hand: read(self.store, &keys::on_hand(sku, warehouse))?,
+            reserved: read(self.store, &keys::reserved(sku, warehouse))?,
+            shipped: read(self.store, &keys::shipped(sku, warehouse))?,
+            safety: item.safety_at(warehouse),
+        })
+    }
+
+    /// Each synced channel's sellable quantity of `sku` right now.
+    pub fn sellable(&self, sku: &SkuId) -> StockResult<BTreeMap<crate::order::ChannelId, u64>> {
+        let item = self.sku(sku)?.ok_or_else(|| StockError::unknown_sku(sku))?;
+        journal::sellable_now(self.store, &self.catalog()?, &item)
+    }
+
+    /// Catalog, the SKUs' settings and (optionally) an order's reservation, in one read.
+    pub(super) fn load(
+        &self,
+        skus: &[&SkuId],
+        order: Option<&crate::order::OrderId>,
+    ) -> StockResult<Loaded> {
+        let mut wanted: Vec<String> = vec![keys::CATALOG.to_string()];
+        wanted.extend(order.map(keys::reservation));
+        let first_sku = wanted.len();
+        wanted.extend(skus.iter().map(|sku| keys::sku(sku)));
+        let values = self.store.get_many(&wanted)?;
+        let at = |i: usize| (wanted[i].as_str(), values.get(i).and_then(Option::as_ref));
+        let catalog: StockCatalog = decode(at(0))?.unwrap_or_default();
+        let prior: Option<Reservation> = match order {
+            Some(_) => decode(at(1))?,
+            None => None,
+        };
+        let mut items = BTreeMap::new();
+        for (i, sku) in skus.iter().enumerate() {
+            let item: SkuStock =
+                decode(at(first_sku + i))?.ok_or_else(|| StockError::unknown_sku(sku))?;
+            items.insert((*sku).clone(), item);
+        }
+        Ok(Loaded {
+            catalog,
+            items,
+            prior,
+        })
+    }
+}
+
+/// A stored JSON value; one that does not parse is a store fault (503), not bad input.
+fn decode<T: serde::de::DeserializeOwned>(
+    (key, bytes): (&str, Option<&Vec<u8>>),
+) -> StockResult<Option<T>> {
+    bytes
+        .map(|b| serde_json::from_slice(b))
+        .transpose()
+        .map_err(|e| StockError::Store(crate::store::StoreError::Backend(format!("`{key}`: {e}"))))
+}
+
+pub(super) fn to_bytes<T: Serialize>(value: &T) -> StockResult<Vec<u8>> {
+    serde_json::to_vec(value)
+        .map_err(|e| StockError::Store(crate::store::StoreError::Backend(e.to_string())))
+}

@@ -1,0 +1,411 @@
+//! Reserve, settle, expire and adjust, one behaviour per test.
+
+use chrono::Duration;
+
+use super::*;
+use crate::order::{ExceptionCode, ExceptionRoute};
+
+#[test]
+fn reserve_commit_release_move_the_counters() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 10)]);
+    let out = ledger
+        .reserve(&request("o1", "app", &[(1, "apple", 4)]), t0())
+        .unwrap();
+    assert_eq!(out.status(), ReserveStatus::Reserved);
+    assert_eq!(out.reservation.allocations[0].warehouse, wh("sh"));
+    assert_eq!(
+        level(&ledger, "apple", "sh"),
+        StockLevel {
+            on_hand: 10,
+            reserved: 4,
+            shipped: 0,
+            safety: 0
+        }
+    );
+
+    let done = ledger
+        .commit(
+            &order("o1"),
+            &SettleRequest::lines("parcel-1", &[(1, 3)]),
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(done.units(), 3);
+    assert_eq!(
+        level(&ledger, "apple", "sh"),
+        StockLevel {
+            on_hand: 7,
+            reserved: 1,
+            shipped: 3,
+            safety: 0
+        }
+    );
+
+    let back = ledger
+        .release(&order("o1"), &SettleRequest::everything("cancel"), t0())
+        .unwrap();
+    assert_eq!(back.units(), 1);
+    assert_eq!(
+        level(&ledger, "apple", "sh"),
+        StockLevel {
+            on_hand: 7,
+            reserved: 0,
+            shipped: 3,
+            safety: 0
+        }
+    );
+    let view = ledger.reservation(&order("o1")).unwrap().unwrap();
+    assert_eq!(view.state, ReservationState::Committed);
+    assert_eq!(
+        (
+            view.allocations[0].committed,
+            view.allocations[0].released,
+            view.held()
+        ),
+        (3, 1, 0)
+    );
+    assert!(view.confirmed);
+}
+
+#[test]
+fn out_of_stock_is_all_or_nothing_and_names_the_short_line() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 5), ("pear", "sh", 1)]);
+    let out = ledger
+        .reserve(
+            &request("o1", "app", &[(1, "apple", 3), (2, "pear", 4)]),
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(out.status(), ReserveStatus::OutOfStock);
+    assert!(out.reservation.allocations.is_empty());
+    assert_eq!(out.reservation.shortages.len(), 1);
+    let short = &out.reservation.shortages[0];
+    assert_eq!((short.line_no, short.requested, short.short), (2, 4, 4));
+    let exception = out.exception.unwrap();
+    assert_eq!(exception.code, ExceptionCode::OutOfStock);
+    assert_eq!(exception.route, ExceptionRoute::Restock);
+    assert!(exception.detail.contains("line 2"), "{}", exception.detail);
+    // Line 1 was taken and given back.
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 0);
+    assert_eq!(level(&ledger, "pear", "sh").reserved, 0);
+}
+
+#[test]
+fn partial_channel_keeps_what_it_could_get() {
+    let store = MemoryStore::new();
+    let ledger = setup(
+        &store,
+        &[("apple", "sh", 2), ("apple", "bj", 1), ("pear", "sh", 5)],
+    );
+    let out = ledger
+        .reserve(
+            &request("o1", "pos", &[(1, "apple", 5), (2, "pear", 2)]),
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(out.status(), ReserveStatus::PartiallyReserved);
+    assert_eq!(out.reserved_units(), 5);
+    let short = &out.reservation.shortages[0];
+    assert_eq!((short.line_no, short.available, short.short), (1, 3, 2));
+    assert_eq!(
+        out.exception.map(|e| e.code),
+        Some(ExceptionCode::OutOfStock)
+    );
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 2);
+    assert_eq!(level(&ledger, "apple", "bj").reserved, 1);
+}
+
+#[test]
+fn split_across_warehouses_only_when_allowed() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 3), ("apple", "bj", 5)]);
+    // app: no split; neither warehouse has 6 alone.
+    let refused = ledger
+        .reserve(&request("o1", "app", &[(1, "apple", 6)]), t0())
+        .unwrap();
+    assert_eq!(refused.status(), ReserveStatus::OutOfStock);
+    // app: 4 fits whole in bj only, so bj serves it although sh comes first.
+    let whole = ledger
+        .reserve(&request("o2", "app", &[(1, "apple", 4)]), t0())
+        .unwrap();
+    assert_eq!(whole.reservation.allocations.len(), 1);
+    assert_eq!(whole.reservation.allocations[0].warehouse, wh("bj"));
+    ledger
+        .release(&order("o2"), &SettleRequest::everything("cancel"), t0())
+        .unwrap();
+    // pos splits by priority: sh 3 then bj 3.
+    let split = ledger
+        .reserve(&request("o3", "pos", &[(1, "apple", 6)]), t0())
+        .unwrap();
+    let parts: Vec<(String, i64)> = split
+        .reservation
+        .allocations
+        .iter()
+        .map(|a| (a.warehouse.0.clone(), a.quantity))
+        .collect();
+    assert_eq!(parts, [("sh".to_string(), 3), ("bj".to_string(), 3)]);
+    // Committing the line drains both allocations.
+    let done = ledger
+        .commit(&order("o3"), &SettleRequest::lines("p", &[(1, 5)]), t0())
+        .unwrap();
+    assert_eq!(done.units(), 5);
+    assert_eq!(
+        level(&ledger, "apple", "sh").on_hand + level(&ledger, "apple", "bj").on_hand,
+        3
+    );
+}
+
+#[test]
+fn nearest_strategy_serves_from_the_closest_warehouse() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 5), ("apple", "bj", 5)]);
+    let mut req = request("o1", "near", &[(1, "apple", 7)]);
+    req.deliver_to = Some(GeoPoint {
+        lat: 39.95,
+        lng: 116.3,
+    });
+    let out = ledger.reserve(&req, t0()).unwrap();
+    let parts: Vec<(String, i64)> = out
+        .reservation
+        .allocations
+        .iter()
+        .map(|a| (a.warehouse.0.clone(), a.quantity))
+        .collect();
+    assert_eq!(parts, [("bj".to_string(), 5), ("sh".to_string(), 2)]);
+    // An explicit strategy overrides the channel's.
+    let policy = ChannelPolicy {
+        allow_split: true,
+        ..ChannelPolicy::default()
+    };
+    let most = ledger
+        .reserve_with(
+            &request("o2", "app", &[(1, "apple", 3)]),
+            &policy,
+            &MostStock,
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(most.reservation.allocations[0].warehouse, wh("sh"));
+}
+
+#[test]
+fn retries_never_double_count() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 10)]);
+    let req = request("o1", "app", &[(1, "apple", 4)]);
+    let first = ledger.reserve(&req, t0()).unwrap();
+    let again = ledger.reserve(&req, t0()).unwrap();
+    assert!(!first.replayed && again.replayed);
+    assert_eq!(again.reservation, first.reservation);
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 4);
+
+    let commit = SettleRequest::lines("parcel-1", &[(1, 2)]);
+    let c1 = ledger.commit(&order("o1"), &commit, t0()).unwrap();
+    let c2 = ledger.commit(&order("o1"), &commit, t0()).unwrap();
+    assert_eq!((c1.units(), c2.units(), c2.replayed), (2, 2, true));
+    assert_eq!(
+        level(&ledger, "apple", "sh"),
+        StockLevel {
+            on_hand: 8,
+            reserved: 2,
+            shipped: 2,
+            safety: 0
+        }
+    );
+
+    let release = SettleRequest::everything("refund-9");
+    assert_eq!(
+        ledger
+            .release(&order("o1"), &release, t0())
+            .unwrap()
+            .units(),
+        2
+    );
+    assert!(
+        ledger
+            .release(&order("o1"), &release, t0())
+            .unwrap()
+            .replayed
+    );
+    // A different release id finds nothing left to release.
+    assert_eq!(
+        ledger
+            .release(&order("o1"), &SettleRequest::everything("other"), t0())
+            .unwrap()
+            .units(),
+        0
+    );
+    assert_eq!(
+        level(&ledger, "apple", "sh"),
+        StockLevel {
+            on_hand: 8,
+            reserved: 0,
+            shipped: 2,
+            safety: 0
+        }
+    );
+
+    let adjust = AdjustRequest {
+        sku: sku("apple"),
+        warehouse: wh("sh"),
+        change: Adjustment::Delta(5),
+        reason: "receipt".into(),
+        reference: Some("GRN-1".into()),
+    };
+    assert_eq!(ledger.adjust(&adjust, t0()).unwrap().applied, 5);
+    assert!(ledger.adjust(&adjust, t0()).unwrap().replayed);
+    assert_eq!(level(&ledger, "apple", "sh").on_hand, 13);
+}
+
+#[test]
+fn a_refused_order_can_be_tried_again_after_restock() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 1)]);
+    let req = request("o1", "app", &[(1, "apple", 3)]);
+    assert_eq!(
+        ledger.reserve(&req, t0()).unwrap().status(),
+        ReserveStatus::OutOfStock
+    );
+    let restock = AdjustRequest {
+        sku: sku("apple"),
+        warehouse: wh("sh"),
+        change: Adjustment::Delta(5),
+        reason: "receipt".into(),
+        reference: None,
+    };
+    // A confirm and a cancel of the refused attempt do not carry over to the next one.
+    assert_eq!(ledger.confirm(&order("o1")).unwrap(), Fate::Confirmed);
+    let cancel = SettleRequest::everything("c");
+    assert_eq!(
+        ledger.release(&order("o1"), &cancel, t0()).unwrap().units(),
+        0
+    );
+    ledger.adjust(&restock, t0()).unwrap();
+    let second = ledger.reserve(&req, t0()).unwrap();
+    assert_eq!(
+        (
+            second.status(),
+            second.replayed,
+            second.reservation.refusals
+        ),
+        (ReserveStatus::Reserved, false, 1)
+    );
+    assert!(ledger.reserve(&req, t0()).unwrap().replayed);
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 3);
+    let half = SettleRequest::lines("c", &[(1, 1)]);
+    let released = ledger.release(&order("o1"), &half, t0()).unwrap();
+    assert_eq!((released.units(), released.replayed), (1, false));
+    let late = t0() + Duration::hours(1);
+    assert_eq!(
+        ledger.expire(&order("o1"), late).unwrap(),
+        ExpireOutcome::Expired { released: 2 }
+    );
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 0);
+}
+
+#[test]
+fn expiry_releases_unconfirmed_holds_only() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 10)]);
+    ledger
+        .reserve(&request("o1", "app", &[(1, "apple", 2)]), t0())
+        .unwrap();
+    ledger
+        .reserve(&request("o2", "app", &[(1, "apple", 3)]), t0())
+        .unwrap();
+    ledger
+        .reserve(
+            &request("o3", "app", &[(1, "apple", 1)]),
+            t0() + Duration::minutes(10),
+        )
+        .unwrap();
+    assert_eq!(ledger.confirm(&order("o2")).unwrap(), Fate::Confirmed);
+    assert_eq!(
+        ledger.expire(&order("o1"), t0()).unwrap(),
+        ExpireOutcome::NotDue
+    );
+
+    let later = t0() + Duration::minutes(16);
+    let report = ledger.sweep_expired(later, 100).unwrap();
+    assert_eq!(report.expired, vec![(order("o1"), 2)]);
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 4);
+    assert_eq!(
+        ledger.reservation(&order("o1")).unwrap().unwrap().state,
+        ReservationState::Expired
+    );
+    // Committing an expired order ships nothing; confirm reports the loss.
+    let late = ledger
+        .commit(&order("o1"), &SettleRequest::everything("p"), later)
+        .unwrap();
+    assert!(late.expired && late.units() == 0);
+    assert_eq!(ledger.confirm(&order("o1")).unwrap(), Fate::Expired);
+
+    let much_later = t0() + Duration::minutes(30);
+    let report = ledger.sweep_expired(much_later, 100).unwrap();
+    assert_eq!(report.expired, vec![(order("o3"), 1)]);
+    assert_eq!(
+        level(&ledger, "apple", "sh").reserved,
+        3,
+        "o2 was confirmed"
+    );
+    // Nothing left to do; the cursor moved on.
+    let again = ledger.sweep_expired(much_later, 100).unwrap();
+    assert!(again.expired.is_empty());
+    assert_eq!(again.cursor, bucket_of(much_later));
+}
+
+#[test]
+fn decrease_never_takes_on_hand_below_reserved() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 10)]);
+    ledger
+        .reserve(&request("o1", "app", &[(1, "apple", 6)]), t0())
+        .unwrap();
+    let stocktake = AdjustRequest {
+        sku: sku("apple"),
+        warehouse: wh("sh"),
+        change: Adjustment::Set(4),
+        reason: "stocktake".into(),
+        reference: None,
+    };
+    let out = ledger.adjust(&stocktake, t0()).unwrap();
+    assert_eq!((out.requested, out.applied, out.held_back), (-6, -4, 2));
+    assert_eq!(out.level.on_hand, 6);
+    let events = audit_log(&store, 1, 100).unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.kind, StockEventKind::Adjust);
+    assert_eq!(last.changes[0].on_hand, -4);
+}
+
+#[test]
+fn a_sweep_after_a_long_pause_catches_up_over_several_runs() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 10)]);
+    ledger.sweep_expired(t0(), 100).unwrap();
+    ledger
+        .reserve(&request("o1", "app", &[(1, "apple", 2)]), t0())
+        .unwrap();
+    let two_days = t0() + Duration::days(2);
+    ledger
+        .reserve(
+            &request("o2", "app", &[(1, "apple", 3)]),
+            two_days - Duration::hours(1),
+        )
+        .unwrap();
+    let mut expired = Vec::new();
+    let mut runs = 0;
+    loop {
+        let report = ledger.sweep_expired(two_days, 100).unwrap();
+        expired.extend(report.expired);
+        runs += 1;
+        if !report.truncated {
+            break;
+        }
+        assert!(runs < 20, "the cursor must make progress");
+    }
+    assert!(runs > 1);
+    assert_eq!(expired, vec![(order("o1"), 2), (order("o2"), 3)]);
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 0);
+}
