@@ -110,6 +110,14 @@ fn engine() -> Result<Engine> {
     pool.total_tables(2_000);
     pool.total_stacks(1_000);
     pool.max_memory_size(256 * 1024 * 1024);
+    // Compiled code is cached on disk (wasmtime's default cache directory), so
+    // only the first start after a build pays for compilation.
+    match wasmtime::Cache::from_file(None) {
+        Ok(cache) => {
+            config.cache(Some(cache));
+        }
+        Err(e) => eprintln!("orderhub-host: compilation cache disabled: {e}"),
+    }
     let mut pooled = config.clone();
     pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&pooled) {
@@ -170,39 +178,43 @@ impl AppRuntime {
         crate::bindings::Platform::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow!("{e:?}"))?;
 
-        // Compile all components in parallel: startup time is compile time.
-        let compiled: Vec<(String, Result<Component>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = manifest
-                .components
-                .values()
-                .map(|c| {
+        // Compile each distinct .wasm once (several components may share one
+        // source), in parallel: startup time is compile time.
+        let mut sources: Vec<PathBuf> = manifest
+            .components
+            .values()
+            .map(|c| c.source.clone())
+            .collect();
+        sources.sort();
+        sources.dedup();
+        let compiled: HashMap<PathBuf, Result<Component, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = sources
+                .iter()
+                .map(|path| {
                     let engine = &engine;
-                    let id = c.id.clone();
-                    let path = c.source.clone();
                     scope.spawn(move || {
-                        let r = Component::from_file(engine, &path).map_err(|e| {
-                            anyhow!(
-                                "component.{id}.source: cannot load {}: {e:?}",
-                                path.display()
-                            )
-                        });
-                        (id, r)
+                        let r = Component::from_file(engine, path).map_err(|e| format!("{e:?}"));
+                        (path.clone(), r)
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| ("?".into(), Err(anyhow!("compiler thread panicked"))))
-                })
-                .collect()
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
         });
 
         let mut components = HashMap::new();
-        for (id, component) in compiled {
-            let component = component?;
-            let decl = &manifest.components[&id];
+        for (id, decl) in &manifest.components {
+            let id = id.clone();
+            let component = match compiled.get(&decl.source) {
+                Some(Ok(c)) => c.clone(),
+                Some(Err(e)) => bail!(
+                    "component.{id}.source: cannot load {}: {e}",
+                    decl.source.display()
+                ),
+                None => bail!(
+                    "component.{id}.source: compiler thread failed for {}",
+                    decl.source.display()
+                ),
+            };
             let mut linker = linker.clone();
             // Spin interfaces this host does not implement (sqlite, llm, ...)
             // trap when called instead of refusing to load the component.
