@@ -84,10 +84,16 @@ pub enum ExecError {
 impl std::fmt::Display for ExecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ExecError::Trap(e) => write!(f, "trap: {e:?}"),
+            ExecError::Trap(e) => {
+                write!(f, "trap: {e:#}")?;
+                if let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+                    write!(f, "\n{bt}")?;
+                }
+                Ok(())
+            }
             ExecError::Code(c) => write!(f, "component returned error code {c:?}"),
             ExecError::NoResponse => write!(f, "component finished without setting a response"),
-            ExecError::Setup(e) => write!(f, "instance setup failed: {e:?}"),
+            ExecError::Setup(e) => write!(f, "instance setup failed: {e:#}"),
         }
     }
 }
@@ -126,7 +132,7 @@ fn engine() -> Result<Engine> {
             eprintln!(
                 "orderhub-host: pooling allocator unavailable ({e}); using on-demand allocation"
             );
-            Engine::new(&config).map_err(|e| anyhow!("{e:?}"))
+            Engine::new(&config).map_err(|e| anyhow!("{e:#}"))
         }
     }
 }
@@ -172,11 +178,11 @@ impl AppRuntime {
 
         let engine = engine()?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e:?}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| anyhow!("{e:?}"))?;
+            .map_err(|e| anyhow!("{e:#}"))?;
         crate::bindings::Platform::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| anyhow!("{e:?}"))?;
+            .map_err(|e| anyhow!("{e:#}"))?;
 
         // Compile each distinct .wasm once (several components may share one
         // source), in parallel: startup time is compile time.
@@ -193,7 +199,7 @@ impl AppRuntime {
                 .map(|path| {
                     let engine = &engine;
                     scope.spawn(move || {
-                        let r = Component::from_file(engine, path).map_err(|e| format!("{e:?}"));
+                        let r = Component::from_file(engine, path).map_err(|e| format!("{e:#}"));
                         (path.clone(), r)
                     })
                 })
@@ -215,17 +221,13 @@ impl AppRuntime {
                     decl.source.display()
                 ),
             };
-            let mut linker = linker.clone();
-            // Spin interfaces this host does not implement (sqlite, llm, ...)
-            // trap when called instead of refusing to load the component.
-            linker
-                .define_unknown_imports_as_traps(&component)
-                .map_err(|e| anyhow!("component.{id}: {e:?}"))?;
+            // An import this host does not implement (spin sqlite, llm...) is a
+            // startup error naming the component and the interface.
             let pre = linker
                 .instantiate_pre(&component)
-                .map_err(|e| anyhow!("component.{id}: cannot link: {e:?}"))?;
+                .map_err(|e| anyhow!("component.{id}: cannot link: {e:#}"))?;
             let pre = ProxyPre::new(pre).map_err(|e| {
-                anyhow!("component.{id}: not a wasi:http incoming-handler component: {e:?}")
+                anyhow!("component.{id}: not a wasi:http incoming-handler component: {e:#}")
             })?;
             let allowed: HashSet<String> = decl.key_value_stores.iter().cloned().collect();
             components.insert(
@@ -325,7 +327,7 @@ impl AppRuntime {
                     match task.await {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => eprintln!(
-                            "orderhub-host: component '{id}' trapped after responding: {e:?}"
+                            "orderhub-host: component '{id}' trapped after responding: {e:#}"
                         ),
                         Err(e) => eprintln!("orderhub-host: component '{id}' task failed: {e}"),
                     }

@@ -218,6 +218,12 @@ impl Store {
     }
 }
 
+/// The host value behind `wasi:keyvalue/store.bucket`. A separate type from
+/// [`Store`] because wasmtime identifies resource types by their Rust type,
+/// and the two WIT resources must stay distinct.
+#[derive(Debug, Clone)]
+pub struct Bucket(pub Store);
+
 /// The host value behind `wasi:keyvalue/atomics.cas`: the key and the value
 /// it held when the handle was made.
 #[derive(Debug, Clone)]
