@@ -10,6 +10,7 @@
 
 pub mod money;
 pub mod order;
+pub mod stats;
 pub mod store;
 
 pub mod channel;

@@ -1,1 +1,35 @@
+//! `query` component: the read side. Instances in spin.toml: `query` (/orders/...),
+//! `dashboard` (/dashboard/...), `health` (/health).
+//!
+//! Reads only: it never writes a store, so it can be scaled and cached freely.
 
+mod dashboard;
+mod health;
+mod orders;
+
+use orderhub_shell::{finish, health};
+use spin_sdk::http::{Params, Request, Response, Router};
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    let mut router = Router::new();
+    router.get_async("/health", |_: Request, _: Params| health::whole_app());
+    router.get("/orders/health", |_: Request, _: Params| health("query"));
+    router.get("/orders", |req: Request, _: Params| {
+        finish(orders::list(&req))
+    });
+    router.get("/orders/:id", |_: Request, p: Params| {
+        finish(orders::one(p.get("id").unwrap_or_default()))
+    });
+    router.get("/orders/:id/history", |_: Request, p: Params| {
+        finish(orders::history(p.get("id").unwrap_or_default()))
+    });
+    router.get("/dashboard/health", |_: Request, _: Params| health("query"));
+    router.get("/dashboard", |_: Request, _: Params| dashboard::page());
+    router.get("/dashboard/", |_: Request, _: Params| dashboard::page());
+    router.get("/dashboard/api/stats", |req: Request, _: Params| {
+        finish(dashboard::stats_json(&req))
+    });
+    router.handle_async(req).await
+}

@@ -4,6 +4,7 @@
 //! model serialized. An order's current state is never stored on its own: it is derived
 //! from its [`history`] (see [`Order::status`]).
 
+pub mod book;
 mod history;
 mod issue;
 
@@ -90,8 +91,23 @@ pub enum TemperatureZone {
 /// Floats are fine here: this is geometry, not money.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GeoPoint {
+    #[serde(deserialize_with = "coordinate")]
     pub lat: f64,
+    #[serde(deserialize_with = "coordinate")]
     pub lng: f64,
+}
+
+/// `serde_json` runs with `arbitrary_precision`, under which a number read through
+/// serde's buffering (an internally tagged enum such as [`Fulfilment`]) arrives as a
+/// private map rather than a number; going through `serde_json::Value` accepts both.
+fn coordinate<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    match &value {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| serde::de::Error::custom(format!("`{value}` is not a coordinate")))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,7 +155,11 @@ pub enum Fulfilment {
     /// order that arrived without one, which is then also flagged as an exception.
     Delivery { address: Option<Address> },
     /// Collected at a pickup point (community group-buying).
-    PickupPoint { point_id: String, name: Option<String>, address: Option<Address> },
+    PickupPoint {
+        point_id: String,
+        name: Option<String>,
+        address: Option<Address>,
+    },
     /// Handed over at the store counter (POS sale taken away).
     InStore { store_id: String },
 }
@@ -204,7 +224,11 @@ impl OrderMoney {
         self.discounts.iter().map(|d| d.amount).sum()
     }
     pub fn discount_by(&self, funder: Funder) -> Decimal {
-        self.discounts.iter().filter(|d| d.funder == funder).map(|d| d.amount).sum()
+        self.discounts
+            .iter()
+            .filter(|d| d.funder == funder)
+            .map(|d| d.amount)
+            .sum()
     }
     /// What the parts say the customer should have paid.
     pub fn expected_paid(&self) -> Decimal {
@@ -251,7 +275,10 @@ impl Order {
     }
 
     pub fn total_weight_g(&self) -> u64 {
-        self.lines.iter().map(|l| u64::from(l.unit_weight_g) * u64::from(l.quantity)).sum()
+        self.lines
+            .iter()
+            .map(|l| u64::from(l.unit_weight_g) * u64::from(l.quantity))
+            .sum()
     }
 
     pub fn is_exception(&self) -> bool {

@@ -1,0 +1,9 @@
+# Development values for the app's secret variables (sourced by scripts/up and the tests).
+# Never use these anywhere but on a developer's machine: production sets real secrets
+# through Spin's variable providers (SPIN_VARIABLE_*, Vault, Azure Key Vault, Kubernetes secrets).
+for pair in job_token=dev-job-token admin_token=dev-admin-token rider_token=dev-rider-token \
+  meituan_secret=dev-meituan-secret eleme_secret=dev-eleme-secret app_secret=dev-app-secret \
+  miniprogram_secret=dev-miniprogram-secret pos_secret=dev-pos-secret groupbuy_secret=dev-groupbuy-secret; do
+  name=SPIN_VARIABLE_$(echo "${pair%%=*}" | tr '[:lower:]' '[:upper:]')
+  [ -n "${!name:-}" ] || export "$name=${pair#*=}"
+done

@@ -1,0 +1,208 @@
+//! Turning an adapter's raw reading into a normalized [`Order`]: SKU mapping, quantity
+//! checks, the money invariant, the missing-address rule, and the first history
+//! entries. Every adapter ends here, so the rules are the same for every channel and
+//! bad values become exceptions, never errors.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+use super::config::ChannelConfig;
+use super::sku::SkuMap;
+use crate::order::{
+    Customer, EventKind, EventSource, ExceptionCode, Fulfilment, Order, OrderEvent, OrderException,
+    OrderId, OrderLine, OrderMoney, PromisedWindow, TemperatureZone,
+};
+
+/// A line as the channel sent it, before mapping and checks.
+#[derive(Debug, Clone, Default)]
+pub struct RawLine {
+    pub channel_sku: String,
+    pub name: String,
+    /// `None` when the channel sent none or an unreadable one.
+    pub quantity: Option<Decimal>,
+    pub unit_price: Decimal,
+    pub unit_weight_g: Option<u32>,
+    pub unit_volume_cm3: Option<u32>,
+    pub zone: Option<TemperatureZone>,
+}
+
+pub fn build_lines(
+    cfg: &ChannelConfig,
+    sku_map: &SkuMap,
+    raw: Vec<RawLine>,
+    exceptions: &mut Vec<OrderException>,
+) -> Vec<OrderLine> {
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let line_no = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let entry = cfg
+                .sku_map
+                .as_ref()
+                .and_then(|m| m.get(&r.channel_sku))
+                .or_else(|| sku_map.get(&r.channel_sku));
+            if entry.is_none() {
+                exceptions.push(OrderException::new(
+                    ExceptionCode::UnknownSku,
+                    format!("line {line_no}: channel SKU `{}` unknown", r.channel_sku),
+                ));
+            }
+            let quantity = checked_quantity(line_no, r.quantity, cfg.max_line_quantity, exceptions);
+            if r.unit_price.is_sign_negative() && !r.unit_price.is_zero() {
+                exceptions.push(OrderException::new(
+                    ExceptionCode::MoneyMismatch,
+                    format!("line {line_no}: negative unit price {}", r.unit_price),
+                ));
+            }
+            OrderLine {
+                line_no,
+                channel_sku: r.channel_sku,
+                sku: entry.map(|e| e.sku.clone()),
+                name: r.name,
+                quantity,
+                unit_price: r.unit_price,
+                // The catalogue is the better source; the payload's own figure otherwise.
+                unit_weight_g: entry
+                    .map(|e| e.unit_weight_g)
+                    .filter(|w| *w > 0)
+                    .or(r.unit_weight_g)
+                    .unwrap_or(0),
+                unit_volume_cm3: entry
+                    .map(|e| e.unit_volume_cm3)
+                    .filter(|v| *v > 0)
+                    .or(r.unit_volume_cm3)
+                    .unwrap_or(0),
+                zone: entry
+                    .map(|e| e.zone)
+                    .or(r.zone)
+                    .unwrap_or(TemperatureZone::Ambient),
+            }
+        })
+        .collect()
+}
+
+/// A whole positive count within the channel's limit; anything else is kept as the
+/// nearest representable count (0 for missing/negative) and flagged.
+fn checked_quantity(
+    line_no: u32,
+    q: Option<Decimal>,
+    max: u32,
+    exceptions: &mut Vec<OrderException>,
+) -> u32 {
+    let flag = |exceptions: &mut Vec<OrderException>, why: String| {
+        exceptions.push(OrderException::new(
+            ExceptionCode::ImpossibleQuantity,
+            format!("line {line_no}: {why}"),
+        ));
+    };
+    let Some(q) = q else {
+        flag(exceptions, "quantity missing or unreadable".into());
+        return 0;
+    };
+    if q <= Decimal::ZERO {
+        flag(exceptions, format!("quantity {q} is not positive"));
+        return 0;
+    }
+    if q.fract() != Decimal::ZERO {
+        flag(exceptions, format!("quantity {q} is not a whole number"));
+    }
+    let whole = q.trunc().to_u32().unwrap_or(u32::MAX);
+    if whole > max {
+        flag(
+            exceptions,
+            format!("quantity {q} exceeds the channel's limit of {max}"),
+        );
+    }
+    whole
+}
+
+/// Everything an adapter read, ready to assemble.
+pub struct OrderParts {
+    pub channel_order_id: String,
+    pub store_id: Option<String>,
+    pub customer: Customer,
+    pub fulfilment: Fulfilment,
+    pub lines: Vec<OrderLine>,
+    pub money: OrderMoney,
+    pub promised: PromisedWindow,
+    pub buyer_note: Option<String>,
+    pub placed_at: DateTime<Utc>,
+    /// History entries the payload itself implies (created, paid, accepted …), each
+    /// with its de-duplication key.
+    pub events: Vec<(String, EventKind, DateTime<Utc>)>,
+    pub exceptions: Vec<OrderException>,
+}
+
+pub fn assemble(cfg: &ChannelConfig, mut parts: OrderParts) -> Order {
+    let money = &parts.money;
+    if money.expected_paid() != money.paid {
+        parts.exceptions.push(OrderException::new(
+            ExceptionCode::MoneyMismatch,
+            format!(
+                "goods {} - discounts {} + delivery {} + packaging {} = {} but paid {}",
+                money.goods,
+                money.discount_total(),
+                money.delivery_fee,
+                money.packaging_fee,
+                money.expected_paid(),
+                money.paid
+            ),
+        ));
+    }
+    if matches!(parts.fulfilment, Fulfilment::Delivery { address: None }) {
+        parts.exceptions.push(OrderException::new(
+            ExceptionCode::MissingAddress,
+            "delivery order without an address",
+        ));
+    }
+    let source = EventSource::Channel(cfg.id.clone());
+    let mut history: Vec<OrderEvent> = parts
+        .events
+        .into_iter()
+        .map(|(key, kind, at)| OrderEvent {
+            key,
+            kind,
+            at,
+            source: source.clone(),
+        })
+        .collect();
+    let mut codes: Vec<ExceptionCode> = parts.exceptions.iter().map(|e| e.code).collect();
+    codes.sort();
+    codes.dedup();
+    history.extend(codes.into_iter().map(|code| OrderEvent {
+        key: format!("exception:{}", exception_slug(code)),
+        kind: EventKind::Exception { code },
+        at: parts.placed_at,
+        source: source.clone(),
+    }));
+    Order {
+        id: OrderId::for_channel_order(&cfg.id, &parts.channel_order_id),
+        channel: cfg.id.clone(),
+        channel_order_id: parts.channel_order_id,
+        store_id: parts.store_id,
+        customer: parts.customer,
+        fulfilment: parts.fulfilment,
+        lines: parts.lines,
+        money: parts.money,
+        promised: parts.promised,
+        buyer_note: parts.buyer_note.filter(|n| !n.trim().is_empty()),
+        placed_at: parts.placed_at,
+        source_time_zone: cfg.time_zone.clone(),
+        source_utc_offset_minutes: cfg.utc_offset_minutes,
+        history,
+        exceptions: parts.exceptions,
+    }
+}
+
+fn exception_slug(code: ExceptionCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{code:?}"))
+}
+
+/// Σ line amounts.
+pub fn goods_total(lines: &[OrderLine]) -> Decimal {
+    lines.iter().map(OrderLine::amount).sum()
+}

@@ -1,0 +1,202 @@
+//! The order book: normalized orders and their histories in the `orders` store.
+//!
+//! Ground truth is one key per event, never one blob per order, because the store has
+//! no compare-and-swap: a read-modify-write of a shared history would lose one of two
+//! concurrent writers. Layout (`{id}` is the order id, `{ek}` the escaped event key):
+//!
+//! - `order/{id}` — the order's latest full copy *without* history (set; a newer push
+//!   of the same order simply replaces it);
+//! - `order/{id}/ev/{ek}` — one event;
+//! - `order/{id}/ev-claim/{ek}` — counter electing the first writer of that event;
+//! - `order/{id}/seq` and `order/{id}/idx/{n}` — an append-only index of event keys,
+//!   slots handed out by `increment`;
+//! - `order/{id}/ev-indexed/{ek}` — marker that the event made it into the index;
+//! - `orders/seq`, `orders/idx/{n}`, `order/{id}/listed` — the list of order ids.
+//!
+//! Reading assembles: the copy plus every indexed event, de-duplicated by key. An
+//! event may arrive before its order (kept, folded in when the order comes); a
+//! writer that dies between claim and index is repaired by the next delivery (no
+//! `ev-indexed` marker yet → index again; a duplicate slot is harmless, reads
+//! de-duplicate). So: one history entry per distinct event key, whatever the arrival
+//! order or concurrency, and nothing lost.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Order, OrderEvent, OrderId};
+use crate::channel::ChannelEvent;
+use crate::store::{KeyValue, StoreError};
+
+/// What applying a push changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// Orders the push created, replaced or added events to, in push order.
+    pub orders: Vec<OrderId>,
+    /// Events recorded for the first time (redeliveries add none).
+    pub new_events: usize,
+}
+
+/// Apply a push's events. Idempotent: applying the same events again changes nothing.
+pub fn apply<S: KeyValue>(store: &S, events: &[ChannelEvent]) -> Result<Applied, StoreError> {
+    let mut applied = Applied::default();
+    for ev in events {
+        match ev {
+            ChannelEvent::Order { order } => {
+                for e in &order.history {
+                    applied.new_events += usize::from(record_event(store, &order.id, e)?);
+                }
+                put_order(store, order)?;
+                note(&mut applied.orders, &order.id);
+            }
+            ChannelEvent::Event {
+                order_id, event, ..
+            } => {
+                applied.new_events += usize::from(record_event(store, order_id, event)?);
+                note(&mut applied.orders, order_id);
+            }
+            ChannelEvent::Notice(n) => {
+                // Notices are rare (authorisation revoked): kept under a stable key so a
+                // redelivery overwrites rather than repeats.
+                let key = format!(
+                    "notice/{}/{}/{}",
+                    n.channel,
+                    n.kind,
+                    n.at.timestamp_millis()
+                );
+                store.set_json(&key, n)?;
+            }
+        }
+    }
+    Ok(applied)
+}
+
+fn note(ids: &mut Vec<OrderId>, id: &OrderId) {
+    if !ids.contains(id) {
+        ids.push(id.clone());
+    }
+}
+
+/// Store the order's copy (history lives in its events) and list it once.
+fn put_order<S: KeyValue>(store: &S, order: &Order) -> Result<(), StoreError> {
+    let mut copy = order.clone();
+    copy.history.clear();
+    store.set_json(&format!("order/{}", order.id), &copy)?;
+    if store.increment(&format!("order/{}/listed", order.id), 1)? == 1 {
+        let n = store.increment("orders/seq", 1)?;
+        store.set(&format!("orders/idx/{n}"), order.id.as_str().as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Record one event; `true` when this call was its first writer.
+pub fn record_event<S: KeyValue>(
+    store: &S,
+    id: &OrderId,
+    event: &OrderEvent,
+) -> Result<bool, StoreError> {
+    let ek = event_key(&event.key);
+    let body_key = format!("order/{id}/ev/{ek}");
+    let indexed_key = format!("order/{id}/ev-indexed/{ek}");
+    let first = store.increment(&format!("order/{id}/ev-claim/{ek}"), 1)? == 1;
+    if first {
+        // First writer wins the content (a later push with the same key, e.g. a cancel
+        // after a status-9, does not overwrite the reason first recorded).
+        store.set_json(&body_key, event)?;
+    } else {
+        if store.exists(&indexed_key)? {
+            return Ok(false);
+        }
+        // The first writer is in flight or died before indexing: make sure the event
+        // is there and indexed. A duplicate index slot is harmless.
+        if !store.exists(&body_key)? {
+            store.set_json(&body_key, event)?;
+        }
+    }
+    let slot = store.increment(&format!("order/{id}/seq"), 1)?;
+    store.set(&format!("order/{id}/idx/{slot}"), ek.as_bytes())?;
+    store.set(&indexed_key, slot.to_string().as_bytes())?;
+    Ok(first)
+}
+
+/// The history recorded for an order id, whether or not the order itself has
+/// arrived, sorted by time (ties by key, so the result is deterministic).
+pub fn history<S: KeyValue>(store: &S, id: &OrderId) -> Result<Vec<OrderEvent>, StoreError> {
+    let n = store.increment(&format!("order/{id}/seq"), 0)?;
+    if n <= 0 {
+        return Ok(Vec::new());
+    }
+    let slots: Vec<String> = (1..=n).map(|i| format!("order/{id}/idx/{i}")).collect();
+    let mut seen = HashSet::new();
+    let body_keys: Vec<String> = store
+        .get_many(&slots)?
+        .into_iter()
+        .flatten()
+        .filter_map(|bytes| String::from_utf8(bytes).ok())
+        .filter(|ek| seen.insert(ek.clone()))
+        .map(|ek| format!("order/{id}/ev/{ek}"))
+        .collect();
+    let mut events: Vec<OrderEvent> = store
+        .get_many(&body_keys)?
+        .into_iter()
+        .flatten()
+        .map(|bytes| {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Backend(format!("stored event unreadable: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    events.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.key.cmp(&b.key)));
+    Ok(events)
+}
+
+/// The order with its full history; `None` until the order itself has arrived (its
+/// early events are kept meanwhile).
+pub fn get_order<S: KeyValue>(store: &S, id: &OrderId) -> Result<Option<Order>, StoreError> {
+    let Some(mut order) = store.get_json::<Order>(&format!("order/{id}"))? else {
+        return Ok(None);
+    };
+    order.history = history(store, id)?;
+    Ok(Some(order))
+}
+
+/// Order ids in arrival order: `limit` ids from position `from` (0-based).
+pub fn list_order_ids<S: KeyValue>(
+    store: &S,
+    from: usize,
+    limit: usize,
+) -> Result<Vec<OrderId>, StoreError> {
+    let n = usize::try_from(store.increment("orders/seq", 0)?).unwrap_or(0);
+    let keys: Vec<String> = (from + 1..=n.min(from.saturating_add(limit)))
+        .map(|i| format!("orders/idx/{i}"))
+        .collect();
+    Ok(store
+        .get_many(&keys)?
+        .into_iter()
+        .flatten()
+        .filter_map(|b| String::from_utf8(b).ok())
+        .map(OrderId)
+        .collect())
+}
+
+/// Event keys as store-key parts: safe characters kept, others escaped, long keys
+/// hashed (backends cap key length).
+fn event_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.len() > 96 {
+        let digest = hex::encode(Sha256::digest(key.as_bytes()));
+        out = format!("h:{}", &digest[..40]);
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "book_tests.rs"]
+mod tests;

@@ -1,0 +1,218 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+use super::*;
+use crate::channel::ChannelEvent;
+use crate::order::{
+    ChannelId, Customer, EventKind, EventSource, Fulfilment, OrderMoney, OrderStatus,
+    PromisedWindow,
+};
+use crate::store::MemoryStore;
+
+fn t(s: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_764_000_000 + s, 0).unwrap()
+}
+
+fn ev(key: &str, kind: EventKind, at: i64) -> OrderEvent {
+    OrderEvent {
+        key: key.into(),
+        kind,
+        at: t(at),
+        source: EventSource::Channel(ChannelId::new("meituan")),
+    }
+}
+
+fn id() -> OrderId {
+    OrderId::for_channel_order(&ChannelId::new("meituan"), "1001")
+}
+
+fn order() -> Order {
+    Order {
+        id: id(),
+        channel: ChannelId::new("meituan"),
+        channel_order_id: "1001".into(),
+        store_id: None,
+        customer: Customer {
+            channel_user_id: None,
+            name: None,
+            phone: None,
+            customer_key: "meituan:order:1001".into(),
+        },
+        fulfilment: Fulfilment::Delivery { address: None },
+        lines: vec![],
+        money: OrderMoney {
+            currency: "CNY".into(),
+            goods: Decimal::ZERO,
+            discounts: vec![],
+            delivery_fee: Decimal::ZERO,
+            packaging_fee: Decimal::ZERO,
+            paid: Decimal::ZERO,
+        },
+        promised: PromisedWindow {
+            asap: true,
+            start: None,
+            end: None,
+        },
+        buyer_note: None,
+        placed_at: t(0),
+        source_time_zone: "Asia/Shanghai".into(),
+        source_utc_offset_minutes: 480,
+        history: vec![
+            ev("created", EventKind::Created, 0),
+            ev("paid", EventKind::Paid, 0),
+        ],
+        exceptions: vec![],
+    }
+}
+
+fn order_push() -> ChannelEvent {
+    ChannelEvent::Order {
+        order: Box::new(order()),
+    }
+}
+
+fn event_push(e: OrderEvent) -> ChannelEvent {
+    ChannelEvent::Event {
+        order_id: id(),
+        channel_order_id: "1001".into(),
+        event: e,
+    }
+}
+
+fn all_pushes() -> Vec<ChannelEvent> {
+    vec![
+        order_push(),
+        event_push(ev("accepted", EventKind::Accepted, 10)),
+        event_push(ev(
+            "status:2",
+            EventKind::ChannelStatus { code: "2".into() },
+            5,
+        )),
+        event_push(ev("completed", EventKind::Completed, 30)),
+        event_push(ev(
+            "refund:r1:apply",
+            EventKind::RefundRequested { reason: None },
+            40,
+        )),
+    ]
+}
+
+#[test]
+fn events_before_their_order_are_kept_and_folded_in() {
+    let store = MemoryStore::new();
+    apply(
+        &store,
+        &[event_push(ev(
+            "cancelled",
+            EventKind::Cancelled {
+                reason: Some("user".into()),
+            },
+            20,
+        ))],
+    )
+    .unwrap();
+    assert_eq!(get_order(&store, &id()).unwrap(), None);
+    assert_eq!(history(&store, &id()).unwrap().len(), 1);
+    apply(&store, &[order_push()]).unwrap();
+    let o = get_order(&store, &id()).unwrap().unwrap();
+    assert_eq!(o.history.len(), 3);
+    assert_eq!(o.status(), OrderStatus::Cancelled);
+}
+
+#[test]
+fn first_writer_of_an_event_key_keeps_its_content() {
+    let store = MemoryStore::new();
+    let with_reason = ev(
+        "cancelled",
+        EventKind::Cancelled {
+            reason: Some("out of stock".into()),
+        },
+        20,
+    );
+    let without = ev("cancelled", EventKind::Cancelled { reason: None }, 21);
+    assert_eq!(
+        apply(&store, &[event_push(with_reason.clone())])
+            .unwrap()
+            .new_events,
+        1
+    );
+    assert_eq!(apply(&store, &[event_push(without)]).unwrap().new_events, 0);
+    assert_eq!(history(&store, &id()).unwrap(), vec![with_reason]);
+}
+
+#[test]
+fn a_writer_that_died_after_claiming_is_repaired_by_the_redelivery() {
+    let store = MemoryStore::new();
+    let e = ev("accepted", EventKind::Accepted, 10);
+    // Simulate a crash right after the claim: claim counter set, nothing else.
+    store
+        .increment(&format!("order/{}/ev-claim/accepted", id()), 1)
+        .unwrap();
+    assert!(history(&store, &id()).unwrap().is_empty());
+    apply(&store, &[event_push(e.clone())]).unwrap();
+    assert_eq!(history(&store, &id()).unwrap(), vec![e]);
+}
+
+#[test]
+fn concurrent_duplicate_and_distinct_events_lose_nothing() {
+    let store = Arc::new(MemoryStore::new());
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let mut pushes = all_pushes();
+                pushes.rotate_left(i % 5);
+                for _ in 0..5 {
+                    for p in &pushes {
+                        apply(&*store, std::slice::from_ref(p)).unwrap();
+                    }
+                }
+                // Distinct events from each thread, written concurrently.
+                apply(
+                    &*store,
+                    &[event_push(ev(
+                        &format!("status:x{i}"),
+                        EventKind::ChannelStatus {
+                            code: format!("x{i}"),
+                        },
+                        50,
+                    ))],
+                )
+                .unwrap();
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    let o = get_order(&*store, &id()).unwrap().unwrap();
+    let mut keys: Vec<_> = o.history.iter().map(|e| e.key.clone()).collect();
+    let n = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "one history entry per distinct key");
+    assert_eq!(n, 2 + 4 + 8);
+    assert_eq!(o.status(), OrderStatus::Completed);
+    assert_eq!(list_order_ids(&*store, 0, 10).unwrap(), vec![id()]);
+}
+
+proptest! {
+    #[test]
+    fn any_arrival_order_and_duplication_gives_the_same_order(
+        order_of in Just(all_pushes()).prop_shuffle(),
+        dups in proptest::collection::vec(0usize..5, 0..6),
+    ) {
+        let store = MemoryStore::new();
+        let mut pushes = order_of.clone();
+        for d in dups { pushes.push(order_of[d].clone()); }
+        for p in &pushes {
+            apply(&store, std::slice::from_ref(p)).unwrap();
+        }
+        let o = get_order(&store, &id()).unwrap().unwrap();
+        let keys: Vec<_> = o.history.iter().map(|e| e.key.as_str()).collect();
+        prop_assert_eq!(keys, vec!["created", "paid", "status:2", "accepted", "completed", "refund:r1:apply"]);
+        prop_assert_eq!(o.status(), OrderStatus::Completed);
+    }
+}
