@@ -20,6 +20,13 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Prints `Serving http://<addr>` and the routes, as `spin up` does.
 pub fn print_banner(app: &AppRuntime, addr: SocketAddr) {
+    let mut labels: Vec<&str> = app.kv.labels().collect();
+    labels.sort_unstable();
+    for label in labels {
+        if let Some(d) = app.kv.describe(label) {
+            println!("Key-value store '{label}': {d}");
+        }
+    }
     println!("Serving http://{addr}");
     println!("Available Routes:");
     for (pattern, component) in app.router.routes() {
