@@ -7,7 +7,7 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     with: {
         "fermyon:spin/key-value.store": crate::kv::Store,
-        "wasi:keyvalue/store.bucket": crate::kv::Store,
+        "wasi:keyvalue/store.bucket": crate::kv::Bucket,
         "wasi:keyvalue/atomics.cas": crate::kv::Cas,
     },
 });

@@ -33,6 +33,10 @@ enum Command {
         /// Do not fire schedules on time (they can still be fired with `jobs run`).
         #[arg(long)]
         no_schedules: bool,
+        /// Shut down gracefully when standard input closes (for test harnesses,
+        /// so a dying parent never leaves a host behind).
+        #[arg(long, hide = true)]
+        stop_on_stdin_close: bool,
     },
     /// Scheduled jobs declared under `[component.<id>.tool.orderhub]`.
     Jobs {
@@ -99,13 +103,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    let code = match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -114,6 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             app,
             listen,
             no_schedules,
+            stop_on_stdin_close,
         } => {
             let opts = app.options();
             let runtime = tokio::task::spawn_blocking(move || AppRuntime::load(&opts)).await??;
@@ -125,7 +132,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 server::spawn_scheduler(runtime.clone())
             };
-            server::serve(runtime, listener, server::shutdown_signal()).await?;
+            let stdin_closed = async move {
+                if !stop_on_stdin_close {
+                    return std::future::pending().await;
+                }
+                // A plain thread: a blocking-pool task would hold up runtime
+                // shutdown for as long as stdin stays open.
+                let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                std::thread::spawn(move || {
+                    let mut sink = Vec::new();
+                    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+                    let _ = tx.send(());
+                });
+                let _ = rx.await;
+            };
+            let shutdown = async move {
+                tokio::select! {
+                    _ = server::shutdown_signal() => {},
+                    _ = stdin_closed => {},
+                }
+            };
+            server::serve(runtime, listener, shutdown).await?;
             for j in jobs {
                 j.abort();
             }

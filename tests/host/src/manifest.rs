@@ -329,3 +329,113 @@ pub fn is_valid_component_id(id: &str) -> bool {
         && !id.ends_with('-')
         && !id.contains("--")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "t"
+[variables]
+token = { required = true, secret = true }
+region = { default = "sh" }
+[[trigger.http]]
+route = "/orders/..."
+component = "query"
+[[trigger.http]]
+route = { private = true }
+component = "normalize"
+[component.query]
+source = "q.wasm"
+allowed_outbound_hosts = ["http://normalize.spin.internal"]
+key_value_stores = ["default"]
+[component.query.variables]
+auth = "Bearer {{ token }}"
+[component.query.build]
+command = "cargo build"
+[component.normalize]
+source = "n.wasm"
+[component.normalize.tool.orderhub]
+schedules = [{ name = "sweep", cron = "*/5 * * * *", path = "/orders/sweep" }]
+"#;
+
+    fn parse(text: &str) -> Result<AppManifest> {
+        AppManifest::parse(text, Path::new("/app"), Path::new("/app/spin.toml"))
+    }
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn parses_a_full_manifest() {
+        let m = parse(BASE).unwrap();
+        assert_eq!(m.name, "t");
+        assert_eq!(m.components["query"].source, PathBuf::from("/app/q.wasm"));
+        assert!(m.variables["token"].secret && m.variables["token"].required);
+        assert_eq!(m.triggers.len(), 2);
+        assert!(matches!(m.triggers[1].route, TriggerRoute::Private));
+        assert_eq!(m.schedules().count(), 1);
+        assert_eq!(
+            m.components["query"].key_value_stores,
+            vec!["default".to_string()]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = err(&BASE.replace("component = \"query\"", "component = \"nope\""));
+        assert!(
+            e.contains("trigger.http[0].component: unknown component 'nope'"),
+            "{e}"
+        );
+        let e = err(&BASE.replace("{{ token }}", "{{ missing }}"));
+        assert!(
+            e.contains("component.query.variables.auth: unknown variable 'missing'"),
+            "{e}"
+        );
+        let e = err(&BASE.replace("route = { private = true }", "route = \"/orders/...\""));
+        assert!(e.contains("duplicate route"), "{e}");
+        let e = err(&BASE.replace(
+            "region = { default = \"sh\" }",
+            "region = { secret = true }",
+        ));
+        assert!(e.contains("variables.region"), "{e}");
+        let e = err(&BASE.replace("\"http://normalize.spin.internal\"", "\"normalize\""));
+        assert!(e.contains("component.query.allowed_outbound_hosts"), "{e}");
+        let e = err(&BASE.replace("*/5 * * * *", "*/5 * * *"));
+        assert!(
+            e.contains("component.normalize.tool.orderhub.schedules[0]: cron"),
+            "{e}"
+        );
+        let e = err(&BASE.replace("spin_manifest_version = 2", "spin_manifest_version = 1"));
+        assert!(e.contains("spin_manifest_version"), "{e}");
+        let e = err(&BASE.replace("source = \"n.wasm\"", ""));
+        assert!(
+            e.contains("component.normalize") && e.contains("source"),
+            "{e}"
+        );
+        let e = err(&BASE.replace("route = { private = true }", "route = { private = false }"));
+        assert!(e.contains("trigger.http[1].route"), "{e}");
+    }
+
+    #[test]
+    fn missing_source_file_is_a_startup_error() {
+        let m = parse(BASE).unwrap();
+        let e = m.check_sources().unwrap_err().to_string();
+        assert!(
+            e.starts_with("component.normalize.source: file not found: /app/n.wasm"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn component_ids_follow_spin_rules() {
+        assert!(is_valid_component_id("ingest-meituan"));
+        assert!(!is_valid_component_id("Ingest"));
+        assert!(!is_valid_component_id("a--b"));
+        assert!(!is_valid_component_id("-a"));
+    }
+}

@@ -20,6 +20,8 @@ pub struct RoutePattern {
     based: String,
     segments: Vec<Segment>,
     wildcard: bool,
+    /// See [`RoutePattern::compute_rank`]; computed once at parse time.
+    rank: Vec<u8>,
 }
 
 impl RoutePattern {
@@ -63,11 +65,13 @@ impl RoutePattern {
                 segments.push(Segment::Exact(seg.to_string()));
             }
         }
+        let rank = Self::compute_rank(&segments, wildcard);
         Ok(Self {
             raw: raw.to_string(),
             based,
             segments,
             wildcard,
+            rank,
         })
     }
 
@@ -93,20 +97,19 @@ impl RoutePattern {
     /// Specificity rank: per segment, exact beats param beats wildcard, and an
     /// exact end of route beats a wildcard in the same place; compared left to
     /// right, so the longest literal prefix wins.
-    fn rank(&self) -> Vec<u8> {
-        let mut r: Vec<u8> = self
-            .segments
+    fn compute_rank(segments: &[Segment], wildcard: bool) -> Vec<u8> {
+        let mut r: Vec<u8> = segments
             .iter()
             .map(|s| match s {
                 Segment::Exact(_) => 3,
                 Segment::Param(_) => 2,
             })
             .collect();
-        r.push(if self.wildcard { 1 } else { 4 });
+        r.push(if wildcard { 1 } else { 4 });
         r
     }
 
-    fn matches<'p>(&self, path: &[&'p str]) -> Option<(Vec<(String, String)>, usize)> {
+    fn matches(&self, path: &[&str]) -> Option<(Vec<(String, String)>, usize)> {
         if self.wildcard {
             if path.len() < self.segments.len() {
                 return None;
@@ -214,6 +217,13 @@ impl RouteMatch {
     }
 }
 
+struct Candidate<'r> {
+    pattern: &'r RoutePattern,
+    component: &'r String,
+    params: Vec<(String, String)>,
+    consumed: usize,
+}
+
 /// The public routes of the app. Built once at startup.
 #[derive(Debug, Clone, Default)]
 pub struct Router {
@@ -234,27 +244,30 @@ impl Router {
     /// The most specific route for `path` (no query string), if any.
     pub fn route(&self, path: &str) -> Option<RouteMatch> {
         let segs = split_segments(path);
-        let mut best: Option<(
-            &RoutePattern,
-            &String,
-            Vec<(String, String)>,
-            usize,
-            Vec<u8>,
-        )> = None;
+        let mut best: Option<Candidate> = None;
         for (pattern, component) in &self.routes {
             let Some((params, consumed)) = pattern.matches(&segs) else {
                 continue;
             };
-            let rank = pattern.rank();
             let better = match &best {
                 None => true,
-                Some((_, _, _, _, r)) => rank.cmp(r) == Ordering::Greater,
+                Some(b) => pattern.rank.cmp(&b.pattern.rank) == Ordering::Greater,
             };
             if better {
-                best = Some((pattern, component, params, consumed, rank));
+                best = Some(Candidate {
+                    pattern,
+                    component,
+                    params,
+                    consumed,
+                });
             }
         }
-        let (pattern, component, params, consumed, _) = best?;
+        let Candidate {
+            pattern,
+            component,
+            params,
+            consumed,
+        } = best?;
         let path_info = if pattern.wildcard {
             let rest = &segs[consumed..];
             match (rest.is_empty(), path.ends_with('/')) {

@@ -84,10 +84,16 @@ pub enum ExecError {
 impl std::fmt::Display for ExecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ExecError::Trap(e) => write!(f, "trap: {e:?}"),
+            ExecError::Trap(e) => {
+                write!(f, "trap: {e:#}")?;
+                if let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+                    write!(f, "\n{bt}")?;
+                }
+                Ok(())
+            }
             ExecError::Code(c) => write!(f, "component returned error code {c:?}"),
             ExecError::NoResponse => write!(f, "component finished without setting a response"),
-            ExecError::Setup(e) => write!(f, "instance setup failed: {e:?}"),
+            ExecError::Setup(e) => write!(f, "instance setup failed: {e:#}"),
         }
     }
 }
@@ -110,6 +116,14 @@ fn engine() -> Result<Engine> {
     pool.total_tables(2_000);
     pool.total_stacks(1_000);
     pool.max_memory_size(256 * 1024 * 1024);
+    // Compiled code is cached on disk (wasmtime's default cache directory), so
+    // only the first start after a build pays for compilation.
+    match wasmtime::Cache::from_file(None) {
+        Ok(cache) => {
+            config.cache(Some(cache));
+        }
+        Err(e) => eprintln!("orderhub-host: compilation cache disabled: {e}"),
+    }
     let mut pooled = config.clone();
     pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&pooled) {
@@ -118,7 +132,7 @@ fn engine() -> Result<Engine> {
             eprintln!(
                 "orderhub-host: pooling allocator unavailable ({e}); using on-demand allocation"
             );
-            Engine::new(&config).map_err(|e| anyhow!("{e:?}"))
+            Engine::new(&config).map_err(|e| anyhow!("{e:#}"))
         }
     }
 }
@@ -164,56 +178,56 @@ impl AppRuntime {
 
         let engine = engine()?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e:?}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| anyhow!("{e:?}"))?;
+            .map_err(|e| anyhow!("{e:#}"))?;
         crate::bindings::Platform::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| anyhow!("{e:?}"))?;
+            .map_err(|e| anyhow!("{e:#}"))?;
 
-        // Compile all components in parallel: startup time is compile time.
-        let compiled: Vec<(String, Result<Component>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = manifest
-                .components
-                .values()
-                .map(|c| {
+        // Compile each distinct .wasm once (several components may share one
+        // source), in parallel: startup time is compile time.
+        let mut sources: Vec<PathBuf> = manifest
+            .components
+            .values()
+            .map(|c| c.source.clone())
+            .collect();
+        sources.sort();
+        sources.dedup();
+        let compiled: HashMap<PathBuf, Result<Component, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = sources
+                .iter()
+                .map(|path| {
                     let engine = &engine;
-                    let id = c.id.clone();
-                    let path = c.source.clone();
                     scope.spawn(move || {
-                        let r = Component::from_file(engine, &path).map_err(|e| {
-                            anyhow!(
-                                "component.{id}.source: cannot load {}: {e:?}",
-                                path.display()
-                            )
-                        });
-                        (id, r)
+                        let r = Component::from_file(engine, path).map_err(|e| format!("{e:#}"));
+                        (path.clone(), r)
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| ("?".into(), Err(anyhow!("compiler thread panicked"))))
-                })
-                .collect()
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
         });
 
         let mut components = HashMap::new();
-        for (id, component) in compiled {
-            let component = component?;
-            let decl = &manifest.components[&id];
-            let mut linker = linker.clone();
-            // Spin interfaces this host does not implement (sqlite, llm, ...)
-            // trap when called instead of refusing to load the component.
-            linker
-                .define_unknown_imports_as_traps(&component)
-                .map_err(|e| anyhow!("component.{id}: {e:?}"))?;
+        for (id, decl) in &manifest.components {
+            let id = id.clone();
+            let component = match compiled.get(&decl.source) {
+                Some(Ok(c)) => c.clone(),
+                Some(Err(e)) => bail!(
+                    "component.{id}.source: cannot load {}: {e}",
+                    decl.source.display()
+                ),
+                None => bail!(
+                    "component.{id}.source: compiler thread failed for {}",
+                    decl.source.display()
+                ),
+            };
+            // An import this host does not implement (spin sqlite, llm...) is a
+            // startup error naming the component and the interface.
             let pre = linker
                 .instantiate_pre(&component)
-                .map_err(|e| anyhow!("component.{id}: cannot link: {e:?}"))?;
+                .map_err(|e| anyhow!("component.{id}: cannot link: {e:#}"))?;
             let pre = ProxyPre::new(pre).map_err(|e| {
-                anyhow!("component.{id}: not a wasi:http incoming-handler component: {e:?}")
+                anyhow!("component.{id}: not a wasi:http incoming-handler component: {e:#}")
             })?;
             let allowed: HashSet<String> = decl.key_value_stores.iter().cloned().collect();
             components.insert(
@@ -313,7 +327,7 @@ impl AppRuntime {
                     match task.await {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => eprintln!(
-                            "orderhub-host: component '{id}' trapped after responding: {e:?}"
+                            "orderhub-host: component '{id}' trapped after responding: {e:#}"
                         ),
                         Err(e) => eprintln!("orderhub-host: component '{id}' task failed: {e}"),
                     }

@@ -6,6 +6,9 @@
 //! path = "orders.db"       # absent: <state-dir>/orders.db
 //! [key_value_store.cache]
 //! type = "memory"
+//! [key_value_store.shared]
+//! type = "redis"
+//! url = "redis://127.0.0.1:6379"
 //! ```
 
 use std::collections::BTreeMap;
@@ -21,6 +24,10 @@ pub enum KvStoreConfig {
         path: Option<PathBuf>,
     },
     Memory,
+    /// A Redis server, shared by every host process pointed at it.
+    Redis {
+        url: String,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -39,6 +46,7 @@ struct RawStore {
     #[serde(rename = "type")]
     kind: String,
     path: Option<PathBuf>,
+    url: Option<String>,
 }
 
 impl RuntimeConfig {
@@ -63,8 +71,12 @@ impl RuntimeConfig {
                     }
                     KvStoreConfig::Memory
                 }
+                "redis" => match s.url {
+                    Some(url) => KvStoreConfig::Redis { url },
+                    None => bail!("key_value_store.{label}.url: required for type \"redis\""),
+                },
                 other => bail!(
-                    "key_value_store.{label}.type: unsupported type \"{other}\" (orderhub-host supports \"spin\" and \"memory\")"
+                    "key_value_store.{label}.type: unsupported type \"{other}\" (orderhub-host supports \"spin\", \"memory\" and \"redis\")"
                 ),
             };
             key_value_stores.insert(label, cfg);

@@ -20,6 +20,13 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Prints `Serving http://<addr>` and the routes, as `spin up` does.
 pub fn print_banner(app: &AppRuntime, addr: SocketAddr) {
+    let mut labels: Vec<&str> = app.kv.labels().collect();
+    labels.sort_unstable();
+    for label in labels {
+        if let Some(d) = app.kv.describe(label) {
+            println!("Key-value store '{label}': {d}");
+        }
+    }
     println!("Serving http://{addr}");
     println!("Available Routes:");
     for (pattern, component) in app.router.routes() {
@@ -121,13 +128,22 @@ pub async fn shutdown_signal() {
 
 /// Fires every schedule on time for as long as the returned tasks live.
 pub fn spawn_scheduler(app: Arc<AppRuntime>) -> Vec<tokio::task::JoinHandle<()>> {
+    spawn_scheduler_shifted(app, chrono::Duration::zero())
+}
+
+/// [`spawn_scheduler`] on a clock running `shift` ahead of the real one
+/// (tests use it to reach a firing time without waiting for it).
+pub fn spawn_scheduler_shifted(
+    app: Arc<AppRuntime>,
+    shift: chrono::Duration,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let jobs: Vec<_> = app.manifest.schedules().map(|(_, s)| s.clone()).collect();
     jobs.into_iter()
         .map(|sched| {
             let app = app.clone();
             tokio::spawn(async move {
                 loop {
-                    let now = chrono::Utc::now();
+                    let now = chrono::Utc::now() + shift;
                     let Some(next) = sched.next_after(now) else {
                         eprintln!("orderhub-host: schedule '{}' never fires again", sched.name);
                         return;

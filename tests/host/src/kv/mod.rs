@@ -3,6 +3,7 @@
 //! component (and every instance) that lists the label.
 
 pub mod memory;
+pub mod redis;
 mod spin_host;
 pub mod sqlite;
 mod wasi_host;
@@ -16,6 +17,7 @@ use anyhow::{bail, Result};
 use crate::manifest::AppManifest;
 use crate::runtime_config::{KvStoreConfig, RuntimeConfig};
 
+pub use self::redis::RedisBackend;
 pub use memory::MemoryBackend;
 pub use sqlite::SqliteBackend;
 
@@ -127,6 +129,10 @@ impl KvStores {
             } else {
                 match cfg {
                     KvStoreConfig::Memory => Arc::new(MemoryBackend::default()),
+                    KvStoreConfig::Redis { url } => Arc::new(
+                        RedisBackend::open(&url)
+                            .map_err(|e| anyhow::anyhow!("key_value_store.{label}: {e}"))?,
+                    ),
                     KvStoreConfig::Spin { path } => {
                         let path = match path {
                             Some(p) => p,
@@ -217,6 +223,12 @@ impl Store {
         }
     }
 }
+
+/// The host value behind `wasi:keyvalue/store.bucket`. A separate type from
+/// [`Store`] because wasmtime identifies resource types by their Rust type,
+/// and the two WIT resources must stay distinct.
+#[derive(Debug, Clone)]
+pub struct Bucket(pub Store);
 
 /// The host value behind `wasi:keyvalue/atomics.cas`: the key and the value
 /// it held when the handle was made.

@@ -197,3 +197,142 @@ fn access_is_limited_to_listed_labels() {
     assert_eq!(access.open("ghost").unwrap_err(), KvError::NoSuchStore);
     assert_eq!(access.open("default").unwrap_err(), KvError::AccessDenied);
 }
+
+/// A throwaway `redis-server` on a free loopback port, stopped on drop.
+struct RedisServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl RedisServer {
+    fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn redis_backend_operations_increments_and_cas() {
+    let Some(server) = RedisServer::start() else {
+        eprintln!("redis-server not installed: skipping the Redis backend test");
+        return;
+    };
+    let b: Arc<dyn KvBackend> = Arc::new(RedisBackend::open(&server.url).unwrap());
+    b.set("a", b"1").unwrap();
+    assert_eq!(b.get("a").unwrap(), Some(b"1".to_vec()));
+    assert!(b.exists("a").unwrap());
+    b.set_many(&[("x".into(), b"x".to_vec()), ("y".into(), b"y".to_vec())])
+        .unwrap();
+    assert_eq!(
+        b.get_many(&["y".into(), "zz".into()]).unwrap(),
+        vec![
+            ("y".to_string(), Some(b"y".to_vec())),
+            ("zz".to_string(), None)
+        ]
+    );
+    b.delete_many(&["x".into(), "y".into()]).unwrap();
+    b.delete("a").unwrap();
+    assert_eq!(b.keys().unwrap(), Vec::<String>::new());
+
+    // INCRBY from 32 threads is exact (value is a decimal string, as on Spin)
+    let handles: Vec<_> = (0..32)
+        .map(|t| {
+            let b = b.clone();
+            thread::spawn(move || {
+                for i in 0..2_000 {
+                    if i % 32 == t {
+                        b.increment("hits", 1).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(b.get("hits").unwrap(), Some(b"2000".to_vec()));
+
+    // a second backend on the same server plays a second host process
+    let b2: Arc<dyn KvBackend> = Arc::new(RedisBackend::open(&server.url).unwrap());
+    for round in 0..20 {
+        let key = format!("first{round}");
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = [b.clone(), b2.clone()]
+            .into_iter()
+            .enumerate()
+            .map(|(w, s)| {
+                let (barrier, key) = (barrier.clone(), key.clone());
+                thread::spawn(move || {
+                    barrier.wait();
+                    s.swap_if(&key, None, &[w as u8]).unwrap()
+                })
+            })
+            .collect();
+        let wins = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|w| *w)
+            .count();
+        assert_eq!(wins, 1, "round {round}");
+    }
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let s = if t % 2 == 0 { b.clone() } else { b2.clone() };
+            thread::spawn(move || {
+                for _ in 0..25 {
+                    loop {
+                        let cur = s.get("c").unwrap();
+                        let n = cur
+                            .as_deref()
+                            .map(|v| decode_counter(v).unwrap())
+                            .unwrap_or(0);
+                        if s.swap_if("c", cur.as_deref(), &(n + 1).to_le_bytes())
+                            .unwrap()
+                        {
+                            break;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(b.get("c").unwrap(), Some(200i64.to_le_bytes().to_vec()));
+}

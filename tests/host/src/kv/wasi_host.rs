@@ -3,7 +3,7 @@
 
 use wasmtime::component::Resource;
 
-use super::{Cas, KvError, Store};
+use super::{Bucket, Cas, KvError, Store};
 use crate::bindings::wasi::keyvalue::{
     atomics::{self, CasError},
     batch,
@@ -20,8 +20,8 @@ fn to_wasi(e: KvError) -> Error {
 }
 
 impl HostState {
-    fn bucket(&self, r: &Resource<Store>) -> wasmtime::Result<Store> {
-        Ok(self.table.get(r)?.clone())
+    fn bucket(&self, r: &Resource<Bucket>) -> wasmtime::Result<Store> {
+        Ok(self.table.get(r)?.0.clone())
     }
 
     /// A CAS handle loaded with the key's value now.
@@ -46,9 +46,9 @@ impl store::Host for HostState {
     async fn open(
         &mut self,
         identifier: String,
-    ) -> wasmtime::Result<Result<Resource<Store>, Error>> {
+    ) -> wasmtime::Result<Result<Resource<Bucket>, Error>> {
         match self.kv.open(&identifier) {
-            Ok(s) => Ok(Ok(self.table.push(s)?)),
+            Ok(s) => Ok(Ok(self.table.push(Bucket(s))?)),
             Err(e) => Ok(Err(to_wasi(e))),
         }
     }
@@ -57,7 +57,7 @@ impl store::Host for HostState {
 impl store::HostBucket for HostState {
     async fn get(
         &mut self,
-        r: Resource<Store>,
+        r: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let s = self.bucket(&r)?;
@@ -66,7 +66,7 @@ impl store::HostBucket for HostState {
 
     async fn set(
         &mut self,
-        r: Resource<Store>,
+        r: Resource<Bucket>,
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
@@ -76,7 +76,7 @@ impl store::HostBucket for HostState {
 
     async fn delete(
         &mut self,
-        r: Resource<Store>,
+        r: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
         let s = self.bucket(&r)?;
@@ -85,7 +85,7 @@ impl store::HostBucket for HostState {
 
     async fn exists(
         &mut self,
-        r: Resource<Store>,
+        r: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
         let s = self.bucket(&r)?;
@@ -95,7 +95,7 @@ impl store::HostBucket for HostState {
     /// All keys in one page, as Spin does (it ignores the cursor).
     async fn list_keys(
         &mut self,
-        r: Resource<Store>,
+        r: Resource<Bucket>,
         _cursor: Option<String>,
     ) -> wasmtime::Result<Result<KeyResponse, Error>> {
         let s = self.bucket(&r)?;
@@ -105,7 +105,7 @@ impl store::HostBucket for HostState {
             .map_err(to_wasi))
     }
 
-    async fn drop(&mut self, r: Resource<Store>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, r: Resource<Bucket>) -> wasmtime::Result<()> {
         self.table.delete(r)?;
         Ok(())
     }
@@ -114,7 +114,7 @@ impl store::HostBucket for HostState {
 impl atomics::HostCas for HostState {
     async fn new(
         &mut self,
-        bucket: Resource<Store>,
+        bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<Resource<Cas>, Error>> {
         let s = self.bucket(&bucket)?;
@@ -137,7 +137,7 @@ impl atomics::HostCas for HostState {
 impl atomics::Host for HostState {
     async fn increment(
         &mut self,
-        bucket: Resource<Store>,
+        bucket: Resource<Bucket>,
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, Error>> {
@@ -178,7 +178,7 @@ impl atomics::Host for HostState {
 impl batch::Host for HostState {
     async fn get_many(
         &mut self,
-        bucket: Resource<Store>,
+        bucket: Resource<Bucket>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, Error>> {
         let s = self.bucket(&bucket)?;
@@ -187,7 +187,7 @@ impl batch::Host for HostState {
 
     async fn set_many(
         &mut self,
-        bucket: Resource<Store>,
+        bucket: Resource<Bucket>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let s = self.bucket(&bucket)?;
@@ -198,7 +198,7 @@ impl batch::Host for HostState {
 
     async fn delete_many(
         &mut self,
-        bucket: Resource<Store>,
+        bucket: Resource<Bucket>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let s = self.bucket(&bucket)?;
