@@ -22,7 +22,7 @@ mod ack;
 pub mod address;
 mod config;
 mod configured;
-mod customer;
+pub mod customer;
 mod eleme;
 mod error;
 mod gate;
@@ -37,7 +37,7 @@ mod pipeline;
 mod pos;
 mod request;
 mod schema;
-mod signature;
+pub mod signature;
 mod sku;
 mod time;
 
