@@ -100,20 +100,27 @@ pub fn from_parts(
     if detail.is_empty() && district.is_none() {
         return None;
     }
-    let mut joined = String::new();
+    // The detail may already start with some of the parts ("上海市徐汇区漕溪北路…"):
+    // those are consumed from it rather than repeated.
     let detail_key = merge_key(&detail);
-    let mut seen = Vec::new();
+    let mut rest = detail_key.as_str();
+    let mut key = String::new();
+    let mut last: Option<String> = None;
     for part in [&province, &city, &district].into_iter().flatten() {
+        let part_key = merge_key(part);
         // A municipality is both province and city: count it once, as in free text.
-        if seen.contains(part) || detail_key.starts_with(&merge_key(part)) {
+        if last.as_deref() == Some(part_key.as_str()) {
             continue;
         }
-        seen.push(part.clone());
-        joined.push_str(part);
+        if let Some(r) = rest.strip_prefix(part_key.as_str()) {
+            rest = r;
+        }
+        key.push_str(&part_key);
+        last = Some(part_key);
     }
-    joined.push_str(&detail);
+    key.push_str(rest);
     Some(Address {
-        merge_key: merge_key(&joined),
+        merge_key: key,
         province,
         city,
         district,
@@ -159,6 +166,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(free.merge_key, parts.merge_key);
+        let repeated = |detail: &str| {
+            from_parts(
+                Some("上海市".into()),
+                Some("上海市".into()),
+                Some("浦东新区".into()),
+                detail,
+                None,
+            )
+            .unwrap()
+            .merge_key
+        };
+        // Whichever leading parts the detail repeats, the key is the same.
+        assert_eq!(repeated("上海市浦东新区世纪大道 100 号"), free.merge_key);
+        assert_eq!(repeated("浦东新区世纪大道100号"), free.merge_key);
         assert!(from_parts(None, None, None, "  ", None).is_none());
     }
 

@@ -372,6 +372,15 @@ mod tests {
     }
 
     #[test]
+    fn every_builtin_round_trips_through_json() {
+        for id in ["meituan", "eleme", "app", "miniprogram", "pos", "groupbuy"] {
+            let c = ChannelConfig::builtin(id).unwrap();
+            let text = serde_json::to_string(&c).unwrap();
+            assert_eq!(ChannelConfig::from_json(&text).unwrap(), c, "{id}");
+        }
+    }
+
+    #[test]
     fn knobs_override_and_null_disables() {
         let c = ChannelConfig::from_json(
             r#"{"id":"app","replay_window_seconds":null,"freshness_seconds":60,

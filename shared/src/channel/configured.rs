@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::address;
 use super::customer::{customer, parse_phone};
 use super::error::NormalizeError;
-use super::json::{array, embedded, opt_decimal, opt_i64, opt_text, scalar_text};
+use super::json::{array, bounded, embedded, opt_decimal, opt_i64, opt_text, scalar_text};
 use super::lines::{assemble, build_lines, goods_total, OrderParts, RawLine};
 use super::normalize::{ChannelEvent, Ctx};
 use super::request::Payload;
@@ -240,7 +240,8 @@ impl Reader<'_> {
                 MoneyUnit::Fen => opt_i64(Some(v), path)?
                     .map(money::from_fen)
                     .ok_or_else(|| NormalizeError::invalid(path, "no amount")),
-            },
+            }
+            .and_then(|d| bounded(d, path)),
         }
     }
 

@@ -306,7 +306,7 @@ fn new_order(ctx: &Ctx, m: &Value) -> Result<ChannelEvent, NormalizeError> {
         },
         Some(end) => PromisedWindow {
             asap: false,
-            start: Some(end - Duration::minutes(30)),
+            start: end.checked_sub_signed(Duration::minutes(30)),
             end: Some(end),
         },
     };

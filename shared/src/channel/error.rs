@@ -91,6 +91,11 @@ impl IngestError {
         }
     }
 
+    /// The human-readable reason (the machine-readable one is [`code`](Self::code)).
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+
     /// Seconds for a `Retry-After` header, when the refusal is temporary.
     pub fn retry_after_seconds(&self) -> Option<u64> {
         match self {
@@ -145,6 +150,10 @@ impl NormalizeError {
             NormalizeError::UnknownTopic(_) => "unknown_topic",
             NormalizeError::UnreadablePush(_) => "unreadable_push",
         }
+    }
+
+    pub fn message(&self) -> String {
+        self.to_string()
     }
 
     pub(crate) fn invalid(field: impl Into<String>, detail: impl std::fmt::Display) -> Self {

@@ -57,12 +57,29 @@ pub fn opt_decimal(v: Option<&Value>, field: &str) -> Result<Option<Decimal>, No
     }
 }
 
+/// No order amount comes near a trillion yuan; refusing larger ones keeps every sum
+/// and product of the order's money far from `Decimal`'s overflow.
+const MAX_YUAN: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 0); // 10^12
+
+/// A money amount within ±10^12 yuan.
+pub fn bounded(amount: Decimal, field: &str) -> Result<Decimal, NormalizeError> {
+    if amount.abs() > MAX_YUAN {
+        return Err(NormalizeError::invalid(
+            field,
+            format!("amount {amount} is out of range"),
+        ));
+    }
+    Ok(amount)
+}
+
 /// A yuan amount; absent means zero (platforms omit zero fees).
 pub fn yuan_or_zero(v: Option<&Value>, field: &str) -> Result<Decimal, NormalizeError> {
     match v {
         None | Some(Value::Null) => Ok(Decimal::ZERO),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(Decimal::ZERO),
-        Some(value) => money::yuan_from_json(value).map_err(|e| NormalizeError::invalid(field, e)),
+        Some(value) => money::yuan_from_json(value)
+            .map_err(|e| NormalizeError::invalid(field, e))
+            .and_then(|d| bounded(d, field)),
     }
 }
 
@@ -70,7 +87,9 @@ pub fn yuan_or_zero(v: Option<&Value>, field: &str) -> Result<Decimal, Normalize
 pub fn req_yuan(obj: &Value, field: &str) -> Result<Decimal, NormalizeError> {
     match obj.get(field) {
         None | Some(Value::Null) => Err(NormalizeError::MissingField(field.to_string())),
-        Some(v) => money::yuan_from_json(v).map_err(|e| NormalizeError::invalid(field, e)),
+        Some(v) => money::yuan_from_json(v)
+            .map_err(|e| NormalizeError::invalid(field, e))
+            .and_then(|d| bounded(d, field)),
     }
 }
 

@@ -94,7 +94,12 @@ fn order_push(ctx: &Ctx, obj: &Value) -> Result<ChannelEvent, NormalizeError> {
         let field = |name: &str| format!("detail[{i}].{name}");
         let box_num = opt_decimal(item.get("box_num"), &field("box_num"))?.unwrap_or_default();
         let box_price = yuan_or_zero(item.get("box_price"), &field("box_price"))?;
-        packaging += box_num * box_price;
+        packaging = box_num
+            .checked_mul(box_price)
+            .and_then(|fee| packaging.checked_add(fee))
+            .ok_or_else(|| {
+                NormalizeError::invalid(field("box_num"), "packaging fee out of range")
+            })?;
         raw_lines.push(RawLine {
             channel_sku: opt_text(item.get("app_food_code"))
                 .or_else(|| opt_text(item.get("sku_id")))
@@ -203,7 +208,7 @@ fn order_push(ctx: &Ctx, obj: &Value) -> Result<ChannelEvent, NormalizeError> {
             // A booked delivery time is a point; dispatch works to a window ending there.
             PromisedWindow {
                 asap: end.is_none(),
-                start: end.map(|e| e - Duration::minutes(30)),
+                start: end.and_then(|e| e.checked_sub_signed(Duration::minutes(30))),
                 end,
             }
         }

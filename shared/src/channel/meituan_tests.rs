@@ -573,3 +573,22 @@ proptest! {
         prop_assert!(off.exceptions.iter().any(|e| e.code == ExceptionCode::MoneyMismatch));
     }
 }
+
+#[test]
+fn absurd_amounts_are_refused_not_overflowed() {
+    let mut p = order_params();
+    p.iter_mut().find(|(k, _)| *k == "total").unwrap().1 = "1e20".into();
+    let (url, body) = signed("order", p);
+    let e = verify(&cfg(), SECRET, &request(&url, &body, FORM)).unwrap_err();
+    assert_eq!((e.http_status(), e.code()), (400, "invalid_field"));
+    let mut p = order_params();
+    p.iter_mut().find(|(k, _)| *k == "detail").unwrap().1 =
+        r#"[{"app_food_code":"MT-APPLE","quantity":4294967295,"price":999999999999,"box_num":1e27,"box_price":999999999999}]"#.into();
+    let (url, body) = signed("order", p);
+    assert_eq!(
+        verify(&cfg(), SECRET, &request(&url, &body, FORM))
+            .unwrap_err()
+            .code(),
+        "invalid_field"
+    );
+}

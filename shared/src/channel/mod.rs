@@ -11,6 +11,8 @@
 //!    [`normalize`] turns a [`VerifiedPush`] into [`ChannelEvent`]s, which
 //!    [`crate::order::book`] applies idempotently.
 //!
+//! [`ingest`] and [`normalize_and_apply`] are those two steps as one call each.
+//!
 //! Architecture invariant: nothing here does I/O or knows HTTP libraries; a request is
 //! plain data ([`InboundRequest`]) and an answer is plain data ([`Ack`]). Every adapter
 //! keeps its platform's details in its own file and every detail known to vary between
@@ -21,7 +23,7 @@ pub mod address;
 pub mod catalog;
 mod config;
 mod configured;
-mod customer;
+pub mod customer;
 mod eleme;
 mod error;
 mod gate;
@@ -32,10 +34,11 @@ mod lines;
 mod meituan;
 mod normalize;
 mod own;
+mod pipeline;
 mod pos;
 mod request;
 mod schema;
-mod signature;
+pub mod signature;
 mod sku;
 mod time;
 
@@ -50,5 +53,6 @@ pub use configured::{
 pub use error::{IngestError, NormalizeError};
 pub use gate::{Admission, Claim, IngestGate};
 pub use normalize::{normalize, normalize_json, ChannelEvent, ChannelNotice};
+pub use pipeline::{ingest, normalize_and_apply, NormalizeFailure};
 pub use request::{verify, InboundRequest, Payload, VerifiedPush};
 pub use sku::{SkuEntry, SkuMap};

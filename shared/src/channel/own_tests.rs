@@ -436,3 +436,37 @@ fn groupbuy_batch_goes_to_the_pickup_point() {
         "missing_field"
     );
 }
+
+proptest::proptest! {
+    #[test]
+    fn pos_money_invariants_hold_for_any_consistent_sale(
+        sales in proptest::collection::vec(
+            (proptest::collection::vec((1u32..50, 0i64..100_000), 1..5), 0i64..5_000, 0i64..300, proptest::bool::ANY),
+            1..8,
+        ),
+    ) {
+        let cfg = ChannelConfig::builtin("pos").unwrap();
+        let body: Vec<_> = sales.iter().enumerate().map(|(i, (lines, discount, packaging, delivery))| {
+            let goods: i64 = lines.iter().map(|(q, p)| i64::from(*q) * p).sum();
+            let paid = goods - discount + packaging;
+            json!({
+                "receipt_no": format!("R{i}"),
+                "sold_at": "2025-11-25T18:00:00+08:00",
+                "lines": lines.iter().map(|(q, p)| json!({"sku": "6901234567890", "quantity": q, "unit_price": crate::money::from_fen(*p).to_string()})).collect::<Vec<_>>(),
+                "discounts": [{"funder": "merchant", "label": "d", "amount": crate::money::from_fen(*discount).to_string()}],
+                "packaging_fee": crate::money::from_fen(*packaging).to_string(),
+                "paid": crate::money::from_fen(paid).to_string(),
+                "fulfilment": if *delivery { json!({"type": "delivery", "address": {"full": "上海市闵行区幸福路 1 号"}}) } else { json!({"type": "take_away"}) },
+            })
+        }).collect();
+        let evs = run(&cfg, json!({"batch_id": "b", "store_id": "S1", "sales": body}));
+        proptest::prop_assert_eq!(evs.len(), sales.len());
+        for ev in &evs {
+            let ChannelEvent::Order { order } = ev else { panic!("{ev:?}") };
+            let m = &order.money;
+            proptest::prop_assert_eq!(m.goods, order.lines.iter().map(|l| l.amount()).sum::<rust_decimal::Decimal>());
+            proptest::prop_assert_eq!(m.expected_paid(), m.paid);
+            proptest::prop_assert!(order.exceptions.is_empty(), "{:?}", order.exceptions);
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! The signature schemes, as pure functions of the signed material. Comparison is
+//! The signature schemes, as pure functions of the signed material (public so that
+//! clients, tests and tools can sign requests the way orderhub verifies them). Comparison is
 //! constant-time so a forger learns nothing from response timing.
 
 use std::collections::BTreeMap;
