@@ -1,0 +1,1 @@
+//! Static CVRP (filled in below).
