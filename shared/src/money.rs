@@ -55,7 +55,8 @@ pub fn yuan_from_json(value: &serde_json::Value) -> Result<Decimal, MoneyError> 
         serde_json::Value::Number(n) => {
             let text = n.to_string();
             if text.contains(['e', 'E']) {
-                let d = Decimal::from_scientific(&text).map_err(|_| MoneyError::NotADecimal(text.clone()))?;
+                let d = Decimal::from_scientific(&text)
+                    .map_err(|_| MoneyError::NotADecimal(text.clone()))?;
                 parse_yuan(&d.normalize().to_string())
             } else {
                 parse_yuan(&text)
@@ -90,9 +91,15 @@ mod tests {
         assert_eq!(parse_yuan("12.5"), Ok(dec!(12.5)));
         assert_eq!(parse_yuan(" 0.10 "), Ok(dec!(0.10)));
         assert_eq!(parse_yuan("-3"), Ok(dec!(-3)));
-        assert_eq!(parse_yuan("1.005"), Err(MoneyError::FinerThanFen("1.005".into())));
+        assert_eq!(
+            parse_yuan("1.005"),
+            Err(MoneyError::FinerThanFen("1.005".into()))
+        );
         assert!(matches!(parse_yuan("abc"), Err(MoneyError::NotADecimal(_))));
-        assert!(matches!(parse_yuan_non_negative("-0.01"), Err(MoneyError::Negative(_))));
+        assert!(matches!(
+            parse_yuan_non_negative("-0.01"),
+            Err(MoneyError::Negative(_))
+        ));
     }
 
     #[test]

@@ -48,9 +48,9 @@ pub trait KeyValue {
     {
         match self.get(key)? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Backend(format!("stored value at `{key}` is not valid JSON: {e}"))),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                StoreError::Backend(format!("stored value at `{key}` is not valid JSON: {e}"))
+            }),
         }
     }
 
@@ -110,7 +110,12 @@ impl MemoryStore {
 
     /// Keys with a prefix, sorted (test and report helper; not part of [`KeyValue`]).
     pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
-        let mut keys: Vec<String> = self.lock().keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+        let mut keys: Vec<String> = self
+            .lock()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
         keys.sort();
         keys
     }
@@ -139,10 +144,9 @@ impl KeyValue for MemoryStore {
         let current = match map.get(key) {
             None => 0,
             Some(bytes) => {
-                let arr: [u8; 8] = bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| StoreError::Backend(format!("`{key}` holds a non-counter value")))?;
+                let arr: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+                    StoreError::Backend(format!("`{key}` holds a non-counter value"))
+                })?;
                 i64::from_le_bytes(arr)
             }
         };

@@ -264,8 +264,31 @@ impl<'a> Ctx<'a> {
         Ok(ctx)
     }
 
+    /// Where stop `n` happens.
+    pub fn location(&self, n: Node) -> Point {
+        let p = &self.parcels[n.parcel as usize];
+        if n.pickup {
+            p.pickup
+        } else {
+            p.dropoff
+        }
+    }
+
     /// Advance `cur` through one stop.
     pub fn step(&self, r: &RiderInfo, cur: &mut Cursor, n: Node) -> Result<StopTimes, Infeasible> {
+        let tt = self.travel.travel(cur.pos, self.location(n));
+        self.step_tt(r, cur, n, tt)
+    }
+
+    /// [`Ctx::step`] with the travel time from `cur.pos` already known: insertion
+    /// evaluates many sequences over the same few legs, and travel is the costly part.
+    pub fn step_tt(
+        &self,
+        r: &RiderInfo,
+        cur: &mut Cursor,
+        n: Node,
+        tt: Time,
+    ) -> Result<StopTimes, Infeasible> {
         let p = &self.parcels[n.parcel as usize];
         if n.pickup {
             let same_site = cur.site.filter(|s| s.at == p.pickup);
@@ -278,7 +301,6 @@ impl<'a> Ctx<'a> {
                     s.handover.max(p.ready).max(s.arrived + p.pick_before),
                 ),
                 None => {
-                    let tt = self.travel.travel(cur.pos, p.pickup);
                     cur.travel += tt;
                     let arrive = cur.t + tt;
                     (arrive, (arrive + p.pick_before).max(p.ready))
@@ -305,7 +327,6 @@ impl<'a> Ctx<'a> {
                 depart: cur.t,
             })
         } else {
-            let tt = self.travel.travel(cur.pos, p.dropoff);
             cur.travel += tt;
             let arrive = cur.t + tt;
             let handover = arrive + p.drop_before;

@@ -2,6 +2,7 @@
 //! construction over many parcels.
 
 use super::context::{Ctx, Cursor, Infeasible, Node};
+use super::model::Time;
 
 /// Where to put a parcel on a route and what it costs there.
 #[derive(Debug, Clone, Copy)]
@@ -31,34 +32,53 @@ pub(crate) fn best_insertion(
 ) -> Result<Insertion, Infeasible> {
     let rider = &ctx.riders[r];
     let start = rider.start.ok_or(Infeasible::ShiftEnd)?;
-    let mut prefix: Vec<Cursor> = Vec::with_capacity(nodes.len() + 1);
+    let n = nodes.len();
+    let pick = Node::pickup(p);
+    let drop = Node::dropoff(p);
+    let (at_pick, at_drop) = (ctx.location(pick), ctx.location(drop));
+    let tt = |a, b| ctx.travel.travel(a, b);
+    // Every leg a candidate sequence can use, computed once: O(n) travel calls instead
+    // of O(n^3).
+    let locs: Vec<_> = nodes.iter().map(|&m| ctx.location(m)).collect();
+    let before = |k: usize| if k == 0 { start.pos } else { locs[k - 1] };
+    let next: Vec<Time> = (0..n).map(|k| tt(before(k), locs[k])).collect();
+    let to_pick: Vec<Time> = (0..=n).map(|k| tt(before(k), at_pick)).collect();
+    let from_pick: Vec<Time> = locs.iter().map(|&l| tt(at_pick, l)).collect();
+    let to_drop: Vec<Time> = locs.iter().map(|&l| tt(l, at_drop)).collect();
+    let from_drop: Vec<Time> = locs.iter().map(|&l| tt(at_drop, l)).collect();
+    let pick_to_drop = tt(at_pick, at_drop);
+
+    let mut prefix: Vec<Cursor> = Vec::with_capacity(n + 1);
     prefix.push(start);
-    for &n in nodes {
-        let mut c = prefix[prefix.len() - 1];
-        if ctx.step(rider, &mut c, n).is_err() {
+    for (k, &m) in nodes.iter().enumerate() {
+        let mut c = prefix[k];
+        if ctx.step_tt(rider, &mut c, m, next[k]).is_err() {
             break;
         }
         prefix.push(c);
     }
-    let pick = Node::pickup(p);
-    let drop = Node::dropoff(p);
     let mut best: Option<Insertion> = None;
     let mut why = Infeasible::ShiftEnd;
     for (i, at) in prefix.iter().enumerate() {
         let mut mid = *at;
-        if let Err(e) = ctx.step(rider, &mut mid, pick) {
+        if let Err(e) = ctx.step_tt(rider, &mut mid, pick, to_pick[i]) {
             why = e;
             continue;
         }
-        for j in i..=nodes.len() {
+        // `mid` is after the pickup and nodes[i..j].
+        for j in i..=n {
             let mut c = mid;
-            let tail_ok = ctx.step(rider, &mut c, drop).and_then(|_| {
-                nodes[j..]
-                    .iter()
-                    .try_for_each(|&n| ctx.step(rider, &mut c, n).map(|_| ()))
-            });
-            match tail_ok {
-                Ok(()) => {
+            let into_drop = if j == i { pick_to_drop } else { to_drop[j - 1] };
+            let mut ok = ctx.step_tt(rider, &mut c, drop, into_drop);
+            for k in j..n {
+                if ok.is_err() {
+                    break;
+                }
+                let leg = if k == j { from_drop[k] } else { next[k] };
+                ok = ctx.step_tt(rider, &mut c, nodes[k], leg);
+            }
+            match ok {
+                Ok(_) => {
                     let delta = ctx.cost(&c) - base_cost;
                     if best.is_none_or(|b| delta < b.delta - 1e-9) {
                         best = Some(Insertion {
@@ -70,8 +90,9 @@ pub(crate) fn best_insertion(
                 }
                 Err(e) => why = e,
             }
-            if j < nodes.len() {
-                if let Err(e) = ctx.step(rider, &mut mid, nodes[j]) {
+            if j < n {
+                let leg = if j == i { from_pick[j] } else { next[j] };
+                if let Err(e) = ctx.step_tt(rider, &mut mid, nodes[j], leg) {
                     why = e;
                     break;
                 }
@@ -152,6 +173,35 @@ pub(crate) fn candidates(ctx: &Ctx, parcels: &[usize]) -> Vec<Vec<u32>> {
     out
 }
 
+/// Best and second-best insertion cost of one parcel over its candidate riders.
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    best: f64,
+    second: f64,
+    /// Index into the parcel's candidate list; `usize::MAX` when nothing fits.
+    k: usize,
+}
+
+fn summarise(row: &[Option<Insertion>]) -> Summary {
+    let mut s = Summary {
+        best: f64::INFINITY,
+        second: f64::INFINITY,
+        k: usize::MAX,
+    };
+    for (k, ins) in row.iter().enumerate() {
+        if let Some(ins) = ins {
+            if ins.delta < s.best {
+                s.second = s.best;
+                s.best = ins.delta;
+                s.k = k;
+            } else if ins.delta < s.second {
+                s.second = ins.delta;
+            }
+        }
+    }
+    s
+}
+
 /// Insert every parcel of `pending` by regret-2: the parcel that would lose most by not
 /// getting its best rider goes first. Returns the parcels no rider could take.
 pub(crate) fn regret_insert(
@@ -160,7 +210,6 @@ pub(crate) fn regret_insert(
     pending: &[usize],
     cands: &[Vec<u32>],
 ) -> Vec<usize> {
-    let mut pending: Vec<usize> = pending.to_vec();
     let mut table: Vec<Vec<Option<Insertion>>> = pending
         .iter()
         .map(|&p| {
@@ -173,46 +222,51 @@ pub(crate) fn regret_insert(
                 .collect()
         })
         .collect();
+    let mut summary: Vec<Summary> = table.iter().map(|row| summarise(row)).collect();
+    let mut open = vec![true; pending.len()];
+    // Which (slot, k) entries each rider appears in, so an insertion refreshes only those.
+    let mut watchers: Vec<Vec<(u32, u32)>> = vec![Vec::new(); ctx.riders.len()];
+    for (slot, &p) in pending.iter().enumerate() {
+        for (k, &r) in cands[p].iter().enumerate() {
+            watchers[r as usize].push((slot as u32, k as u32));
+        }
+    }
     loop {
-        let mut pick: Option<(f64, usize, usize)> = None; // (regret, slot in pending, cand k)
-        for (slot, row) in table.iter().enumerate() {
-            let (mut b1, mut b2, mut k1) = (f64::INFINITY, f64::INFINITY, usize::MAX);
-            for (k, ins) in row.iter().enumerate() {
-                if let Some(ins) = ins {
-                    if ins.delta < b1 {
-                        b2 = b1;
-                        b1 = ins.delta;
-                        k1 = k;
-                    } else if ins.delta < b2 {
-                        b2 = ins.delta;
-                    }
-                }
-            }
-            if k1 == usize::MAX {
+        let mut pick: Option<(f64, usize)> = None;
+        for (slot, s) in summary.iter().enumerate() {
+            if !open[slot] || s.k == usize::MAX {
                 continue;
             }
-            let regret = if b2.is_finite() {
-                b2 - b1
+            let regret = if s.second.is_finite() {
+                s.second - s.best
             } else {
                 UNASSIGNED_PENALTY
             };
-            if pick.is_none_or(|(g, _, _)| regret > g) {
-                pick = Some((regret, slot, k1));
+            if pick.is_none_or(|(g, _)| regret > g) {
+                pick = Some((regret, slot));
             }
         }
-        let Some((_, slot, k)) = pick else { break };
-        let p = pending.swap_remove(slot);
-        let row = table.swap_remove(slot);
+        let Some((_, slot)) = pick else { break };
+        open[slot] = false;
+        let p = pending[slot];
+        let k = summary[slot].k;
         let r = cands[p][k] as usize;
-        let Some(ins) = row[k] else { break };
+        let Some(ins) = table[slot][k] else { break };
         ins.apply(&mut sol.routes[r], p);
         sol.cost[r] += ins.delta;
         sol.rider_of[p] = Some(r as u32);
-        for (q, row) in pending.iter().zip(table.iter_mut()) {
-            if let Some(k) = cands[*q].iter().position(|&c| c as usize == r) {
-                row[k] = best_insertion(ctx, r, &sol.routes[r], sol.cost[r], *q).ok();
+        for &(s, k) in &watchers[r] {
+            let (s, k) = (s as usize, k as usize);
+            if open[s] {
+                table[s][k] = best_insertion(ctx, r, &sol.routes[r], sol.cost[r], pending[s]).ok();
+                summary[s] = summarise(&table[s]);
             }
         }
     }
     pending
+        .iter()
+        .zip(&open)
+        .filter(|(_, o)| **o)
+        .map(|(p, _)| *p)
+        .collect()
 }

@@ -14,18 +14,25 @@ fn neighbours(ctx: &Ctx, open: &[usize], keep: usize) -> Vec<Vec<u32>> {
     let mut out = vec![Vec::new(); ctx.parcels.len()];
     for &p in open {
         let a = &ctx.parcels[p];
+        // Squared distances rank the same and skip a square root per pair.
         let mut list: Vec<(f64, u32)> = open
             .iter()
             .filter(|&&q| q != p)
             .map(|&q| {
                 let b = &ctx.parcels[q];
-                let d = (a.pickup.x - b.pickup.x).hypot(a.pickup.y - b.pickup.y)
-                    + (a.dropoff.x - b.dropoff.x).hypot(a.dropoff.y - b.dropoff.y);
+                let d = (a.pickup.x - b.pickup.x).powi(2)
+                    + (a.pickup.y - b.pickup.y).powi(2)
+                    + (a.dropoff.x - b.dropoff.x).powi(2)
+                    + (a.dropoff.y - b.dropoff.y).powi(2);
                 (d, q as u32)
             })
             .collect();
-        list.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
-        list.truncate(keep);
+        let by_distance = |x: &(f64, u32), y: &(f64, u32)| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1));
+        if list.len() > keep {
+            list.select_nth_unstable_by(keep, by_distance);
+            list.truncate(keep);
+        }
+        list.sort_unstable_by(by_distance);
         out[p] = list.into_iter().map(|(_, q)| q).collect();
     }
     out

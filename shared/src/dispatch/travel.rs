@@ -36,9 +36,22 @@ pub fn haversine_metres(a: Point, b: Point) -> f64 {
     2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
 }
 
+/// Within a city the equirectangular projection is within 0.1% of the great circle and
+/// costs one cosine instead of five transcendental calls; dispatch calls this millions
+/// of times.
+fn city_metres(a: Point, b: Point) -> f64 {
+    let dlat = (b.lat() - a.lat()).to_radians();
+    let dlng = (b.lng() - a.lng()).to_radians();
+    if dlat.abs() > 0.01 || dlng.abs() > 0.01 {
+        return haversine_metres(a, b);
+    }
+    let x = dlng * ((a.lat() + b.lat()) * 0.5).to_radians().cos();
+    EARTH_RADIUS_M * (x * x + dlat * dlat).sqrt()
+}
+
 impl TravelModel for Haversine {
     fn travel(&self, a: Point, b: Point) -> Time {
-        let secs = haversine_metres(a, b) * self.detour / self.metres_per_second;
+        let secs = city_metres(a, b) * self.detour / self.metres_per_second;
         secs.ceil() as Time
     }
 }
@@ -66,6 +79,13 @@ mod tests {
         // Shanghai People's Square to the Bund: about 1.6 km.
         let d = haversine_metres(Point::geo(31.2304, 121.4737), Point::geo(31.2400, 121.4900));
         assert!((1_800.0..2_000.0).contains(&d), "{d}");
+    }
+
+    #[test]
+    fn the_city_shortcut_agrees_with_the_great_circle() {
+        let (a, b) = (Point::geo(31.2304, 121.4737), Point::geo(31.2700, 121.5100));
+        let exact = haversine_metres(a, b);
+        assert!((city_metres(a, b) - exact).abs() < exact * 1e-3);
     }
 
     #[test]

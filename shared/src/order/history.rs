@@ -27,19 +27,35 @@ pub enum EventKind {
     Paid,
     /// The merchant (or the platform on its behalf) accepted the order.
     Accepted,
-    Merged { group_id: String },
+    Merged {
+        group_id: String,
+    },
     Reserved,
-    Dispatched { rider_id: String, parcel_id: String },
+    Dispatched {
+        rider_id: String,
+        parcel_id: String,
+    },
     PickedUp,
     Delivered,
     Completed,
-    Cancelled { reason: Option<String> },
-    RefundRequested { reason: Option<String> },
+    Cancelled {
+        reason: Option<String>,
+    },
+    RefundRequested {
+        reason: Option<String>,
+    },
     /// `full` when the whole order was refunded; a partial refund keeps the order alive.
-    Refunded { amount: Decimal, full: bool },
+    Refunded {
+        amount: Decimal,
+        full: bool,
+    },
     /// A channel status orderhub records but does not act on (kept verbatim).
-    ChannelStatus { code: String },
-    Exception { code: super::ExceptionCode },
+    ChannelStatus {
+        code: String,
+    },
+    Exception {
+        code: super::ExceptionCode,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,19 +143,33 @@ mod tests {
 
     #[test]
     fn cancel_before_create_stays_cancelled() {
-        let h = vec![ev(EventKind::Cancelled { reason: None }), ev(EventKind::Created), ev(EventKind::Accepted)];
+        let h = vec![
+            ev(EventKind::Cancelled { reason: None }),
+            ev(EventKind::Created),
+            ev(EventKind::Accepted),
+        ];
         assert_eq!(derive_status(&h), OrderStatus::Cancelled);
     }
 
     #[test]
     fn completed_before_accepted_is_completed() {
-        let h = vec![ev(EventKind::Created), ev(EventKind::Completed), ev(EventKind::Accepted)];
+        let h = vec![
+            ev(EventKind::Created),
+            ev(EventKind::Completed),
+            ev(EventKind::Accepted),
+        ];
         assert_eq!(derive_status(&h), OrderStatus::Completed);
     }
 
     #[test]
     fn partial_refund_does_not_end_the_order() {
-        let h = vec![ev(EventKind::Created), ev(EventKind::Refunded { amount: Decimal::ONE, full: false })];
+        let h = vec![
+            ev(EventKind::Created),
+            ev(EventKind::Refunded {
+                amount: Decimal::ONE,
+                full: false,
+            }),
+        ];
         assert_eq!(derive_status(&h), OrderStatus::Created);
         assert_eq!(derive_status(&[]), OrderStatus::Unknown);
     }

@@ -57,6 +57,10 @@ pub struct OrderException {
 
 impl OrderException {
     pub fn new(code: ExceptionCode, detail: impl Into<String>) -> Self {
-        Self { code, route: code.route(), detail: detail.into() }
+        Self {
+            code,
+            route: code.route(),
+            detail: detail.into(),
+        }
     }
 }

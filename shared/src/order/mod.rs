@@ -139,7 +139,11 @@ pub enum Fulfilment {
     /// order that arrived without one, which is then also flagged as an exception.
     Delivery { address: Option<Address> },
     /// Collected at a pickup point (community group-buying).
-    PickupPoint { point_id: String, name: Option<String>, address: Option<Address> },
+    PickupPoint {
+        point_id: String,
+        name: Option<String>,
+        address: Option<Address>,
+    },
     /// Handed over at the store counter (POS sale taken away).
     InStore { store_id: String },
 }
@@ -204,7 +208,11 @@ impl OrderMoney {
         self.discounts.iter().map(|d| d.amount).sum()
     }
     pub fn discount_by(&self, funder: Funder) -> Decimal {
-        self.discounts.iter().filter(|d| d.funder == funder).map(|d| d.amount).sum()
+        self.discounts
+            .iter()
+            .filter(|d| d.funder == funder)
+            .map(|d| d.amount)
+            .sum()
     }
     /// What the parts say the customer should have paid.
     pub fn expected_paid(&self) -> Decimal {
@@ -251,7 +259,10 @@ impl Order {
     }
 
     pub fn total_weight_g(&self) -> u64 {
-        self.lines.iter().map(|l| u64::from(l.unit_weight_g) * u64::from(l.quantity)).sum()
+        self.lines
+            .iter()
+            .map(|l| u64::from(l.unit_weight_g) * u64::from(l.quantity))
+            .sum()
     }
 
     pub fn is_exception(&self) -> bool {
