@@ -30,6 +30,7 @@ fn city(seed: u64, parcels: usize, riders: usize) -> Problem {
             online: true,
             onboard: vec![],
             route: vec![],
+            delivered_today: 0,
         })
         .collect();
     let parcels = (0..parcels)

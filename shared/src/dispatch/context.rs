@@ -74,7 +74,10 @@ pub(crate) struct Cursor {
     pub load: Load,
     pub lateness: Time,
     pub travel: Time,
+    /// Parcels this rider handles: delivered earlier today, on board, and planned.
     pub parcels: i64,
+    /// Parcels in the box right now (sizes may be zero, so `load` cannot tell).
+    pub onboard: i64,
     pub site: Option<Site>,
 }
 
@@ -236,7 +239,8 @@ impl<'a> Ctx<'a> {
                 load,
                 lateness: 0,
                 travel: 0,
-                parcels: onboard.len() as i64,
+                parcels: onboard.len() as i64 + r.delivered_today,
+                onboard: onboard.len() as i64,
                 site: None,
             };
             let mut info = RiderInfo {
@@ -292,7 +296,7 @@ impl<'a> Ctx<'a> {
         let p = &self.parcels[n.parcel as usize];
         if n.pickup {
             let same_site = cur.site.filter(|s| s.at == p.pickup);
-            if self.cfg.one_site_per_trip && cur.load.parcels > 0 && same_site.is_none() {
+            if self.cfg.one_site_per_trip && cur.onboard > 0 && same_site.is_none() {
                 return Err(Infeasible::OneSitePerTrip);
             }
             let (arrive, handover) = match same_site {
@@ -314,6 +318,7 @@ impl<'a> Ctx<'a> {
                 return Err(Infeasible::Capacity);
             }
             cur.parcels += 1;
+            cur.onboard += 1;
             cur.pos = p.pickup;
             cur.t = handover + p.pick_after;
             cur.site = Some(Site {
@@ -335,6 +340,7 @@ impl<'a> Ctx<'a> {
             }
             cur.lateness += (handover - p.promised).max(0);
             cur.load = cur.load.minus(&p.size);
+            cur.onboard -= 1;
             cur.pos = p.dropoff;
             cur.t = handover + p.drop_after;
             cur.site = None;

@@ -180,6 +180,9 @@ pub struct Rider {
     pub onboard: Vec<ParcelId>,
     /// Committed stops the rider will do first, in this order.
     pub route: Vec<Stop>,
+    /// Parcels already delivered this shift: counts toward the balance of load.
+    #[serde(default)]
+    pub delivered_today: i64,
 }
 
 /// A parcel of an order, ready (or about to be) at a store.

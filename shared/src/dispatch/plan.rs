@@ -19,7 +19,7 @@ pub struct ScoreBreakdown {
     /// Time past the promise, summed over drop-offs.
     pub lateness: Time,
     pub travel: Time,
-    /// Square of the parcels the rider carries in this plan.
+    /// Square of the rider's parcels today (delivered, on board and planned).
     pub load_squared: i64,
     /// The weighted sum the search minimised.
     pub total: f64,

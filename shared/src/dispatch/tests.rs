@@ -24,6 +24,7 @@ fn rider(id: &str, x: f64, y: f64) -> Rider {
         online: true,
         onboard: vec![],
         route: vec![],
+        delivered_today: 0,
     }
 }
 
