@@ -8,7 +8,7 @@ use orderhub_core::dispatch::*;
 fn city(seed: u64, parcels: usize, riders: usize) -> Problem {
     let mut rng = SplitMix64::new(seed);
     // Around People's Square, Shanghai (GCJ-02), ±0.055° ≈ ±6 km.
-    let mut at = |rng: &mut SplitMix64| {
+    let at = |rng: &mut SplitMix64| {
         Point::geo(
             31.23 + (rng.unit() - 0.5) * 0.11,
             121.47 + (rng.unit() - 0.5) * 0.13,

@@ -11,6 +11,8 @@ use crate::instance::Instance;
 #[derive(Debug, Default, Clone)]
 pub struct Metrics {
     pub orders: usize,
+    /// Orders ready before the last courier goes off duty: the rest no one can deliver.
+    pub possible: usize,
     pub delivered: usize,
     pub mean_ctd: f64,
     pub p90_ctd: f64,
@@ -63,7 +65,7 @@ pub fn evaluate(inst: &Instance, dir: &Path) -> Metrics {
             bad.push(format!("unknown courier {courier}"));
             continue;
         };
-        if pickup >= c.off + 1 {
+        if pickup > c.off {
             bad.push(format!(
                 "{courier} picks up at {pickup} after going off at {}",
                 c.off
@@ -239,6 +241,12 @@ pub fn evaluate(inst: &Instance, dir: &Path) -> Metrics {
                 .max(inst.params.pay_per_hour * (c.off - c.on) as f64 / 60.0)
         })
         .sum();
+    let over_max = ctd.iter().filter(|&&x| x > inst.params.max_ctd).count();
+    if over_max > 0 {
+        bad.push(format!(
+            "note: {over_max} orders over the maximum click-to-door (a soft target)"
+        ));
+    }
     let lb: f64 = inst
         .orders
         .iter()
@@ -247,6 +255,10 @@ pub fn evaluate(inst: &Instance, dir: &Path) -> Metrics {
         / inst.orders.len().max(1) as f64;
     Metrics {
         orders: inst.orders.len(),
+        possible: {
+            let last_off = inst.couriers.iter().map(|c| c.off).max().unwrap_or(0);
+            inst.orders.iter().filter(|o| o.ready <= last_off).count()
+        },
         delivered: drop_at.len(),
         mean_ctd: ctd.iter().sum::<Time>() as f64 / n,
         p90_ctd: ctd
