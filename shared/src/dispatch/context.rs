@@ -293,11 +293,27 @@ impl<'a> Ctx<'a> {
         n: Node,
         tt: Time,
     ) -> Result<StopTimes, Infeasible> {
+        match self.advance(r, cur, n, tt) {
+            (times, None) => Ok(times),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// Advance through one stop whatever happens, reporting the first rule it breaks:
+    /// a committed route that no longer fits is still shown to the operator in full.
+    pub fn advance(
+        &self,
+        r: &RiderInfo,
+        cur: &mut Cursor,
+        n: Node,
+        tt: Time,
+    ) -> (StopTimes, Option<Infeasible>) {
         let p = &self.parcels[n.parcel as usize];
+        let mut broken = None;
         if n.pickup {
             let same_site = cur.site.filter(|s| s.at == p.pickup);
             if self.cfg.one_site_per_trip && cur.onboard > 0 && same_site.is_none() {
-                return Err(Infeasible::OneSitePerTrip);
+                broken = Some(Infeasible::OneSitePerTrip);
             }
             let (arrive, handover) = match same_site {
                 Some(s) => (
@@ -311,11 +327,11 @@ impl<'a> Ctx<'a> {
                 }
             };
             if handover > r.shift_end {
-                return Err(Infeasible::ShiftEnd);
+                broken = broken.or(Some(Infeasible::ShiftEnd));
             }
             cur.load = cur.load.plus(&p.size);
             if !cur.load.fits_within(&r.capacity) {
-                return Err(Infeasible::Capacity);
+                broken = broken.or(Some(Infeasible::Capacity));
             }
             cur.parcels += 1;
             cur.onboard += 1;
@@ -326,17 +342,20 @@ impl<'a> Ctx<'a> {
                 arrived: arrive,
                 handover,
             });
-            Ok(StopTimes {
-                arrive,
-                handover,
-                depart: cur.t,
-            })
+            (
+                StopTimes {
+                    arrive,
+                    handover,
+                    depart: cur.t,
+                },
+                broken,
+            )
         } else {
             cur.travel += tt;
             let arrive = cur.t + tt;
             let handover = arrive + p.drop_before;
             if !self.cfg.drops_after_shift_end && handover > r.shift_end {
-                return Err(Infeasible::ShiftEnd);
+                broken = Some(Infeasible::ShiftEnd);
             }
             cur.lateness += (handover - p.promised).max(0);
             cur.load = cur.load.minus(&p.size);
@@ -344,11 +363,14 @@ impl<'a> Ctx<'a> {
             cur.pos = p.dropoff;
             cur.t = handover + p.drop_after;
             cur.site = None;
-            Ok(StopTimes {
-                arrive,
-                handover,
-                depart: cur.t,
-            })
+            (
+                StopTimes {
+                    arrive,
+                    handover,
+                    depart: cur.t,
+                },
+                broken,
+            )
         }
     }
 

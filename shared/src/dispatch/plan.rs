@@ -78,6 +78,9 @@ pub struct Plan {
     pub unassigned: Vec<Unassigned>,
     /// Riders whose position report is too old to give them new work.
     pub stale_riders: Vec<RiderId>,
+    /// Riders whose committed stops no longer fit their shift or box: shown in full,
+    /// given nothing new, for an operator to sort out.
+    pub broken_routes: Vec<RiderId>,
     pub score: ScoreBreakdown,
     /// Improvement steps the budget allowed.
     pub iterations: u64,
@@ -140,12 +143,8 @@ fn build_plan(
             .copied()
             .collect();
         for &n in &all {
-            // A committed route that no longer fits (late report) is still shown as is;
-            // the checker flags it, the solver added nothing to it.
-            let times = match ctx.step(info, &mut cur, n) {
-                Ok(t) => t,
-                Err(_) => break,
-            };
+            let tt = ctx.travel.travel(cur.pos, ctx.location(n));
+            let (times, _) = ctx.advance(info, &mut cur, n, tt);
             stops.push(PlannedStop {
                 parcel: problem.parcels[n.parcel as usize].id.clone(),
                 kind: if n.pickup {
@@ -207,11 +206,19 @@ fn build_plan(
         .filter(|(_, i)| i.stale)
         .map(|(r, _)| r.id.clone())
         .collect();
+    let broken_routes = problem
+        .riders
+        .iter()
+        .zip(&ctx.riders)
+        .filter(|(_, i)| i.start.is_none())
+        .map(|(r, _)| r.id.clone())
+        .collect();
     Plan {
         routes,
         assignments,
         unassigned,
         stale_riders,
+        broken_routes,
         score,
         iterations,
     }

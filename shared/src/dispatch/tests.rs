@@ -217,6 +217,36 @@ fn committed_stops_stay_first_and_onboard_parcels_get_delivered() {
 }
 
 #[test]
+fn a_committed_route_past_the_shift_is_shown_whole_and_flagged() {
+    let mut r = rider("r", 0.0, 0.0);
+    r.shift_end = 10;
+    r.route = vec![
+        Stop::pickup(&ParcelId("late".into())),
+        Stop::dropoff(&ParcelId("late".into())),
+    ];
+    let problem = Problem {
+        now: 0,
+        riders: vec![r, rider("s", 0.0, 0.0)],
+        parcels: vec![
+            parcel("late", (1_000.0, 0.0), (2_000.0, 0.0), 0, 900),
+            parcel("new", (0.0, 0.0), (100.0, 0.0), 0, 900),
+        ],
+    };
+    let config = DispatchConfig::default();
+    let plan = dispatch(&problem, &config, &PLANE, &mut Iterations::new(20)).unwrap();
+    assert_eq!(plan.broken_routes, vec![RiderId("r".into())]);
+    assert_eq!(plan.routes[0].stops.len(), 2);
+    assert_eq!(rider_of(&plan, "new"), Some("s"));
+    let v = check(&problem, &config, &PLANE, &plan);
+    assert!(
+        v.iter()
+            .all(|v| matches!(v, Violation::AfterShiftEnd { .. }))
+            && !v.is_empty(),
+        "{v:?}"
+    );
+}
+
+#[test]
 fn one_site_per_trip_bundles_a_store_and_never_mixes_stores() {
     let problem = Problem {
         now: 0,
