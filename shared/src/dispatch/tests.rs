@@ -111,6 +111,53 @@ fn frozen_goods_only_go_to_a_freezer_and_otherwise_raise_no_capable_rider() {
 }
 
 #[test]
+fn explain_names_the_refusal_and_balance_moves_work_to_the_less_busy() {
+    let mut busy = rider("busy", 0.0, 0.0);
+    busy.delivered_today = 20;
+    let mut plain = rider("plain", 150.0, 0.0);
+    plain.capabilities = Capabilities::default();
+    let mut chilled = parcel("milk", (0.0, 0.0), (400.0, 0.0), 0, 2_000);
+    chilled.cold_chain = ColdChain::Chilled;
+    let problem = Problem {
+        now: 0,
+        riders: vec![busy, plain, rider("idle", 300.0, 0.0)],
+        parcels: vec![chilled],
+    };
+    let config = DispatchConfig::default();
+    let plan = run(&problem, &config);
+    // "busy" is nearest, but 20 parcels today make a 21st cost 41 × 30 in balance.
+    assert_eq!(rider_of(&plan, "milk"), Some("idle"));
+    let id = |s: &str| RiderId(s.into());
+    let why = explain(
+        &problem,
+        &config,
+        &PLANE,
+        &plan,
+        &ParcelId("milk".into()),
+        &id("idle"),
+        &id("plain"),
+    )
+    .unwrap();
+    assert_eq!(
+        why.b.1,
+        RiderOption::Impossible {
+            why: Refusal::WrongBox
+        }
+    );
+    let why = explain(
+        &problem,
+        &config,
+        &PLANE,
+        &plan,
+        &ParcelId("milk".into()),
+        &id("idle"),
+        &id("busy"),
+    )
+    .unwrap();
+    assert!(why.verdict.contains("load balance"), "{}", why.verdict);
+}
+
+#[test]
 fn bad_addresses_and_impossible_windows_are_exceptions() {
     let mut lost = parcel("lost", (0.0, 0.0), (0.0, 0.0), 0, 900);
     lost.dropoff = None;
