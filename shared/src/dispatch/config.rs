@@ -70,7 +70,7 @@ impl Default for DispatchConfig {
             max_lateness: None,
             drops_after_shift_end: false,
             one_site_per_trip: false,
-            candidate_riders: 24,
+            candidate_riders: 12,
             budget_millis: 50,
         }
     }

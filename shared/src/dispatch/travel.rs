@@ -36,6 +36,13 @@ pub fn haversine_metres(a: Point, b: Point) -> f64 {
     2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
 }
 
+/// Cosine by its Taylor series to x¹⁰: relative error below 1e-6 up to 75° of latitude,
+/// several times cheaper than libm's.
+fn cos_taylor(x: f64) -> f64 {
+    let x2 = x * x;
+    1.0 - x2 / 2.0 * (1.0 - x2 / 12.0 * (1.0 - x2 / 30.0 * (1.0 - x2 / 56.0 * (1.0 - x2 / 90.0))))
+}
+
 /// Within a city the equirectangular projection is within 0.1% of the great circle and
 /// costs one cosine instead of five transcendental calls; dispatch calls this millions
 /// of times.
@@ -45,7 +52,7 @@ fn city_metres(a: Point, b: Point) -> f64 {
     if dlat.abs() > 0.01 || dlng.abs() > 0.01 {
         return haversine_metres(a, b);
     }
-    let x = dlng * ((a.lat() + b.lat()) * 0.5).to_radians().cos();
+    let x = dlng * cos_taylor(((a.lat() + b.lat()) * 0.5).to_radians());
     EARTH_RADIUS_M * (x * x + dlat * dlat).sqrt()
 }
 
@@ -86,6 +93,14 @@ mod tests {
         let (a, b) = (Point::geo(31.2304, 121.4737), Point::geo(31.2700, 121.5100));
         let exact = haversine_metres(a, b);
         assert!((city_metres(a, b) - exact).abs() < exact * 1e-3);
+    }
+
+    #[test]
+    fn the_cosine_series_is_close_enough() {
+        for deg in [0.0f64, 20.0, 31.2, 45.0, 60.0, 75.0] {
+            let x = deg.to_radians();
+            assert!((cos_taylor(x) - x.cos()).abs() < 1e-6 * x.cos(), "{deg}");
+        }
     }
 
     #[test]
