@@ -65,7 +65,7 @@ def vroom_cost(path, _seconds, cache={}):
         problem.add_job(vroom.Job(i, location=i, delivery=[demand[i]]))
     t = time.perf_counter()
     sol = problem.solve(exploration_level=5, nb_threads=1)
-    done = len(sol.summary.unassigned) == 0 if hasattr(sol.summary, "unassigned") else True
+    done = int(getattr(sol.summary, "unassigned", 0)) == 0
     cache[path] = (int(sol.summary.cost) if done else None, time.perf_counter() - t)
     return cache[path]
 
