@@ -116,6 +116,16 @@ pub fn load(dir: &Path) -> Result<Instance, String> {
         pay_per_order: num(p, 5, "params")?,
         pay_per_hour: num(p, 6, "params")?,
     };
+    // Every index into `restaurants` later relies on this.
+    if let Some(o) = orders
+        .iter()
+        .find(|o| !restaurants.contains_key(&o.restaurant))
+    {
+        return Err(format!(
+            "order {} names unknown restaurant {}",
+            o.id, o.restaurant
+        ));
+    }
     let name = dir
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())

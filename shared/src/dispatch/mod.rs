@@ -37,7 +37,9 @@ pub use model::{
     service_after, service_before, Capabilities, ColdChain, Load, Parcel, ParcelId, Point, Problem,
     Rider, RiderId, Stop, StopKind, Time,
 };
-pub use plan::{dispatch, Assignment, Plan, PlannedStop, RoutePlan, ScoreBreakdown, Unassigned};
+pub use plan::{
+    commit_plan, dispatch, Assignment, Plan, PlannedStop, RoutePlan, ScoreBreakdown, Unassigned,
+};
 pub use redispatch::{reject_parcels, release_rider, Released};
 pub use rng::SplitMix64;
 pub use screen::Unassignable;

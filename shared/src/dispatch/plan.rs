@@ -86,6 +86,38 @@ pub struct Plan {
     pub iterations: u64,
 }
 
+impl Plan {
+    /// The exceptions to raise, one per parcel no rider can take for good (parcels that
+    /// only wait for a free rider raise none).
+    pub fn exceptions(&self) -> Vec<(ParcelId, crate::order::OrderException)> {
+        self.unassigned
+            .iter()
+            .filter_map(|u| {
+                u.reason
+                    .to_exception(&u.parcel)
+                    .map(|e| (u.parcel.clone(), e))
+            })
+            .collect()
+    }
+}
+
+/// Make the plan's routes the riders' committed routes (what the shell stores after
+/// notifying riders); the next call then routes only parcels still open.
+pub fn commit_plan(problem: &mut Problem, plan: &Plan) {
+    for route in &plan.routes {
+        if let Some(rider) = problem.riders.iter_mut().find(|r| r.id == route.rider) {
+            rider.route = route
+                .stops
+                .iter()
+                .map(|s| super::model::Stop {
+                    parcel: s.parcel.clone(),
+                    kind: s.kind,
+                })
+                .collect();
+        }
+    }
+}
+
 /// Assign every open parcel of `problem` to a rider and order each rider's stops.
 pub fn dispatch(
     problem: &Problem,

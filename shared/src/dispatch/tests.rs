@@ -177,6 +177,8 @@ fn bad_addresses_and_impossible_windows_are_exceptions() {
         ..DispatchConfig::default()
     };
     let plan = run(&problem, &config);
+    let raised: Vec<ExceptionCode> = plan.exceptions().into_iter().map(|(_, e)| e.code).collect();
+    assert_eq!(raised.len(), 3);
     let code = |p: &str| {
         plan.unassigned
             .iter()
@@ -328,6 +330,23 @@ fn one_site_per_trip_bundles_a_store_and_never_mixes_stores() {
             StopKind::Dropoff => onboard -= 1,
         }
     }
+}
+
+#[test]
+fn a_committed_plan_is_kept_and_only_new_parcels_are_routed() {
+    let mut problem = random_problem(11, 20, 5);
+    let config = DispatchConfig::default();
+    let first = run(&problem, &config);
+    commit_plan(&mut problem, &first);
+    let held: usize = first.assignments.len();
+    let next = run(&problem, &config);
+    assert!(
+        next.assignments.is_empty(),
+        "{} re-assigned",
+        next.assignments.len()
+    );
+    let stops: usize = next.routes.iter().map(|r| r.stops.len()).sum();
+    assert_eq!(stops, 2 * held);
 }
 
 #[test]
