@@ -40,15 +40,15 @@ fn row(name: &str, policy: &str, m: &Metrics) -> String {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let mut iterations = 40u64;
+    let mut iterations = 120u64;
     let mut out = PathBuf::from("target/mdrp-solutions");
     let mut dirs = Vec::new();
     let mut weights = Weights {
         lateness: 10.0,
         travel: 1.0,
-        balance: 1.0,
+        balance: 3.0,
     };
-    let mut slack = 0;
+    let mut slack = 1;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--iterations" => {
