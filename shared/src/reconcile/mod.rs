@@ -26,6 +26,7 @@
 //! [`Report::storage_key`].
 
 mod alipay;
+mod bill_store;
 mod error;
 mod finding;
 #[cfg(test)]
@@ -40,6 +41,7 @@ mod own_formats;
 mod record;
 mod report;
 mod row;
+mod run;
 #[cfg(test)]
 mod scenario_tests;
 mod settlement;
@@ -49,6 +51,10 @@ mod upload;
 mod wechat;
 
 pub use alipay::{import_alipay_zip, AlipayCsvParser, END_OF_DETAIL};
+pub use bill_store::{
+    channels_with_bill, create_upload, current_bill, import_upload, put_chunk, upload_status,
+    BillStoreError, ImportedBill, UploadSpec, UploadStatus, MAX_CHUNKS, MAX_CHUNK_BYTES,
+};
 pub use error::{ImportError, ImportErrorKind};
 pub use import::{import_chunks, BillParser, StatementKind};
 pub use matcher::{reconcile_day, DayBills, ReconcileRequest};
@@ -60,6 +66,7 @@ pub use report::{
     diff_reports, ChannelSummary, Difference, DifferenceClass, Report, ReportChanges, SideTotals,
     Subject,
 };
+pub use run::{our_records, run_day, stored_report, RunEffect, RunOutcome};
 pub use settlement::SettlementSummary;
 pub use statement::{
     AmountFormat, StatementField, StatementFormat, StatementMapping, StatementParser,
