@@ -200,3 +200,71 @@ fn a_bad_bill_is_an_import_error_and_nothing_is_stored() {
         Err(BillStoreError::NoBill { .. })
     ));
 }
+
+/// The e2e scenario, natively: every payment-bill class once, through the stores.
+#[test]
+fn a_payment_bill_day_with_every_class_through_the_stores() {
+    let (bills, orders) = (MemoryStore::new(), MemoryStore::new());
+    let at = |t: &str| format!("2026-11-20 {t}");
+    for spec in [
+        OrderSpec::new("app", "A1", &at("10:00:00"), dec!(30.00))
+            .refund(&at("15:00:00"), dec!(5.00)),
+        OrderSpec::new("app", "A2", &at("11:00:00"), dec!(25.00)),
+        OrderSpec::new("app", "A3", &at("12:00:00"), dec!(12.00)),
+        OrderSpec::new("app", "A4", &at("13:00:00"), dec!(8.80)),
+        OrderSpec::new("app", "A5", &at("14:00:00"), dec!(16.00)).cancelled(),
+    ] {
+        let events = vec![ChannelEvent::Order {
+            order: Box::new(spec.order()),
+        }];
+        book::apply(&orders, &events).unwrap();
+        day_index::index_events(&orders, &events, 480).unwrap();
+    }
+    let bill = wechat_bill(&[
+        WxRow::pay(&at("10:00:00"), "A1", dec!(30.00)),
+        WxRow::pay(&at("11:00:00"), "A2", dec!(24.00)),
+        WxRow::pay(&at("13:00:00"), "A4", dec!(8.80)),
+        WxRow::pay(&at("13:00:00"), "A4", dec!(8.80)),
+        WxRow::pay(&at("14:00:00"), "A5", dec!(16.00)),
+        WxRow::pay(&at("16:00:00"), "X9", dec!(9.90)),
+        WxRow::refund(&at("15:00:00"), "A1", "rf1", dec!(5.00)),
+        WxRow::refund(&at("17:00:00"), "Y7", "rf7", dec!(3.30)),
+    ]);
+    let st = create_upload(
+        &bills,
+        &UploadSpec {
+            business_date: day("2026-11-20"),
+            ..spec(3)
+        },
+    )
+    .unwrap();
+    for (i, c) in bill.as_bytes().chunks(bill.len().div_ceil(3)).enumerate() {
+        put_chunk(&bills, &st.upload_id, i as u32, c).unwrap();
+    }
+    let out = run_day(&bills, &orders, &ChannelId::new("app"), day("2026-11-20")).unwrap();
+    let mut found: Vec<(DifferenceClass, String, Option<crate::reconcile::Component>)> = out
+        .report
+        .differences
+        .iter()
+        .map(|d| (d.class, d.key.clone(), d.component))
+        .collect();
+    found.dedup();
+    use crate::reconcile::Component;
+    assert_eq!(
+        found,
+        vec![
+            (DifferenceClass::MissingInOurs, "X9".into(), None),
+            (DifferenceClass::MissingInBill, "A3".into(), None),
+            (
+                DifferenceClass::AmountMismatch,
+                "A2".into(),
+                Some(Component::Paid)
+            ),
+            (DifferenceClass::StatusMismatch, "A5".into(), None),
+            (DifferenceClass::DuplicateLine, "A4".into(), None),
+            (DifferenceClass::RefundWithoutOrder, "Y7".into(), None),
+        ],
+        "{}",
+        out.report.to_json()
+    );
+}
