@@ -12,6 +12,9 @@
 //! - `GET /reconcile/reports/{channel}/{date}` (JSON; `?format=csv` differences,
 //!   `?format=summary_csv`);
 //! - `GET /reconcile/settlements/{channel}/{date}` → the T+1 settlement summary;
+//! - `POST /reconcile/fetches` `{channel, business_date, statement}` → fetch the bill from
+//!   `{bill_source_url}/{channel}/{business_date}` (component variable; its host must be
+//!   in `allowed_outbound_hosts`), store it as a completed upload (201 status);
 //! - `POST /jobs/reconcile/nightly[?date=YYYY-MM-DD]` → every channel with a completed
 //!   bill for the day (default: the previous business day in Asia/Shanghai).
 //!
@@ -28,8 +31,16 @@ use serde::Deserialize;
 use spin_sdk::http::{Params, Request, Response, Router};
 use spin_sdk::http_component;
 
+mod fetch;
+
 #[http_component]
-fn handle(req: Request) -> Response {
+async fn handle(req: Request) -> Response {
+    if req.path() == "/reconcile/fetches" && *req.method() == spin_sdk::http::Method::Post {
+        return finish(match admin(&req) {
+            Ok(()) => fetch::fetch(&req).await,
+            Err(e) => Err(e),
+        });
+    }
     let mut router = Router::new();
     router.get("/health", |_: Request, _: Params| health("reconcile"));
     router.get("/reconcile/health", |_: Request, _: Params| {
@@ -73,7 +84,7 @@ fn param<'a>(p: &'a Params, name: &str) -> &'a str {
     p.get(name).unwrap_or_default()
 }
 
-fn body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+pub(crate) fn body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     serde_json::from_slice(req.body()).map_err(|e| ApiError::bad_request("bad_body", e.to_string()))
 }
 
@@ -91,7 +102,7 @@ fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 }
 
 /// Every core error as an answer. A bad bill carries where it is bad.
-fn refuse(e: BillStoreError) -> Response {
+pub(crate) fn refuse(e: BillStoreError) -> Response {
     let (status, code) = match &e {
         BillStoreError::UnknownUpload(_) => (404, "unknown_upload"),
         BillStoreError::NoBill { .. } => (404, "no_bill"),

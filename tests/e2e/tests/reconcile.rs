@@ -6,6 +6,7 @@
 //! `cargo test -p orderhub-e2e --test reconcile -- --ignored --nocapture` (N from
 //! `RECONCILE_BENCH_N`, default 10,000).
 
+use std::time::Instant;
 
 use hmac::{Hmac, Mac};
 use orderhub_e2e::*;
@@ -419,4 +420,149 @@ fn a_bad_bill_is_a_422_naming_line_and_column() {
         b"",
     );
     assert_eq!(r.status, 404, "nothing stored from a bad bill: {}", r.body);
+}
+
+/// Serve `body` for `GET /{path}` on 127.0.0.1 (any other path: 404) for `requests`
+/// requests; returns the base URL.
+fn fixture_server(path: &'static str, body: Vec<u8>, requests: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let wanted = head.starts_with(&format!("GET {path} "));
+            let (status, payload): (&str, &[u8]) = if wanted {
+                ("200 OK", &body)
+            } else {
+                ("404 Not Found", b"")
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\ncontent-type: text/csv\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                payload.len()
+            );
+            let _ = s.write_all(payload);
+        }
+    });
+    base
+}
+
+#[test]
+fn a_bill_fetched_from_the_configured_platform_url_is_reconciled() {
+    let bill = wechat_bill(&[pay("10:00:00", "F1", 1234)]);
+    let base = fixture_server("/app/2026-11-20", bill.into_bytes(), 2);
+    // The host reads SPIN_VARIABLE_* from its environment, which it inherits.
+    std::env::set_var("SPIN_VARIABLE_BILL_SOURCE_URL", &base);
+    let app = App::spawn_host(&[]);
+    push_app(&app, &app_order("F1", &format!("{DAY}T10:00:00"), "12.34"));
+    let auth = admin();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let spec = json!({"channel": "app", "business_date": DAY, "statement": {"kind": "wechat_pay"}, "total_chunks": 1});
+    let r = app.post("/reconcile/fetches", &headers, spec.to_string().as_bytes());
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["complete"], true, "{}", r.body);
+    let r = app.post(
+        "/reconcile/runs",
+        &headers,
+        json!({"channel": "app", "date": DAY})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["differences"], 0, "{}", r.body);
+    assert_eq!(r.json()["summary"]["matched"], 1, "{}", r.body);
+    // A day the platform has no bill for.
+    let spec = json!({"channel": "app", "business_date": "2026-11-21", "statement": {"kind": "wechat_pay"}, "total_chunks": 1});
+    let r = app.post("/reconcile/fetches", &headers, spec.to_string().as_bytes());
+    assert_eq!(r.status, 502, "{}", r.body);
+}
+
+/// Through the host: upload (1 MiB chunks) + reconcile N bill lines against N orders.
+/// Orders go in through the app webhook beforehand (timed separately, not part of the
+/// figure); the channel's rate limit is raised through the admin API first.
+#[test]
+#[ignore]
+fn bench_upload_and_reconcile() {
+    let n: usize = std::env::var("RECONCILE_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let app = std::sync::Arc::new(App::spawn_host(&[]));
+    let auth = admin();
+    let cfg = json!({"id": "app", "rate_limit": {"limit": 1_000_000, "window_seconds": 1}});
+    let r = app.request(
+        "PUT",
+        "/admin/channels/app",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        cfg.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let started = Instant::now();
+    let threads = 4;
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let app = app.clone();
+            std::thread::spawn(move || {
+                for i in (t..n).step_by(threads) {
+                    let secs = i % 86_400;
+                    let at = format!(
+                        "{DAY}T{:02}:{:02}:{:02}",
+                        secs / 3600,
+                        secs / 60 % 60,
+                        secs % 60
+                    );
+                    push_app(
+                        &app,
+                        &app_order(&format!("B{i}"), &at, &yuan(100 + (i as i64 % 9000))),
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let ingest = started.elapsed();
+
+    let rows: Vec<Wx> = (0..n)
+        .map(|i| {
+            let secs = i % 86_400;
+            let time = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+            pay(&time, &format!("B{i}"), 100 + (i as i64 % 9000))
+        })
+        .collect();
+    let bill = wechat_bill(&rows);
+    let chunks = bill.len().div_ceil(1 << 20);
+
+    let started = Instant::now();
+    upload(&app, "app", bill.as_bytes(), chunks);
+    let uploaded = started.elapsed();
+    let job = format!("Bearer {JOB_TOKEN}");
+    let r = app.post(
+        &format!("/jobs/reconcile/nightly?date={DAY}"),
+        &[("authorization", &job)],
+        b"",
+    );
+    let total = started.elapsed();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["runs"][0]["differences"], 0, "{}", r.body);
+    println!(
+        "reconcile through the host: N={n} orders (webhooks: {:.1} s), bill {} bytes in {chunks} chunks: upload {:.2} s, reconcile {:.2} s, upload+reconcile {:.2} s",
+        ingest.as_secs_f64(),
+        bill.len(),
+        uploaded.as_secs_f64(),
+        (total - uploaded).as_secs_f64(),
+        total.as_secs_f64()
+    );
 }
