@@ -20,10 +20,12 @@
 //! whatever the file size ([`MAX_LINE_BYTES`] bounds a line). A zipped Alipay bill is
 //! taken whole (its directory is at its end) but inflated and parsed in chunks.
 //!
-//! Architecture invariant: no I/O, no clock, no Spin types. The `reconcile` component
-//! keeps the [`UploadManifest`] and the chunks in the store, runs the importer over the
-//! stored chunks, calls [`reconcile_day`] and stores the report under
-//! [`Report::storage_key`].
+//! Architecture invariant: no I/O, no clock, no Spin types. Over the store trait,
+//! [`create_upload`]/[`put_chunk`] keep uploads chunk by chunk (an [`UploadManifest`]
+//! rebuilt from per-chunk keys), and [`run_day`] imports the stored chunks one at a
+//! time, reads our orders through the order day index (`order::day_index`), calls
+//! [`reconcile_day`] and stores the report under [`Report::storage_key`]. The
+//! `reconcile` component only parses requests and answers.
 
 mod alipay;
 mod bill_store;
