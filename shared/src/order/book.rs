@@ -160,6 +160,53 @@ pub fn get_order<S: KeyValue>(store: &S, id: &OrderId) -> Result<Option<Order>, 
     Ok(Some(order))
 }
 
+/// Many orders with their histories, in batches: one `get_many` for the copies, one
+/// `increment(_, 0)` per order for its event count, then one `get_many` for every
+/// index slot and one for every event body of the batch. Same result as
+/// [`get_order`] per id (absent orders are skipped), in far fewer store round trips.
+pub fn get_orders<S: KeyValue>(store: &S, ids: &[OrderId]) -> Result<Vec<Order>, StoreError> {
+    let unreadable =
+        |e: serde_json::Error| StoreError::Backend(format!("stored order unreadable: {e}"));
+    let copy_keys: Vec<String> = ids.iter().map(|id| format!("order/{id}")).collect();
+    let mut orders: Vec<Order> = Vec::with_capacity(ids.len());
+    for bytes in store.get_many(&copy_keys)?.into_iter().flatten() {
+        orders.push(serde_json::from_slice(&bytes).map_err(unreadable)?);
+    }
+    let mut slot_keys = Vec::new();
+    let mut slot_owner = Vec::new();
+    for (i, o) in orders.iter().enumerate() {
+        let n = store.increment(&format!("order/{}/seq", o.id), 0)?;
+        for k in 1..=n {
+            slot_keys.push(format!("order/{}/idx/{k}", o.id));
+            slot_owner.push(i);
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut body_keys = Vec::new();
+    let mut body_owner = Vec::new();
+    for (bytes, &i) in store.get_many(&slot_keys)?.into_iter().zip(&slot_owner) {
+        let Some(ek) = bytes.and_then(|b| String::from_utf8(b).ok()) else {
+            continue;
+        };
+        if seen.insert((i, ek.clone())) {
+            body_keys.push(format!("order/{}/ev/{ek}", orders[i].id));
+            body_owner.push(i);
+        }
+    }
+    for (bytes, &i) in store.get_many(&body_keys)?.into_iter().zip(&body_owner) {
+        if let Some(bytes) = bytes {
+            let event: OrderEvent = serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Backend(format!("stored event unreadable: {e}")))?;
+            orders[i].history.push(event);
+        }
+    }
+    for o in &mut orders {
+        o.history
+            .sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.key.cmp(&b.key)));
+    }
+    Ok(orders)
+}
+
 /// Order ids in arrival order: `limit` ids from position `from` (0-based).
 pub fn list_order_ids<S: KeyValue>(
     store: &S,

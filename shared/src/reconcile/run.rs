@@ -101,10 +101,13 @@ pub fn our_records<O: KeyValue>(
     let days = [date.pred_opt(), Some(date), date.succ_opt()];
     let ids = day_index::orders_on_days(orders, channel, days.into_iter().flatten())?;
     let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(order) = book::get_order(orders, &id)? {
-            out.push(OurRecord::from_order(&order));
-        }
+    // Batches bound the memory of the keys and bodies in flight.
+    for batch in ids.chunks(1000) {
+        out.extend(
+            book::get_orders(orders, batch)?
+                .iter()
+                .map(OurRecord::from_order),
+        );
     }
     Ok(out)
 }
