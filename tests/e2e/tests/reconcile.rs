@@ -547,22 +547,30 @@ fn bench_upload_and_reconcile() {
 
     let started = Instant::now();
     upload(&app, "app", bill.as_bytes(), chunks);
-    let uploaded = started.elapsed();
+    let uploaded = started.elapsed().as_secs_f64();
+    // The first run creates the report, the next two are reruns of the same work.
     let job = format!("Bearer {JOB_TOKEN}");
-    let r = app.post(
-        &format!("/jobs/reconcile/nightly?date={DAY}"),
-        &[("authorization", &job)],
-        b"",
-    );
-    let total = started.elapsed();
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()["runs"][0]["differences"], 0, "{}", r.body);
+    let mut runs: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            let r = app.post(
+                &format!("/jobs/reconcile/nightly?date={DAY}"),
+                &[("authorization", &job)],
+                b"",
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.json()["runs"][0]["differences"], 0, "{}", r.body);
+            assert_eq!(r.json()["runs"][0]["summary"]["matched"], n, "{}", r.body);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let first = runs[0];
+    runs.sort_by(f64::total_cmp);
     println!(
-        "reconcile through the host: N={n} orders (webhooks: {:.1} s), bill {} bytes in {chunks} chunks: upload {:.2} s, reconcile {:.2} s, upload+reconcile {:.2} s",
+        "reconcile through the host: N={n} orders (webhooks, not in the figure: {:.1} s), bill {} bytes in {chunks} chunks: upload {uploaded:.2} s, reconcile first {first:.2} s, median of 3 {:.2} s, upload+reconcile {:.2} s",
         ingest.as_secs_f64(),
         bill.len(),
-        uploaded.as_secs_f64(),
-        (total - uploaded).as_secs_f64(),
-        total.as_secs_f64()
+        runs[1],
+        uploaded + first
     );
 }
