@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use orderhub_core::channel::{catalog, normalize, ChannelEvent, VerifiedPush};
-use orderhub_core::order::{book, EventKind, EventSource};
+use orderhub_core::order::{book, day_index, EventKind, EventSource};
 use orderhub_core::stats::{self, Metric};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{finish, health, json, ApiError};
@@ -63,6 +63,8 @@ async fn push(req: &Request) -> Result<Response, ApiError> {
     };
     let orders = Bucket::open("orders")?;
     let applied = book::apply(&orders, &events)?;
+    // Reconciliation reads orders by (channel, business day), not by scanning them all.
+    day_index::index_events(&orders, &events, cfg.utc_offset_minutes)?;
     record_stats(&orders, cfg.utc_offset_minutes, &events)?;
     let steps = pipeline::run(&events).await;
     for (order_id, exception) in steps.exceptions {

@@ -250,3 +250,28 @@ fn later_exceptions_fold_into_the_order_once() {
         1
     );
 }
+
+#[test]
+fn get_orders_in_batch_equals_get_order_one_by_one() {
+    let store = MemoryStore::new();
+    apply(&store, &all_pushes()).unwrap();
+    let mut other = order();
+    other.id = OrderId::for_channel_order(&ChannelId::new("meituan"), "1002");
+    other.channel_order_id = "1002".into();
+    apply(
+        &store,
+        &[ChannelEvent::Order {
+            order: Box::new(other.clone()),
+        }],
+    )
+    .unwrap();
+    let missing = OrderId("meituan-none".into());
+    let ids = vec![id(), missing, other.id.clone()];
+    let batch = get_orders(&store, &ids).unwrap();
+    let one_by_one: Vec<Order> = ids
+        .iter()
+        .filter_map(|i| get_order(&store, i).unwrap())
+        .collect();
+    assert_eq!(batch.len(), 2);
+    assert_eq!(batch, one_by_one);
+}

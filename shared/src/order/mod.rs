@@ -5,6 +5,7 @@
 //! from its [`history`] (see [`Order::status`]).
 
 pub mod book;
+pub mod day_index;
 mod history;
 mod issue;
 

@@ -20,12 +20,15 @@
 //! whatever the file size ([`MAX_LINE_BYTES`] bounds a line). A zipped Alipay bill is
 //! taken whole (its directory is at its end) but inflated and parsed in chunks.
 //!
-//! Architecture invariant: no I/O, no clock, no Spin types. The `reconcile` component
-//! keeps the [`UploadManifest`] and the chunks in the store, runs the importer over the
-//! stored chunks, calls [`reconcile_day`] and stores the report under
-//! [`Report::storage_key`].
+//! Architecture invariant: no I/O, no clock, no Spin types. Over the store trait,
+//! [`create_upload`]/[`put_chunk`] keep uploads chunk by chunk (an [`UploadManifest`]
+//! rebuilt from per-chunk keys), and [`run_day`] imports the stored chunks one at a
+//! time, reads our orders through the order day index (`order::day_index`), calls
+//! [`reconcile_day`] and stores the report under [`Report::storage_key`]. The
+//! `reconcile` component only parses requests and answers.
 
 mod alipay;
+mod bill_store;
 mod error;
 mod finding;
 #[cfg(test)]
@@ -40,6 +43,7 @@ mod own_formats;
 mod record;
 mod report;
 mod row;
+mod run;
 #[cfg(test)]
 mod scenario_tests;
 mod settlement;
@@ -49,6 +53,10 @@ mod upload;
 mod wechat;
 
 pub use alipay::{import_alipay_zip, AlipayCsvParser, END_OF_DETAIL};
+pub use bill_store::{
+    channels_with_bill, create_upload, current_bill, import_upload, put_chunk, upload_status,
+    BillStoreError, ImportedBill, UploadSpec, UploadStatus, MAX_CHUNKS, MAX_CHUNK_BYTES,
+};
 pub use error::{ImportError, ImportErrorKind};
 pub use import::{import_chunks, BillParser, StatementKind};
 pub use matcher::{reconcile_day, DayBills, ReconcileRequest};
@@ -60,6 +68,7 @@ pub use report::{
     diff_reports, ChannelSummary, Difference, DifferenceClass, Report, ReportChanges, SideTotals,
     Subject,
 };
+pub use run::{our_records, run_day, stored_report, RunEffect, RunOutcome};
 pub use settlement::SettlementSummary;
 pub use statement::{
     AmountFormat, StatementField, StatementFormat, StatementMapping, StatementParser,

@@ -92,6 +92,7 @@ impl App {
             "stock",
             "dispatch",
             "reconcile",
+            "catalog",
         ] {
             rc.push_str(&format!(
                 "[key_value_store.{label}]\ntype = \"spin\"\npath = \"{label}.db\"\n\n"

@@ -1,0 +1,271 @@
+//! Which orders touched a channel's business day: the index reconciliation reads
+//! instead of scanning every order (at 10^6 orders a scan per run is too slow).
+//!
+//! An order is listed under every business day one of its money events fell on (placed,
+//! paid, refunded), so "the orders of D-1..D+1 plus those refunded on D" is the union of
+//! three lists. Layout in the `orders` store, slots handed out by `increment` as in the
+//! order book (no compare-and-swap):
+//!
+//! - `day/{channel}/{date}/seq` and `day/{channel}/{date}/idx/{n}` — order ids;
+//! - `order/{id}/day/{date}` — claim that lists an order once per day.
+//!
+//! Three writes per (order, day) the first time, one `increment` on a repeat. A writer
+//! dying between claim and slot leaves the order unlisted for that day; the claim is
+//! released on failure so a redelivery lists it.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+
+use super::{ChannelId, EventKind, EventSource, Order, OrderEvent, OrderId};
+use crate::channel::ChannelEvent;
+use crate::store::{KeyValue, StoreError};
+
+/// Whether an event moves money, so its day is one the order must be reconciled on.
+fn moves_money(e: &OrderEvent) -> bool {
+    matches!(
+        e.kind,
+        EventKind::Created | EventKind::Paid | EventKind::Refunded { .. }
+    )
+}
+
+fn local_day(at: chrono::DateTime<chrono::Utc>, utc_offset_minutes: i32) -> NaiveDate {
+    (at.naive_utc() + chrono::Duration::minutes(i64::from(utc_offset_minutes))).date()
+}
+
+/// The business days an order's money events fall on (placed, paid, refunded), in its
+/// own source time zone, sorted and distinct.
+pub fn order_days(order: &Order) -> Vec<NaiveDate> {
+    let offset = order.source_utc_offset_minutes;
+    let mut days: Vec<NaiveDate> = std::iter::once(local_day(order.placed_at, offset))
+        .chain(
+            order
+                .history
+                .iter()
+                .filter(|e| moves_money(e))
+                .map(|e| local_day(e.at, offset)),
+        )
+        .collect();
+    days.sort();
+    days.dedup();
+    days
+}
+
+/// List the orders of a normalized push under their days: every day of a full order,
+/// the day of a payment or refund event (at `utc_offset_minutes`, the channel's).
+/// Idempotent; a redelivery costs one `increment` per (order, day).
+pub fn index_events<S: KeyValue>(
+    store: &S,
+    events: &[ChannelEvent],
+    utc_offset_minutes: i32,
+) -> Result<(), StoreError> {
+    for ev in events {
+        match ev {
+            ChannelEvent::Order { order } => {
+                for day in order_days(order) {
+                    note_order_day(store, &order.channel, day, &order.id)?;
+                }
+            }
+            ChannelEvent::Event {
+                order_id, event, ..
+            } if moves_money(event) => {
+                if let EventSource::Channel(channel) = &event.source {
+                    let day = local_day(event.at, utc_offset_minutes);
+                    note_order_day(store, channel, day, order_id)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn seq_key(channel: &ChannelId, day: NaiveDate) -> String {
+    format!("day/{channel}/{day}/seq")
+}
+
+/// List `order` under (`channel`, `day`) once. Returns whether this call listed it.
+pub fn note_order_day<S: KeyValue>(
+    store: &S,
+    channel: &ChannelId,
+    day: NaiveDate,
+    order: &OrderId,
+) -> Result<bool, StoreError> {
+    let claim = format!("order/{order}/day/{day}");
+    if store.increment(&claim, 1)? != 1 {
+        return Ok(false);
+    }
+    let listed = store
+        .increment(&seq_key(channel, day), 1)
+        .and_then(|n| store.set(&format!("day/{channel}/{day}/idx/{n}"), order.0.as_bytes()));
+    if let Err(e) = listed {
+        // Let the redelivery try again rather than leave the order unlisted forever.
+        let _ = store.delete(&claim);
+        return Err(e);
+    }
+    Ok(true)
+}
+
+/// Order ids listed under (`channel`, `day`), each once, in listing order.
+pub fn orders_on_day<S: KeyValue>(
+    store: &S,
+    channel: &ChannelId,
+    day: NaiveDate,
+) -> Result<Vec<OrderId>, StoreError> {
+    const PAGE: i64 = 1000;
+    let n = store.increment(&seq_key(channel, day), 0)?;
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut from = 1;
+    while from <= n {
+        let to = (from + PAGE - 1).min(n);
+        let keys: Vec<String> = (from..=to)
+            .map(|i| format!("day/{channel}/{day}/idx/{i}"))
+            .collect();
+        for bytes in store.get_many(&keys)?.into_iter().flatten() {
+            if let Ok(id) = String::from_utf8(bytes) {
+                if seen.insert(id.clone()) {
+                    out.push(OrderId(id));
+                }
+            }
+        }
+        from = to + 1;
+    }
+    Ok(out)
+}
+
+/// The ids listed on any of `days`, each once.
+pub fn orders_on_days<S: KeyValue>(
+    store: &S,
+    channel: &ChannelId,
+    days: impl IntoIterator<Item = NaiveDate>,
+) -> Result<Vec<OrderId>, StoreError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for day in days {
+        for id in orders_on_day(store, channel, day)? {
+            if seen.insert(id.0.clone()) {
+                out.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_order_is_listed_once_per_day_and_channel() {
+        let s = MemoryStore::new();
+        let ch = ChannelId::new("app");
+        let other = ChannelId::new("meituan");
+        let a = OrderId("app-A1".into());
+        let b = OrderId("app-B2".into());
+        assert!(note_order_day(&s, &ch, d("2026-11-24"), &a).unwrap());
+        assert!(!note_order_day(&s, &ch, d("2026-11-24"), &a).unwrap());
+        assert!(note_order_day(&s, &ch, d("2026-11-24"), &b).unwrap());
+        assert!(note_order_day(&s, &ch, d("2026-11-25"), &a).unwrap());
+        assert_eq!(
+            orders_on_day(&s, &ch, d("2026-11-24")).unwrap(),
+            vec![a.clone(), b.clone()]
+        );
+        assert_eq!(orders_on_day(&s, &other, d("2026-11-24")).unwrap(), vec![]);
+        assert_eq!(
+            orders_on_days(&s, &ch, [d("2026-11-23"), d("2026-11-24"), d("2026-11-25")]).unwrap(),
+            vec![a, b]
+        );
+    }
+
+    fn at(s: i64) -> chrono::DateTime<chrono::Utc> {
+        // 2025-11-25 00:00 in Shanghai, plus `s` seconds.
+        chrono::DateTime::from_timestamp(1_764_000_000 + s, 0).unwrap()
+    }
+
+    fn ev(key: &str, kind: EventKind, s: i64) -> OrderEvent {
+        OrderEvent {
+            key: key.into(),
+            kind,
+            at: at(s),
+            source: EventSource::Channel(ChannelId::new("app")),
+        }
+    }
+
+    /// Placed at 23:59 on the 24th, paid at 00:01 on the 25th (Shanghai).
+    fn straddler() -> Order {
+        serde_json::from_value(serde_json::json!({
+            "id": "app-A1", "channel": "app", "channel_order_id": "A1", "store_id": null,
+            "customer": {"channel_user_id": null, "name": null, "phone": null,
+                         "customer_key": "app:order:A1"},
+            "fulfilment": {"kind": "delivery", "address": null},
+            "lines": [],
+            "money": {"currency": "CNY", "goods": "0", "discounts": [], "delivery_fee": "0",
+                      "packaging_fee": "0", "paid": "0"},
+            "promised": {"asap": true, "start": null, "end": null},
+            "buyer_note": null, "placed_at": at(-60),
+            "source_time_zone": "Asia/Shanghai", "source_utc_offset_minutes": 480,
+            "history": [ev("created", EventKind::Created, -60), ev("paid", EventKind::Paid, 60),
+                        ev("accepted", EventKind::Accepted, 3 * 86_400)],
+            "exceptions": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn orders_are_listed_on_every_day_money_moved() {
+        let s = MemoryStore::new();
+        let order = straddler();
+        assert_eq!(order_days(&order), vec![d("2025-11-24"), d("2025-11-25")]);
+        let refund = ChannelEvent::Event {
+            order_id: order.id.clone(),
+            channel_order_id: "A1".into(),
+            event: ev(
+                "refund:r1",
+                EventKind::Refunded {
+                    amount: rust_decimal::Decimal::ONE,
+                    full: false,
+                },
+                2 * 86_400,
+            ),
+        };
+        let accepted = ChannelEvent::Event {
+            order_id: order.id.clone(),
+            channel_order_id: "A1".into(),
+            event: ev("accepted", EventKind::Accepted, 5 * 86_400),
+        };
+        let events = vec![
+            ChannelEvent::Order {
+                order: Box::new(order),
+            },
+            refund,
+            accepted,
+        ];
+        index_events(&s, &events, 480).unwrap();
+        index_events(&s, &events, 480).unwrap();
+        let ch = ChannelId::new("app");
+        let listed = |day| orders_on_day(&s, &ch, d(day)).unwrap().len();
+        assert_eq!(listed("2025-11-24"), 1);
+        assert_eq!(listed("2025-11-25"), 1);
+        assert_eq!(listed("2025-11-26"), 0);
+        assert_eq!(listed("2025-11-27"), 1, "the refund's day");
+        assert_eq!(listed("2025-11-30"), 0, "acceptance moves no money");
+    }
+
+    #[test]
+    fn pages_beyond_one_batch() {
+        let s = MemoryStore::new();
+        let ch = ChannelId::new("pos");
+        for i in 0..2500 {
+            note_order_day(&s, &ch, d("2026-11-24"), &OrderId(format!("pos-{i}"))).unwrap();
+        }
+        let ids = orders_on_day(&s, &ch, d("2026-11-24")).unwrap();
+        assert_eq!(ids.len(), 2500);
+        assert_eq!(ids[2499].0, "pos-2499");
+    }
+}

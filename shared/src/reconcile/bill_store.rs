@@ -1,0 +1,296 @@
+//! Uploaded bills in the `reconcile` store: chunked, resumable, each chunk idempotent,
+//! and read back one chunk at a time so an import never holds the whole file.
+//!
+//! Layout (`{u}` the upload id):
+//! - `reconcile/upload-seq` — counter handing out upload ids;
+//! - `reconcile/upload/{u}` — the [`UploadSpec`];
+//! - `reconcile/upload/{u}/claim/{i}` — elects the first writer of chunk `i`;
+//! - `reconcile/upload/{u}/chunk/{i}/{sha256}` — the chunk's bytes, under its digest,
+//!   so two racing writers of different bytes never mix halves;
+//! - `reconcile/upload/{u}/info/{i}` — its [`ChunkInfo`], written after the bytes (info
+//!   present ⇒ bytes present);
+//! - `reconcile/bill/{channel}/{date}` — the upload that is the statement of that day:
+//!   the last one completed (a corrected statement is a new upload);
+//! - `reconcile/bills/{date}/seq|idx/{n}|listed/{channel}` — the channels with a bill.
+//!
+//! No compare-and-swap: a writer that dies between its claim and its info is repaired by
+//! the retry, which finds no info and writes the chunk itself.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::error::ImportError;
+use super::import::{BillParser, StatementKind};
+use super::record::BillLine;
+use super::upload::{sha256_hex, ChunkInfo, ChunkOutcome, UploadError, UploadManifest};
+use crate::order::ChannelId;
+use crate::store::{KeyValue, StoreError};
+
+/// A request never carries more than this: bounds the memory of an upload and an import.
+pub const MAX_CHUNK_BYTES: u64 = 1 << 20;
+/// 64 GiB at the chunk limit; also bounds the manifest read per chunk.
+pub const MAX_CHUNKS: u32 = 65_536;
+
+/// What an uploader announces when it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadSpec {
+    pub channel: ChannelId,
+    pub business_date: NaiveDate,
+    pub statement: StatementKind,
+    pub total_chunks: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadStatus {
+    pub upload_id: String,
+    pub channel: ChannelId,
+    pub business_date: NaiveDate,
+    pub total_chunks: u32,
+    pub received: u32,
+    pub missing: Vec<u32>,
+    pub bytes: u64,
+    pub complete: bool,
+    /// The statement's identity, once complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement_id: Option<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum BillStoreError {
+    #[error("no upload `{0}`")]
+    UnknownUpload(String),
+    #[error("total_chunks must be 1..={max}, got {got}")]
+    BadChunkCount { got: u32, max: u32 },
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    #[error("no completed bill for channel `{channel}` on {date}")]
+    NoBill { channel: ChannelId, date: NaiveDate },
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error("stored data unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn spec_key(u: &str) -> String {
+    format!("reconcile/upload/{u}")
+}
+fn info_key(u: &str, i: u32) -> String {
+    format!("reconcile/upload/{u}/info/{i}")
+}
+fn chunk_key(u: &str, i: u32, sha: &str) -> String {
+    format!("reconcile/upload/{u}/chunk/{i}/{sha}")
+}
+fn bill_key(channel: &ChannelId, date: NaiveDate) -> String {
+    format!("reconcile/bill/{channel}/{date}")
+}
+
+/// Start an upload; returns its (empty) status with the new id.
+pub fn create_upload<S: KeyValue>(
+    store: &S,
+    spec: &UploadSpec,
+) -> Result<UploadStatus, BillStoreError> {
+    if spec.total_chunks == 0 || spec.total_chunks > MAX_CHUNKS {
+        return Err(BillStoreError::BadChunkCount {
+            got: spec.total_chunks,
+            max: MAX_CHUNKS,
+        });
+    }
+    // Fail early on a mapping that cannot work, not after the whole upload.
+    spec.statement.streaming_parser()?;
+    let n = store.increment("reconcile/upload-seq", 1)?;
+    let upload_id = format!("u{n}");
+    store.set_json(&spec_key(&upload_id), spec)?;
+    status_of(
+        &upload_id,
+        spec,
+        &UploadManifest::new(&upload_id, spec.total_chunks),
+    )
+}
+
+fn load_spec<S: KeyValue>(store: &S, upload_id: &str) -> Result<UploadSpec, BillStoreError> {
+    store
+        .get_json(&spec_key(upload_id))?
+        .ok_or_else(|| BillStoreError::UnknownUpload(upload_id.to_string()))
+}
+
+fn load_manifest<S: KeyValue>(
+    store: &S,
+    upload_id: &str,
+    spec: &UploadSpec,
+) -> Result<UploadManifest, BillStoreError> {
+    let mut m = UploadManifest::new(upload_id, spec.total_chunks);
+    let keys: Vec<String> = (0..spec.total_chunks)
+        .map(|i| info_key(upload_id, i))
+        .collect();
+    for (i, bytes) in (0..spec.total_chunks).zip(store.get_many(&keys)?) {
+        if let Some(bytes) = bytes {
+            let info: ChunkInfo = serde_json::from_slice(&bytes)
+                .map_err(|e| BillStoreError::Corrupt(format!("chunk info {i}: {e}")))?;
+            m.chunks.insert(i, info);
+        }
+    }
+    Ok(m)
+}
+
+fn status_of(
+    upload_id: &str,
+    spec: &UploadSpec,
+    m: &UploadManifest,
+) -> Result<UploadStatus, BillStoreError> {
+    Ok(UploadStatus {
+        upload_id: upload_id.to_string(),
+        channel: spec.channel.clone(),
+        business_date: spec.business_date,
+        total_chunks: spec.total_chunks,
+        received: u32::try_from(m.chunks.len()).unwrap_or(u32::MAX),
+        missing: m.missing(),
+        bytes: m.bytes(),
+        complete: m.is_complete(),
+        statement_id: m.statement_id().ok(),
+    })
+}
+
+pub fn upload_status<S: KeyValue>(
+    store: &S,
+    upload_id: &str,
+) -> Result<UploadStatus, BillStoreError> {
+    let spec = load_spec(store, upload_id)?;
+    let m = load_manifest(store, upload_id, &spec)?;
+    status_of(upload_id, &spec, &m)
+}
+
+/// Store chunk `index`. The same bytes again: `AlreadyHad`; other bytes under a taken
+/// index: `UploadError::ConflictingChunk`. The chunk that completes the upload makes it
+/// the statement of its channel and day.
+pub fn put_chunk<S: KeyValue>(
+    store: &S,
+    upload_id: &str,
+    index: u32,
+    bytes: &[u8],
+) -> Result<(ChunkOutcome, UploadStatus), BillStoreError> {
+    let spec = load_spec(store, upload_id)?;
+    let mut m = load_manifest(store, upload_id, &spec)?;
+    let outcome = m.accept(index, bytes, MAX_CHUNK_BYTES)?;
+    if outcome == ChunkOutcome::Stored {
+        let info = ChunkInfo {
+            len: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
+        };
+        let claim = format!("reconcile/upload/{upload_id}/claim/{index}");
+        if store.increment(&claim, 1)? != 1 {
+            // Someone else is writing this index (or died doing so): theirs stands if
+            // it made it, else ours repairs it.
+            if let Some(theirs) = store.get_json::<ChunkInfo>(&info_key(upload_id, index))? {
+                if theirs != info {
+                    return Err(UploadError::ConflictingChunk { index }.into());
+                }
+                return Ok((ChunkOutcome::AlreadyHad, status_of(upload_id, &spec, &m)?));
+            }
+        }
+        store.set(&chunk_key(upload_id, index, &info.sha256), bytes)?;
+        store.set_json(&info_key(upload_id, index), &info)?;
+        if m.is_complete() {
+            complete(store, upload_id, &spec)?;
+        }
+    }
+    Ok((outcome, status_of(upload_id, &spec, &m)?))
+}
+
+fn complete<S: KeyValue>(store: &S, upload_id: &str, spec: &UploadSpec) -> Result<(), StoreError> {
+    let day = spec.business_date;
+    store.set(&bill_key(&spec.channel, day), upload_id.as_bytes())?;
+    let listed = format!("reconcile/bills/{day}/listed/{}", spec.channel);
+    if store.increment(&listed, 1)? == 1 {
+        let n = store.increment(&format!("reconcile/bills/{day}/seq"), 1)?;
+        store.set(
+            &format!("reconcile/bills/{day}/idx/{n}"),
+            spec.channel.as_str().as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
+/// The upload that is the statement of (`channel`, `date`), if one completed.
+pub fn current_bill<S: KeyValue>(
+    store: &S,
+    channel: &ChannelId,
+    date: NaiveDate,
+) -> Result<Option<String>, StoreError> {
+    Ok(store
+        .get(&bill_key(channel, date))?
+        .and_then(|b| String::from_utf8(b).ok()))
+}
+
+/// The channels with a completed bill for `date`, sorted.
+pub fn channels_with_bill<S: KeyValue>(
+    store: &S,
+    date: NaiveDate,
+) -> Result<Vec<ChannelId>, StoreError> {
+    let n = store.increment(&format!("reconcile/bills/{date}/seq"), 0)?;
+    let keys: Vec<String> = (1..=n)
+        .map(|i| format!("reconcile/bills/{date}/idx/{i}"))
+        .collect();
+    let mut out: Vec<ChannelId> = store
+        .get_many(&keys)?
+        .into_iter()
+        .flatten()
+        .filter_map(|b| String::from_utf8(b).ok())
+        .map(ChannelId)
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// A completed upload, imported: the lines, its spec and statement id. Chunks are read
+/// and fed one at a time (a zipped bill, whose directory is at its end, is assembled).
+/// All or nothing: an [`ImportError`] names the line and column.
+pub struct ImportedBill {
+    pub spec: UploadSpec,
+    pub statement_id: String,
+    pub lines: Vec<BillLine>,
+}
+
+pub fn import_upload<S: KeyValue>(
+    store: &S,
+    upload_id: &str,
+) -> Result<ImportedBill, BillStoreError> {
+    let spec = load_spec(store, upload_id)?;
+    let m = load_manifest(store, upload_id, &spec)?;
+    let statement_id = m.statement_id()?;
+    let chunk = |i: u32, info: &ChunkInfo| -> Result<Vec<u8>, BillStoreError> {
+        store
+            .get(&chunk_key(upload_id, i, &info.sha256))?
+            .ok_or_else(|| BillStoreError::Corrupt(format!("chunk {i} of {upload_id} is gone")))
+    };
+    let chunk_size = usize::try_from(MAX_CHUNK_BYTES).unwrap_or(usize::MAX);
+    let lines = match spec.statement.streaming_parser()? {
+        Some(mut parser) => {
+            let mut out = Vec::new();
+            for (i, info) in &m.chunks {
+                parser.feed(&chunk(*i, info)?, &mut out)?;
+            }
+            parser.finish(&mut out)?;
+            out
+        }
+        None => {
+            let mut whole = Vec::with_capacity(usize::try_from(m.bytes()).unwrap_or(0));
+            for (i, info) in &m.chunks {
+                whole.extend_from_slice(&chunk(*i, info)?);
+            }
+            spec.statement.import(&whole, chunk_size)?
+        }
+    };
+    Ok(ImportedBill {
+        spec,
+        statement_id,
+        lines,
+    })
+}
+
+#[cfg(test)]
+#[path = "bill_store_tests.rs"]
+mod tests;

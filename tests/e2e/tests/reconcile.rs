@@ -1,0 +1,576 @@
+//! Issue 5 through the host: own-app orders arrive by signed webhook, a WeChat Pay bill
+//! with seeded differences is uploaded in chunks (cut mid-character), the nightly job
+//! runs for that day, and the report lists exactly the seeded differences.
+//!
+//! `bench_upload_and_reconcile` (ignored) prints the through-the-host figure:
+//! `cargo test -p orderhub-e2e --test reconcile -- --ignored --nocapture` (N from
+//! `RECONCILE_BENCH_N`, default 10,000).
+
+use std::time::Instant;
+
+use hmac::{Hmac, Mac};
+use orderhub_e2e::*;
+use sha2::Sha256;
+
+const APP_SECRET: &str = "dev-app-secret";
+const DAY: &str = "2026-11-20";
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn admin() -> String {
+    format!("Bearer {ADMIN_TOKEN}")
+}
+
+/// Our own app's push: `v1=hex(hmac_sha256(secret, ts + "." + body))`.
+fn push_app(app: &App, body: &Value) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let ts = now().to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
+    mac.update(ts.as_bytes());
+    mac.update(b".");
+    mac.update(&bytes);
+    let sig = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+    let r = app.post(
+        "/webhooks/app/events",
+        &[
+            ("content-type", "application/json"),
+            ("x-orderhub-timestamp", &ts),
+            ("x-orderhub-signature", &sig),
+        ],
+        &bytes,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// An app order of `amount` yuan (one line, no fees), paid at `paid_at` (Shanghai).
+fn app_order(id: &str, paid_at: &str, amount: &str) -> Value {
+    json!({
+        "event": "order.created",
+        "event_id": format!("evt-{id}"),
+        "occurred_at": format!("{paid_at}+08:00"),
+        "order": {
+            "id": id, "store_id": "S001",
+            "customer": {"user_id": format!("u-{id}"), "name": "王五", "phone": "13800000000"},
+            "fulfilment": {"type": "pickup_point", "point_id": "PP-1"},
+            "lines": [{"sku": "APP-APPLE", "name": "苹果", "quantity": 1, "unit_price": amount}],
+            "money": {"paid": amount},
+            "placed_at": format!("{paid_at}+08:00"),
+            "paid_at": format!("{paid_at}+08:00")
+        }
+    })
+}
+
+fn app_event(id: &str, event: &str, at: &str, extra: Value) -> Value {
+    let mut body = json!({
+        "event": event, "event_id": format!("evt-{id}-{event}"), "order_id": id,
+        "occurred_at": format!("{at}+08:00"),
+    });
+    if let (Value::Object(b), Value::Object(x)) = (&mut body, extra) {
+        b.extend(x);
+    }
+    body
+}
+
+/// One WeChat Pay detail row (CHANNELS.md layout, every value backtick-prefixed).
+struct Wx {
+    time: String,
+    order: String,
+    refund_id: Option<String>,
+    /// Fen.
+    amount: i64,
+}
+
+/// Fen as yuan text, exactly.
+fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", fen.abs() / 100, fen.abs() % 100)
+}
+
+const WX_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
+
+fn wechat_bill(rows: &[Wx]) -> String {
+    let mut s = format!("{WX_HEADER}\r\n");
+    let (mut settle, mut refund, mut fee) = (0i64, 0i64, 0i64);
+    for r in rows {
+        let cents = r.amount;
+        let refunding = r.refund_id.is_some();
+        let (order_amt, refund_amt) = if refunding { (0, cents) } else { (cents, 0) };
+        let row_fee = if refunding {
+            -(cents * 6 + 500) / 1000
+        } else {
+            (cents * 6 + 500) / 1000
+        };
+        settle += order_amt;
+        refund += refund_amt;
+        fee += row_fee;
+        let f = yuan;
+        let fields = [
+            r.time.clone(),
+            "wx8888888888888888".into(),
+            "1900000109".into(),
+            "0".into(),
+            "".into(),
+            format!("42000{}", r.order),
+            r.order.clone(),
+            "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(),
+            "JSAPI".into(),
+            (if refunding { "REFUND" } else { "SUCCESS" }).into(),
+            "CMB_DEBIT".into(),
+            "CNY".into(),
+            f(order_amt),
+            "0.00".into(),
+            r.refund_id.clone().unwrap_or_default(),
+            r.refund_id
+                .as_ref()
+                .map(|x| format!("M{x}"))
+                .unwrap_or_default(),
+            f(refund_amt),
+            "0.00".into(),
+            (if refunding { "ORIGINAL" } else { "" }).into(),
+            (if refunding { "SUCCESS" } else { "" }).into(),
+            "生鲜订单".into(),
+            "".into(),
+            format!("{}000", f(row_fee)),
+            "0.60%".into(),
+            f(order_amt),
+            f(refund_amt),
+            "".into(),
+        ];
+        let line: Vec<String> = fields.iter().map(|v| format!("`{v}")).collect();
+        s.push_str(&line.join(","));
+        s.push_str("\r\n");
+    }
+    let f = yuan;
+    s.push_str("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\r\n");
+    s.push_str(&format!(
+        "`{},`{},`{},`0.00,`{}000,`{},`{}\r\n",
+        rows.len(),
+        f(settle),
+        f(refund),
+        f(fee),
+        f(settle),
+        f(refund)
+    ));
+    s
+}
+
+fn pay(time: &str, order: &str, amount: i64) -> Wx {
+    Wx {
+        time: format!("{DAY} {time}"),
+        order: order.into(),
+        refund_id: None,
+        amount,
+    }
+}
+
+fn refund(time: &str, order: &str, id: &str, amount: i64) -> Wx {
+    Wx {
+        refund_id: Some(id.into()),
+        ..pay(time, order, amount)
+    }
+}
+
+/// Create an upload and send `bill` in `n` chunks (cut at byte offsets, so mid-UTF-8),
+/// last chunk first; returns the upload id.
+fn upload(app: &App, channel: &str, bill: &[u8], n: usize) -> String {
+    let spec = json!({"channel": channel, "business_date": DAY,
+                      "statement": {"kind": "wechat_pay"}, "total_chunks": n});
+    let r = app.post(
+        "/reconcile/uploads",
+        &[
+            ("authorization", &admin()),
+            ("content-type", "application/json"),
+        ],
+        spec.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["upload_id"].as_str().unwrap().to_string();
+    let size = bill.len().div_ceil(n);
+    for (i, chunk) in bill.chunks(size).enumerate().rev() {
+        let r = app.request(
+            "PUT",
+            &format!("/reconcile/uploads/{id}/chunks/{i}"),
+            &[("authorization", &admin())],
+            chunk,
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    id
+}
+
+#[test]
+fn nightly_job_reports_exactly_the_seeded_differences() {
+    let app = App::start();
+    let t = |hm: &str| format!("{DAY}T{hm}");
+    for (id, at, amount) in [
+        ("A1", "10:00:00", "30.00"),
+        ("A2", "11:00:00", "25.00"), // the bill says 24.00
+        ("A3", "12:00:00", "12.00"), // not in the bill
+        ("A4", "13:00:00", "8.80"),  // listed twice in the bill
+        ("A5", "14:00:00", "16.00"), // cancelled here, settled there
+    ] {
+        push_app(&app, &app_order(id, &t(at), amount));
+    }
+    push_app(
+        &app,
+        &app_event(
+            "A5",
+            "order.cancelled",
+            &t("14:05:00"),
+            json!({"reason": "缺货"}),
+        ),
+    );
+    push_app(
+        &app,
+        &app_event(
+            "A1",
+            "order.refunded",
+            &t("15:00:00"),
+            json!({"refund": {"id": "rf1", "amount": "5.00", "full": false}}),
+        ),
+    );
+
+    let bill = wechat_bill(&[
+        pay("10:00:00", "A1", 3000),
+        pay("11:00:00", "A2", 2400),
+        pay("13:00:00", "A4", 880),
+        pay("13:00:00", "A4", 880),
+        pay("14:00:00", "A5", 1600),
+        pay("16:00:00", "X9", 990),
+        refund("15:00:00", "A1", "rf1", 500),
+        refund("17:00:00", "Y7", "rf7", 330),
+    ]);
+    let bytes = bill.as_bytes();
+    let id = upload(&app, "app", bytes, 5);
+
+    // Re-sending a chunk is harmless; other bytes under its index are refused.
+    let size = bytes.len().div_ceil(5);
+    let auth = admin();
+    let resend = app.request(
+        "PUT",
+        &format!("/reconcile/uploads/{id}/chunks/0"),
+        &[("authorization", &auth)],
+        &bytes[..size],
+    );
+    assert_eq!(resend.status, 200, "{}", resend.body);
+    let conflict = app.request(
+        "PUT",
+        &format!("/reconcile/uploads/{id}/chunks/0"),
+        &[("authorization", &auth)],
+        b"something else",
+    );
+    assert_eq!(conflict.status, 409, "{}", conflict.body);
+    let status = app.request(
+        "GET",
+        &format!("/reconcile/uploads/{id}"),
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(status.json()["complete"], true, "{}", status.body);
+    assert_eq!(status.json()["missing"], json!([]));
+
+    let job = format!("Bearer {JOB_TOKEN}");
+    let r = app.post(
+        &format!("/jobs/reconcile/nightly?date={DAY}"),
+        &[("authorization", &job)],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let runs = r.json()["runs"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 1, "{}", r.body);
+    assert_eq!(runs[0]["effect"], "created", "{}", r.body);
+
+    let r = app.request(
+        "GET",
+        &format!("/reconcile/reports/app/{DAY}"),
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let report = r.json();
+    let mut found: Vec<(String, String, String)> = report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["class"].as_str().unwrap().to_string(),
+                d["key"].as_str().unwrap().to_string(),
+                d["component"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    let mut expected: Vec<(String, String, String)> = [
+        ("amount_mismatch", "A2", "paid"),
+        ("duplicate_line", "A4", "-"),
+        ("missing_in_bill", "A3", "-"),
+        ("missing_in_ours", "X9", "-"),
+        ("refund_without_order", "Y7", "-"),
+        ("status_mismatch", "A5", "-"),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    expected.sort();
+    assert_eq!(found, expected, "{}", report);
+
+    // Rerun: the same report.
+    let r2 = app.post(
+        "/reconcile/runs",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        json!({"channel": "app", "date": DAY})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r2.status, 200, "{}", r2.body);
+    assert_eq!(r2.json()["effect"], "rerun");
+    let again = app.request(
+        "GET",
+        &format!("/reconcile/reports/app/{DAY}"),
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(again.body, r.body);
+
+    let csv = app.request(
+        "GET",
+        &format!("/reconcile/reports/app/{DAY}?format=csv"),
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.body.contains("missing_in_ours") && csv.body.contains("X9"),
+        "{}",
+        csv.body
+    );
+    let st = app.request(
+        "GET",
+        &format!("/reconcile/settlements/app/{DAY}"),
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(st.status, 200, "{}", st.body);
+    assert!(st.json()["settlement"].is_object(), "{}", st.body);
+
+    // A corrected statement (A2 at 25.00, X9 gone) supersedes and says what it resolved.
+    let fixed = wechat_bill(&[
+        pay("10:00:00", "A1", 3000),
+        pay("11:00:00", "A2", 2500),
+        pay("13:00:00", "A4", 880),
+        pay("13:00:00", "A4", 880),
+        pay("14:00:00", "A5", 1600),
+        refund("15:00:00", "A1", "rf1", 500),
+        refund("17:00:00", "Y7", "rf7", 330),
+    ]);
+    upload(&app, "app", fixed.as_bytes(), 3);
+    let r = app.post(
+        &format!("/jobs/reconcile/nightly?date={DAY}"),
+        &[("authorization", &job)],
+        b"",
+    );
+    let run = &r.json()["runs"][0];
+    assert_eq!(run["effect"], "superseded", "{}", r.body);
+    let resolved: Vec<&str> = run["supersedes"]["resolved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    let mut resolved = resolved;
+    resolved.sort();
+    assert_eq!(resolved, vec!["A2", "X9"], "{}", r.body);
+}
+
+#[test]
+fn a_bad_bill_is_a_422_naming_line_and_column() {
+    let app = App::start();
+    let bill = wechat_bill(&[pay("10:00:00", "B1", 100), pay("11:00:00", "B2", 200)])
+        .replace("`2.00,`0.00", "`2.0x,`0.00");
+    upload(&app, "miniprogram", bill.as_bytes(), 2);
+    let r = app.post(
+        "/reconcile/runs",
+        &[
+            ("authorization", &admin()),
+            ("content-type", "application/json"),
+        ],
+        json!({"channel": "miniprogram", "date": DAY})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    let e = &r.json()["error"];
+    assert_eq!(e["code"], "bad_bill");
+    assert_eq!(e["line"], 3, "{}", r.body);
+    assert_eq!(e["column"], "应结订单金额", "{}", r.body);
+    let r = app.request(
+        "GET",
+        &format!("/reconcile/reports/miniprogram/{DAY}"),
+        &[("authorization", &admin())],
+        b"",
+    );
+    assert_eq!(r.status, 404, "nothing stored from a bad bill: {}", r.body);
+}
+
+/// Serve `body` for `GET /{path}` on 127.0.0.1 (any other path: 404) for `requests`
+/// requests; returns the base URL.
+fn fixture_server(path: &'static str, body: Vec<u8>, requests: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let wanted = head.starts_with(&format!("GET {path} "));
+            let (status, payload): (&str, &[u8]) = if wanted {
+                ("200 OK", &body)
+            } else {
+                ("404 Not Found", b"")
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\ncontent-type: text/csv\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                payload.len()
+            );
+            let _ = s.write_all(payload);
+        }
+    });
+    base
+}
+
+#[test]
+fn a_bill_fetched_from_the_configured_platform_url_is_reconciled() {
+    let bill = wechat_bill(&[pay("10:00:00", "F1", 1234)]);
+    let base = fixture_server("/app/2026-11-20", bill.into_bytes(), 2);
+    // The host reads SPIN_VARIABLE_* from its environment, which it inherits.
+    std::env::set_var("SPIN_VARIABLE_BILL_SOURCE_URL", &base);
+    let app = App::spawn_host(&[]);
+    push_app(&app, &app_order("F1", &format!("{DAY}T10:00:00"), "12.34"));
+    let auth = admin();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let spec = json!({"channel": "app", "business_date": DAY, "statement": {"kind": "wechat_pay"}, "total_chunks": 1});
+    let r = app.post("/reconcile/fetches", &headers, spec.to_string().as_bytes());
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["complete"], true, "{}", r.body);
+    let r = app.post(
+        "/reconcile/runs",
+        &headers,
+        json!({"channel": "app", "date": DAY})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["differences"], 0, "{}", r.body);
+    assert_eq!(r.json()["summary"]["matched"], 1, "{}", r.body);
+    // A day the platform has no bill for.
+    let spec = json!({"channel": "app", "business_date": "2026-11-21", "statement": {"kind": "wechat_pay"}, "total_chunks": 1});
+    let r = app.post("/reconcile/fetches", &headers, spec.to_string().as_bytes());
+    assert_eq!(r.status, 502, "{}", r.body);
+}
+
+/// Through the host: upload (1 MiB chunks) + reconcile N bill lines against N orders.
+/// Orders go in through the app webhook beforehand (timed separately, not part of the
+/// figure); the channel's rate limit is raised through the admin API first.
+#[test]
+#[ignore]
+fn bench_upload_and_reconcile() {
+    let n: usize = std::env::var("RECONCILE_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let app = std::sync::Arc::new(App::spawn_host(&[]));
+    let auth = admin();
+    let cfg = json!({"id": "app", "rate_limit": {"limit": 1_000_000, "window_seconds": 1}});
+    let r = app.request(
+        "PUT",
+        "/admin/channels/app",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        cfg.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let started = Instant::now();
+    let threads = 4;
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let app = app.clone();
+            std::thread::spawn(move || {
+                for i in (t..n).step_by(threads) {
+                    let secs = i % 86_400;
+                    let at = format!(
+                        "{DAY}T{:02}:{:02}:{:02}",
+                        secs / 3600,
+                        secs / 60 % 60,
+                        secs % 60
+                    );
+                    push_app(
+                        &app,
+                        &app_order(&format!("B{i}"), &at, &yuan(100 + (i as i64 % 9000))),
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let ingest = started.elapsed();
+
+    let rows: Vec<Wx> = (0..n)
+        .map(|i| {
+            let secs = i % 86_400;
+            let time = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+            pay(&time, &format!("B{i}"), 100 + (i as i64 % 9000))
+        })
+        .collect();
+    let bill = wechat_bill(&rows);
+    let chunks = bill.len().div_ceil(1 << 20);
+
+    let started = Instant::now();
+    upload(&app, "app", bill.as_bytes(), chunks);
+    let uploaded = started.elapsed().as_secs_f64();
+    // The first run creates the report, the next two are reruns of the same work.
+    let job = format!("Bearer {JOB_TOKEN}");
+    let mut runs: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            let r = app.post(
+                &format!("/jobs/reconcile/nightly?date={DAY}"),
+                &[("authorization", &job)],
+                b"",
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.json()["runs"][0]["differences"], 0, "{}", r.body);
+            assert_eq!(r.json()["runs"][0]["summary"]["matched"], n, "{}", r.body);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let first = runs[0];
+    runs.sort_by(f64::total_cmp);
+    println!(
+        "reconcile through the host: N={n} orders (webhooks, not in the figure: {:.1} s), bill {} bytes in {chunks} chunks: upload {uploaded:.2} s, reconcile first {first:.2} s, median of 3 {:.2} s, upload+reconcile {:.2} s",
+        ingest.as_secs_f64(),
+        bill.len(),
+        runs[1],
+        uploaded + first
+    );
+}
