@@ -7,3 +7,4 @@ for pair in job_token=dev-job-token admin_token=dev-admin-token rider_token=dev-
   name=SPIN_VARIABLE_$(echo "${pair%%=*}" | tr '[:lower:]' '[:upper:]')
   [ -n "${!name:-}" ] || export "$name=${pair#*=}"
 done
+[ -n "${SPIN_VARIABLE_EXT_CHANNEL_SECRETS:-}" ] || export SPIN_VARIABLE_EXT_CHANNEL_SECRETS='{"dingdong":"dev-dingdong-secret"}'

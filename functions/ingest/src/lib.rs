@@ -9,8 +9,8 @@
 
 use chrono::Utc;
 use orderhub_core::channel::{
-    acknowledgement, catalog, verify, Ack, Admission, ChannelConfig, InboundRequest, IngestGate,
-    NormalizeError, Outcome,
+    acknowledgement, catalog, verify, Ack, Admission, ChannelConfig, ChannelKind, InboundRequest,
+    IngestGate, NormalizeError, Outcome,
 };
 use orderhub_core::order::book::Applied;
 use orderhub_shell::kv::Bucket;
@@ -27,11 +27,14 @@ async fn handle(req: Request) -> Response {
 }
 
 async fn ingest(req: Request) -> Result<Response, ApiError> {
-    let channel = variable("channel")?;
-    let secret = variable("channel_secret")?;
+    let (channel, secret) = channel_and_secret(&req)?;
     let catalog_store = Bucket::open("catalog")?;
-    let cfg = catalog::load_config(&catalog_store, &channel)
-        .map_err(|e| ApiError::new(500, "channel_not_configured", e.to_string()))?;
+    let cfg = catalog::load_config(&catalog_store, &channel).map_err(|e| match e {
+        catalog::CatalogError::UnknownChannel(_) => {
+            ApiError::not_found("unknown_channel", e.to_string())
+        }
+        _ => ApiError::new(500, "channel_not_configured", e.to_string()),
+    })?;
 
     let headers: Vec<(String, String)> = req
         .headers()
@@ -128,6 +131,44 @@ fn answer(cfg: &ChannelConfig, outcome: &Outcome) -> Response {
         builder.header("retry-after", seconds.to_string());
     }
     builder.body(body).build()
+}
+
+/// Which channel this request is for, and its secret. A built-in channel's instance names
+/// its channel in the `channel` variable; the `ingest-ext` instance (`channel =
+/// "from-path"`) serves every channel added by configuration at
+/// `/webhooks/ext/{channel}/...`, with secrets from the `channel_secrets` JSON map
+/// (a secret variable, so adding a channel is configuration, not code).
+fn channel_and_secret(req: &Request) -> Result<(String, String), ApiError> {
+    let channel = variable("channel")?;
+    if channel != "from-path" {
+        return Ok((channel, variable("channel_secret")?));
+    }
+    let id = req
+        .path()
+        .strip_prefix("/webhooks/ext/")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            ApiError::not_found("unknown_channel", "expected /webhooks/ext/{channel}/...")
+        })?;
+    if ChannelKind::from_builtin_id(id).is_some() {
+        return Err(ApiError::not_found(
+            "unknown_channel",
+            format!("`{id}` is built in: use /webhooks/{id}/..."),
+        ));
+    }
+    let secrets: std::collections::HashMap<String, String> =
+        serde_json::from_str(&variable("channel_secrets")?).map_err(|e| {
+            ApiError::new(
+                500,
+                "channel_not_configured",
+                format!("`channel_secrets` is not a JSON map: {e}"),
+            )
+        })?;
+    let secret = secrets.get(id).cloned().ok_or_else(|| {
+        ApiError::not_found("unknown_channel", format!("no secret for channel `{id}`"))
+    })?;
+    Ok((id.to_string(), secret))
 }
 
 fn variable(name: &str) -> Result<String, ApiError> {

@@ -229,6 +229,10 @@ pub fn dev_variables() -> Vec<(String, String)> {
         ("miniprogram_secret", "dev-miniprogram-secret"),
         ("pos_secret", "dev-pos-secret"),
         ("groupbuy_secret", "dev-groupbuy-secret"),
+        (
+            "ext_channel_secrets",
+            r#"{"dingdong":"dev-dingdong-secret"}"#,
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (format!("SPIN_VARIABLE_{}", k.to_uppercase()), v.to_string()))
