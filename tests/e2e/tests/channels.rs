@@ -234,6 +234,13 @@ fn eleme_order_push_is_a_delivery_order() {
     assert_only_unknown_skus(&order);
     assert_yuan(&order["money"]["paid"], "23.8");
     assert_eq!(listed_times(&app, &id), 1);
+
+    // Ele.me redelivers the same envelope (same requestId): acknowledged, nothing new.
+    let history_len = history_keys(&order).len();
+    let r = app.post("/webhooks/eleme/order", &[JSON], &body);
+    assert_eq!((r.status, r.body.as_str()), (200, r#"{"message":"ok"}"#));
+    assert_eq!(history_keys(&get_order(&app, &id)).len(), history_len);
+    assert_eq!(listed_times(&app, &id), 1);
 }
 
 // ---------------------------------------------------------------- own app / mini-program
@@ -366,7 +373,20 @@ fn pos_single_sale_and_shift_batch_are_in_store_orders() {
     assert_eq!(delivered["status"], "accepted", "{delivered}");
     let voided = get_order(&app, &ids[2]);
     assert_eq!(voided["status"], "cancelled", "{voided}");
-    for id in std::iter::once(&single_id).chain(&ids) {
+
+    // The till re-uploads an overlapping batch (R3 again, R5 new): R3 gains nothing.
+    let r3_history = history_keys(&delivered).len();
+    let overlap = json!({
+        "batch_id": format!("{store}-shift-2-resend"), "store_id": store,
+        "sales": [shift["sales"][1].clone(), pos_sale("R5", 1, "12.80", json!({"type": "take_away"}))]
+    });
+    let r = own_post(&app, "pos", "/webhooks/pos/sales", &overlap);
+    let r5 = orderhub_id("pos", &format!("{store}:R5"));
+    let mut acked = own_ack_orders(&r);
+    acked.sort();
+    assert_eq!(acked, vec![ids[1].clone(), r5.clone()]);
+    assert_eq!(history_keys(&get_order(&app, &ids[1])).len(), r3_history);
+    for id in std::iter::once(&single_id).chain(&ids).chain([&r5]) {
         assert_eq!(listed_times(&app, id), 1, "{id}");
     }
 }
