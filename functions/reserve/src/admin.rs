@@ -104,6 +104,16 @@ pub fn reserve(req: &Request, _: &Params) -> Result<Response, ApiError> {
     crate::orders::reserve_request(&request)
 }
 
+/// Manual dispatch or cancel by an operator (a stuck order): the private contract's
+/// bodies and answers, behind the admin token.
+pub fn commit(req: &Request, _: &Params) -> Result<Response, ApiError> {
+    crate::orders::commit(req)
+}
+
+pub fn release(req: &Request, _: &Params) -> Result<Response, ApiError> {
+    crate::orders::release(req)
+}
+
 pub fn level(_: &Request, params: &Params) -> Result<Response, ApiError> {
     let sku = SkuId(param(params, "sku")?.to_string());
     let warehouse = WarehouseId::new(param(params, "warehouse")?);

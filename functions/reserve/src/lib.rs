@@ -93,6 +93,8 @@ fn handle(req: Request) -> Response {
     );
     admin_route(&mut router, "POST", "/admin/stock/adjust", admin::adjust);
     admin_route(&mut router, "POST", "/admin/stock/reserve", admin::reserve);
+    admin_route(&mut router, "POST", "/admin/stock/commit", admin::commit);
+    admin_route(&mut router, "POST", "/admin/stock/release", admin::release);
     admin_route(
         &mut router,
         "GET",

@@ -251,13 +251,67 @@ fn admin_lifecycle_reserve_commit_release_outbox() {
     assert_eq!(empty["updates"], json!([]), "{empty}");
     assert!(audit_len(&app) >= 3);
 
+    // Dispatch ships 5 of o-a's 12 (retried: once), then the rest is cancelled.
+    let ship = json!({ "order_id": "o-a", "op_id": "parcel-1",
+                       "lines": [{ "line_no": 1, "quantity": 5 }] });
+    let shipped = expect(
+        admin(&app, "POST", "/admin/stock/commit", &ship),
+        200,
+        "commit",
+    );
+    assert_eq!(shipped["replayed"], false, "{shipped}");
+    let again = expect(
+        admin(&app, "POST", "/admin/stock/commit", &ship),
+        200,
+        "commit retry",
+    );
+    assert_eq!(again["replayed"], true, "{again}");
+    let reply = admin(
+        &app,
+        "POST",
+        "/admin/stock/commit",
+        &json!({ "order_id": "o-a" }),
+    );
+    assert_eq!(reply.status, 400, "commit needs an op id: {}", reply.body);
+    let lvl = level(&app, "MILK");
+    assert_eq!(
+        (&lvl["on_hand"], &lvl["reserved"], &lvl["shipped"]),
+        (&json!(10), &json!(7), &json!(5))
+    );
+    let cancel = json!({ "order_id": "o-a" });
+    expect(
+        admin(&app, "POST", "/admin/stock/release", &cancel),
+        200,
+        "release",
+    );
+    expect(
+        admin(&app, "POST", "/admin/stock/release", &cancel),
+        200,
+        "release retry",
+    );
+    let lvl = level(&app, "MILK");
+    assert_eq!((&lvl["on_hand"], &lvl["reserved"]), (&json!(10), &json!(0)));
+    let view = expect(
+        admin(&app, "GET", "/admin/stock/reservations/o-a", &Value::Null),
+        200,
+        "view after",
+    );
+    assert_eq!(view["state"], "committed", "{view}");
+    let reply = admin(
+        &app,
+        "POST",
+        "/admin/stock/release",
+        &json!({ "order_id": "nobody" }),
+    );
+    assert_eq!(reply.status, 404, "{}", reply.body);
+
     let job = app.post(
         "/jobs/stock/expire",
         &[("authorization", &format!("Bearer {JOB_TOKEN}"))],
         b"",
     );
     assert_eq!(job.status, 200, "{}", job.body);
-    assert_eq!(level(&app, "MILK")["reserved"], 12, "nothing due yet");
+    assert_eq!(level(&app, "MILK")["reserved"], 0);
 }
 
 /// What one load run saw.
