@@ -518,3 +518,75 @@ fn concurrent_reserves_never_oversell_on_redis() {
     let second = first.spawn_sibling(&["--no-schedules"]);
     never_oversells(&[&first, &second], "two-hosts-redis");
 }
+
+/// The private contract as normalize uses it: a signed webhook reserves the order's
+/// stock; an order that is short is kept and flagged `out_of_stock`.
+#[test]
+fn webhook_orders_reserve_stock_and_short_ones_are_flagged() {
+    use orderhub_e2e::meituan::{order_push_params, signed_form};
+    const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+    const PATH: &str = "/webhooks/meituan/order";
+    let app = App::spawn_host(&["--no-schedules"]);
+    let skus = json!({
+        "MT-APPLE-1KG": {"sku": "SKU-APPLE-1KG", "zone": "ambient", "unit_weight_g": 1000, "unit_volume_cm3": 3000},
+        "MT-MILK-950": {"sku": "SKU-MILK-950", "zone": "chilled", "unit_weight_g": 1000, "unit_volume_cm3": 1100}
+    });
+    expect(
+        admin(&app, "PUT", "/admin/channels/meituan/skus", &skus),
+        200,
+        "sku map",
+    );
+    // Each order asks 2 apples and 1 milk: room for one order only.
+    stock_up(&app, "SKU-APPLE-1KG", 3);
+    stock_up(&app, "SKU-MILK-950", 5);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+
+    let push = |order_id: &str| {
+        let body = signed_form(&app.base, PATH, order_push_params(order_id, now));
+        let r = app.post(PATH, &[FORM], body.as_bytes());
+        assert_eq!(r.status, 200, "{}", r.body);
+        app.get(&format!("/orders/meituan-{order_id}")).json()
+    };
+    let codes = |order: &Value| -> Vec<String> {
+        order["exceptions"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|e| e["code"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let first = push(&format!("2790{now}"));
+    assert!(codes(&first).is_empty(), "{first}");
+    let view = expect(
+        admin(
+            &app,
+            "GET",
+            &format!("/admin/stock/reservations/meituan-2790{now}"),
+            &Value::Null,
+        ),
+        200,
+        "reservation",
+    );
+    assert_eq!(view["state"], "held", "{view}");
+    // A redelivery reserves nothing more.
+    push(&format!("2790{now}"));
+    assert_eq!(level(&app, "SKU-APPLE-1KG")["reserved"], 2);
+    assert_eq!(level(&app, "SKU-MILK-950")["reserved"], 1);
+
+    let second = push(&format!("2791{now}"));
+    assert!(
+        codes(&second).iter().any(|c| c == "out_of_stock"),
+        "{second}"
+    );
+    assert_eq!(
+        level(&app, "SKU-APPLE-1KG")["reserved"],
+        2,
+        "all or nothing"
+    );
+    assert_eq!(level(&app, "SKU-MILK-950")["reserved"], 1, "all or nothing");
+}
