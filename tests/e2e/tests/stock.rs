@@ -235,7 +235,7 @@ fn admin_lifecycle_reserve_commit_release_outbox() {
         "drain",
     );
     assert!(
-        !batch["updates"].as_array().map_or(true, Vec::is_empty),
+        batch["updates"].as_array().is_some_and(|u| !u.is_empty()),
         "{batch}"
     );
     expect(
