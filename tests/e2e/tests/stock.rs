@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use orderhub_e2e::*;
 use serde_json::{json, Value};
 
-/// Channels that keep what fits of a short order: with them the race is exact.
+/// Channels that keep what fits of a short order, from any warehouse: no caller ever
+/// holds units it will give back unless the stock is gone, so the race is exact.
 const PARTIAL: [&str; 4] = ["pos", "groupbuy", "app", "miniprogram"];
 /// All-or-nothing channels: a refusal may be spurious while another caller's excess is
 /// in flight (see `orderhub_core::stock::counters`), never an oversell.
@@ -46,7 +47,10 @@ fn expect(reply: Reply, status: u16, what: &str) -> Value {
 fn stock_up(app: &App, sku: &str, units: i64) {
     let mut channels = serde_json::Map::new();
     for c in PARTIAL {
-        channels.insert(c.to_string(), json!({ "accept_partial": true }));
+        channels.insert(
+            c.to_string(),
+            json!({ "accept_partial": true, "allow_split": true }),
+        );
     }
     for c in ALL_OR_NOTHING {
         channels.insert(c.to_string(), json!({ "accept_partial": false }));
