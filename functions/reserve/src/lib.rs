@@ -1,39 +1,130 @@
-//! `reserve` component: Stock reservation ledger: reserve, release, commit, expire, adjust; never oversell.
+//! `reserve` component: the stock reservation ledger behind three instances.
 //!
-//! Instances in spin.toml: reserve (private), stock-jobs (/jobs/stock/...), stock-admin (/admin/stock/...). Same shape as every component: parse, call the core,
-//! apply its effects, answer.
+//! - `reserve` (private, reached over `reserve.spin.internal`): `POST /reserve` with an
+//!   `Order`, `POST /release` with `{"order_id"}`, `POST /commit` with
+//!   `{"order_id", "op_id", "lines"?}`: the contract `normalize` and `dispatch` call.
+//! - `stock-jobs` (`/jobs/stock/...`, job token): `POST /jobs/stock/expire`.
+//! - `stock-admin` (`/admin/stock/...`, admin token): catalog, SKUs, WMS adjustments,
+//!   reads, the channel outbox, and a direct reserve (see `admin::reserve`).
+//!
+//! Same shape as every component: parse, call `orderhub_core::stock`, answer. All
+//! coordination lives in the core's ledger (increment-only counters), so any number of
+//! instances on any number of hosts may run these handlers at once.
 
-use orderhub_shell::{auth, finish, health, ApiError};
+use orderhub_core::stock::StockError;
+use orderhub_shell::auth::require_bearer;
+use orderhub_shell::{finish, health, ApiError};
+use serde::de::DeserializeOwned;
 use spin_sdk::http::{Params, Request, Response, Router};
 use spin_sdk::http_component;
+
+mod admin;
+mod jobs;
+mod orders;
+
+/// The core's typed refusal as an answer: its own status and machine code.
+pub(crate) fn stock_error(e: StockError) -> ApiError {
+    ApiError::new(e.http_status(), e.code(), e.to_string())
+}
+
+/// A JSON body, or 400 naming what did not parse (nothing has been touched yet).
+pub(crate) fn body<T: DeserializeOwned>(req: &Request, what: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(req.body())
+        .map_err(|e| ApiError::bad_request(&format!("unreadable_{what}"), e.to_string()))
+}
+
+fn admin_route(
+    router: &mut Router,
+    method: &str,
+    path: &str,
+    handler: fn(&Request, &Params) -> Result<Response, ApiError>,
+) {
+    let guarded = move |req: Request, params: Params| {
+        finish(require_bearer(&req, "admin_token").and_then(|()| handler(&req, &params)))
+    };
+    match method {
+        "GET" => router.get(path, guarded),
+        "PUT" => router.put(path, guarded),
+        _ => router.post(path, guarded),
+    }
+}
 
 #[http_component]
 fn handle(req: Request) -> Response {
     let mut router = Router::new();
     router.get("/health", |_: Request, _: Params| health("reserve"));
+    router.post("/reserve", |req: Request, _: Params| {
+        finish(orders::reserve(&req))
+    });
+    router.post("/release", |req: Request, _: Params| {
+        finish(orders::release(&req))
+    });
+    router.post("/commit", |req: Request, _: Params| {
+        finish(orders::commit(&req))
+    });
+
     router.get("/jobs/stock/health", |_: Request, _: Params| {
         health("reserve")
     });
     router.post("/jobs/stock/expire", |req: Request, _: Params| {
-        finish(auth::require_bearer(&req, "job_token").and_then(|()| {
-            Err::<Response, _>(ApiError::new(
-                501,
-                "not_implemented",
-                "/jobs/stock/expire arrives with its issue",
-            ))
-        }))
+        finish(require_bearer(&req, "job_token").and_then(|()| jobs::expire(&req)))
     });
+
     router.get("/admin/stock/health", |_: Request, _: Params| {
         health("reserve")
     });
-    router.post("/admin/stock/adjust", |req: Request, _: Params| {
-        finish(auth::require_bearer(&req, "admin_token").and_then(|()| {
-            Err::<Response, _>(ApiError::new(
-                501,
-                "not_implemented",
-                "/admin/stock/adjust arrives with its issue",
-            ))
-        }))
-    });
+    admin_route(
+        &mut router,
+        "GET",
+        "/admin/stock/catalog",
+        admin::get_catalog,
+    );
+    admin_route(
+        &mut router,
+        "PUT",
+        "/admin/stock/catalog",
+        admin::put_catalog,
+    );
+    admin_route(
+        &mut router,
+        "PUT",
+        "/admin/stock/skus/:sku",
+        admin::define_sku,
+    );
+    admin_route(&mut router, "POST", "/admin/stock/adjust", admin::adjust);
+    admin_route(&mut router, "POST", "/admin/stock/reserve", admin::reserve);
+    admin_route(&mut router, "POST", "/admin/stock/commit", admin::commit);
+    admin_route(&mut router, "POST", "/admin/stock/release", admin::release);
+    admin_route(
+        &mut router,
+        "GET",
+        "/admin/stock/levels/:sku/:warehouse",
+        admin::level,
+    );
+    admin_route(
+        &mut router,
+        "GET",
+        "/admin/stock/sellable/:sku",
+        admin::sellable,
+    );
+    admin_route(
+        &mut router,
+        "GET",
+        "/admin/stock/reservations/:order",
+        admin::reservation,
+    );
+    admin_route(&mut router, "GET", "/admin/stock/audit", admin::audit);
+    admin_route(
+        &mut router,
+        "POST",
+        "/admin/stock/outbox/:channel/drain",
+        admin::drain,
+    );
+    admin_route(
+        &mut router,
+        "POST",
+        "/admin/stock/outbox/:channel/ack",
+        admin::ack,
+    );
     router.handle(req)
 }

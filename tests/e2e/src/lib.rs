@@ -68,21 +68,6 @@ impl App {
 
     /// Always a host of our own (for tests that need a clean store or host flags).
     pub fn spawn_host(extra_args: &[&str]) -> App {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let root = repo_root();
-        let host = root.join("target/release/orderhub-host");
-        assert!(
-            host.exists(),
-            "{} is missing: run scripts/build first",
-            host.display()
-        );
-        let state = std::env::temp_dir().join(format!(
-            "orderhub-e2e-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&state);
-        std::fs::create_dir_all(&state).expect("state dir");
         // Same labels as runtime-config.toml, but every file in this test's own directory.
         let mut rc = String::new();
         for label in [
@@ -98,8 +83,43 @@ impl App {
                 "[key_value_store.{label}]\ntype = \"spin\"\npath = \"{label}.db\"\n\n"
             ));
         }
+        Self::spawn_host_with_config(&rc, extra_args)
+    }
+
+    /// A host of our own with this runtime config (e.g. a Redis store), in a fresh
+    /// state dir.
+    pub fn spawn_host_with_config(runtime_config: &str, extra_args: &[&str]) -> App {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let state = std::env::temp_dir().join(format!(
+            "orderhub-e2e-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&state);
+        std::fs::create_dir_all(&state).expect("state dir");
+        std::fs::write(state.join("runtime-config.toml"), runtime_config).expect("runtime config");
+        Self::launch(state, true, extra_args)
+    }
+
+    /// A second host process on this host's state dir and runtime config: both share
+    /// the same stores (for multi-host concurrency tests). It leaves the dir to `self`.
+    pub fn spawn_sibling(&self, extra_args: &[&str]) -> App {
+        let state = self
+            .state_dir
+            .clone()
+            .expect("sibling of a host we started");
+        Self::launch(state, false, extra_args)
+    }
+
+    fn launch(state: PathBuf, owns_state: bool, extra_args: &[&str]) -> App {
+        let root = repo_root();
+        let host = root.join("target/release/orderhub-host");
+        assert!(
+            host.exists(),
+            "{} is missing: run scripts/build first",
+            host.display()
+        );
         let rc_path = state.join("runtime-config.toml");
-        std::fs::write(&rc_path, rc).expect("runtime config");
         let port = free_port();
         let mut cmd = Command::new(host);
         cmd.current_dir(&root)
@@ -136,7 +156,7 @@ impl App {
         let app = App {
             base: format!("http://127.0.0.1:{port}"),
             child: Some(child),
-            state_dir: Some(state),
+            state_dir: owns_state.then_some(state),
         };
         rx.recv_timeout(Duration::from_secs(60))
             .expect("orderhub-host did not print `Serving http://` in 60 s");

@@ -1,0 +1,103 @@
+//! The private contract: reserve an order's stock, release it on cancel/refund, commit
+//! it on dispatch. Callers (`normalize`, `dispatch`) retry freely: every call is
+//! idempotent in the core (per order for reserve, per `op_id` for commit/release).
+
+use chrono::Utc;
+use orderhub_core::order::{Order, OrderId};
+use orderhub_core::stock::{ReservationLedger, ReserveOutcome, ReserveRequest, SettleRequest};
+use orderhub_shell::kv::Bucket;
+use orderhub_shell::{json, ApiError};
+use serde::Deserialize;
+use spin_sdk::http::{Request, Response};
+
+use crate::{body, stock_error};
+
+/// The op id a release without one gets: an order is cancelled (or fully refunded)
+/// at most once, so every redelivery of that event is the same operation.
+const CANCEL_OP: &str = "order-cancelled";
+
+pub fn reserve(req: &Request) -> Result<Response, ApiError> {
+    let order: Order = body(req, "order")?;
+    let request = ReserveRequest::for_order(&order).map_err(stock_error)?;
+    reserve_request(&request)
+}
+
+/// Runs a reserve and answers with the reservation, and `exception` when short.
+pub(crate) fn reserve_request(request: &ReserveRequest) -> Result<Response, ApiError> {
+    let store = Bucket::open("stock")?;
+    let ledger = ReservationLedger::new(&store);
+    let outcome = ledger.reserve(request, Utc::now()).map_err(stock_error)?;
+    Ok(json(200, &answer(&ledger, &outcome)?))
+}
+
+fn answer(
+    ledger: &ReservationLedger<'_, Bucket>,
+    outcome: &ReserveOutcome,
+) -> Result<serde_json::Value, ApiError> {
+    // A replay may describe units that were since committed or released: say where
+    // they are now. A fresh reservation is exactly what was just granted.
+    let view = if outcome.replayed {
+        ledger
+            .reservation(&outcome.reservation.order)
+            .map_err(stock_error)?
+    } else {
+        None
+    };
+    Ok(serde_json::json!({
+        "order_id": outcome.reservation.order,
+        "status": outcome.status(),
+        "reserved_units": outcome.reserved_units(),
+        "replayed": outcome.replayed,
+        "reservation": outcome.reservation,
+        "view": view,
+        "exception": outcome.exception,
+    }))
+}
+
+#[derive(Deserialize)]
+struct Settle {
+    order_id: OrderId,
+    #[serde(default)]
+    op_id: Option<String>,
+    #[serde(default)]
+    lines: Option<Vec<orderhub_core::stock::SettleLine>>,
+}
+
+impl Settle {
+    fn request(self, default_op: Option<&str>) -> Result<(OrderId, SettleRequest), ApiError> {
+        let op_id = self
+            .op_id
+            .or_else(|| default_op.map(str::to_string))
+            .filter(|op| !op.is_empty())
+            .ok_or_else(|| ApiError::bad_request("missing_op_id", "`op_id` is required"))?;
+        Ok((
+            self.order_id,
+            SettleRequest {
+                op_id,
+                lines: self.lines,
+            },
+        ))
+    }
+}
+
+/// Cancel or full refund: gives back everything still held. An order that never
+/// reserved anything answers 404 `unknown_reservation` (normalize ignores it).
+pub fn release(req: &Request) -> Result<Response, ApiError> {
+    let (order, request) = body::<Settle>(req, "release")?.request(Some(CANCEL_OP))?;
+    let store = Bucket::open("stock")?;
+    let outcome = ReservationLedger::new(&store)
+        .release(&order, &request, Utc::now())
+        .map_err(stock_error)?;
+    Ok(json(200, &outcome))
+}
+
+/// Dispatch ships units: `op_id` (the parcel id) is required so a retry is not a
+/// second shipment.
+pub fn commit(req: &Request) -> Result<Response, ApiError> {
+    let (order, request) = body::<Settle>(req, "commit")?.request(None)?;
+    let store = Bucket::open("stock")?;
+    let outcome = ReservationLedger::new(&store)
+        .commit(&order, &request, Utc::now())
+        .map_err(stock_error)?;
+    Ok(json(200, &outcome))
+}
