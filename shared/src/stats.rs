@@ -6,7 +6,7 @@
 //! same event is recorded: a one-shot claim (`increment == 1`) gates the counter, which
 //! makes recording idempotent under webhook redelivery.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Offset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::order::{ChannelId, OrderId};

@@ -19,7 +19,24 @@ const CANCEL_OP: &str = "order-cancelled";
 pub fn reserve(req: &Request) -> Result<Response, ApiError> {
     let order: Order = body(req, "order")?;
     let request = ReserveRequest::for_order(&order).map_err(stock_error)?;
-    reserve_request(&request)
+    let store = Bucket::open("stock")?;
+    let ledger = ReservationLedger::new(&store);
+    match ledger.reserve(&request, Utc::now()) {
+        Ok(outcome) => Ok(json(200, &answer(&ledger, &outcome)?)),
+        // A SKU the ledger does not stock: keep the order, flag it for restock.
+        Err(e) => match e.as_order_exception() {
+            Some(exception) => Ok(json(
+                200,
+                &serde_json::json!({
+                    "order_id": order.id,
+                    "status": "not_stocked",
+                    "reserved_units": 0,
+                    "exception": exception,
+                }),
+            )),
+            None => Err(stock_error(e)),
+        },
+    }
 }
 
 /// Runs a reserve and answers with the reservation, and `exception` when short.

@@ -40,6 +40,19 @@ pub enum StockError {
 }
 
 impl StockError {
+    /// For an order arriving through the pipeline, a SKU the ledger does not stock is
+    /// not bad input but a shortage of the whole line: the order is kept and routed to
+    /// restock, like any out-of-stock order. Other errors stay errors.
+    pub fn as_order_exception(&self) -> Option<crate::order::OrderException> {
+        match self {
+            Self::UnknownSku(sku) => Some(crate::order::OrderException::new(
+                crate::order::ExceptionCode::OutOfStock,
+                format!("SKU `{sku}` is not stocked in any warehouse"),
+            )),
+            _ => None,
+        }
+    }
+
     pub fn unknown_sku(sku: &SkuId) -> Self {
         Self::UnknownSku(sku.0.clone())
     }
@@ -86,3 +99,22 @@ impl StockError {
 }
 
 pub type StockResult<T> = Result<T, StockError>;
+
+#[cfg(test)]
+mod pipeline_tests {
+    use super::*;
+    use crate::order::{ExceptionCode, ExceptionRoute};
+
+    #[test]
+    fn an_unstocked_sku_becomes_a_restock_exception_and_nothing_else_does() {
+        let exc = StockError::UnknownSku("SKU-X".into())
+            .as_order_exception()
+            .unwrap();
+        assert_eq!(exc.code, ExceptionCode::OutOfStock);
+        assert_eq!(exc.route, ExceptionRoute::Restock);
+        assert!(exc.detail.contains("SKU-X"));
+        assert!(StockError::UnknownWarehouse("W".into())
+            .as_order_exception()
+            .is_none());
+    }
+}

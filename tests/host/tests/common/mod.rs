@@ -69,9 +69,9 @@ impl Host {
             ])
             .stdin(Stdio::piped())
             .args(extra)
-            .env_remove("SPIN_VARIABLE_API_KEY")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        clear_spin_variables(&mut cmd);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -272,7 +272,8 @@ pub fn fixture_server(body: &'static str) -> SocketAddr {
 pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     ensure_probe();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_orderhub-host"));
-    cmd.args(args).env_remove("SPIN_VARIABLE_API_KEY");
+    cmd.args(args);
+    clear_spin_variables(&mut cmd);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -336,5 +337,16 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The probe manifest declares its own defaults; a developer's shell (or `scripts/test`,
+/// which sources `scripts/dev-env.sh`) may export `SPIN_VARIABLE_*` values that the env
+/// provider would prefer over them, so each test host starts without any.
+fn clear_spin_variables(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("SPIN_VARIABLE_") {
+            cmd.env_remove(key);
+        }
     }
 }
