@@ -117,6 +117,14 @@ pub fn record_decision(merge: &impl KeyValue, decision: &MergeDecision) -> Resul
     Ok(())
 }
 
+/// The decision recorded for an order, if it was offered.
+pub fn decision_of(
+    merge: &impl KeyValue,
+    id: &OrderId,
+) -> Result<Option<MergeDecision>, MergeError> {
+    Ok(merge.get_json(&k_decision(id))?)
+}
+
 /// A delivered group with its members' decisions; `None` before delivery.
 pub fn group_view(merge: &impl KeyValue, group_id: &str) -> Result<Option<GroupView>, MergeError> {
     let Some(delivery) = merge.get_json::<GroupDelivery>(&k_delivery(group_id))? else {
@@ -251,6 +259,8 @@ mod tests {
         );
         let view = group_view(&merge, &g.group_id).unwrap().unwrap();
         assert_eq!(view.decisions.len(), 2);
+        let first = decision_of(&merge, &a.id).unwrap().unwrap();
+        assert_eq!(first.outcome.group_id(), g.group_id);
         assert!(view
             .decisions
             .iter()
