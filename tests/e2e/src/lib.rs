@@ -72,6 +72,7 @@ impl App {
         let mut rc = String::new();
         for label in [
             "ingest",
+            "catalog",
             "orders",
             "merge",
             "stock",
