@@ -44,8 +44,7 @@ fn offer(req: &Request) -> Result<Response, ApiError> {
         .map_err(|e| ApiError::bad_request("unreadable_order", e.to_string()))?;
     let store = Bucket::open("merge")?;
     let rules = merge::load_rules(&store).map_err(merge_error)?;
-    let offered = merge::offer(&store, &rules, &order, Utc::now()).map_err(merge_error)?;
-    merge::record_decision(&store, &offered.decision).map_err(merge_error)?;
+    let offered = merge::offer_recorded(&store, &rules, &order, Utc::now()).map_err(merge_error)?;
     let delivered = deliver_all(&store, &offered.released)?;
     Ok(json(
         200,

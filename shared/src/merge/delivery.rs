@@ -10,8 +10,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{validate, MergeDecision, MergeError, ReleasedGroup, RuleError, RuleSet};
-use crate::order::{book, EventKind, EventSource, OrderEvent, OrderId};
+use super::{
+    offer, validate, MergeDecision, MergeError, MergeOutcome, Offered, ReleasedGroup, RuleError,
+    RuleSet,
+};
+use crate::order::{book, EventKind, EventSource, Order, OrderEvent, OrderId};
 use crate::split::{split_group, ParcelLimits, SplitError, SplitItem, SplitPlan};
 use crate::store::KeyValue;
 
@@ -106,6 +109,27 @@ pub fn deliver(
     };
     merge.set_json(&key, &delivery)?;
     Ok(Delivered { delivery, first })
+}
+
+/// Offer an order and keep its decision. A repeated offer (a redelivered push) still
+/// goes through [`offer`] (it repairs a placement interrupted by a crash) but answers
+/// the decision first recorded, so the caller sees the same rule and reason each time.
+pub fn offer_recorded(
+    merge: &impl KeyValue,
+    rules: &RuleSet,
+    order: &Order,
+    now: DateTime<Utc>,
+) -> Result<Offered, MergeError> {
+    let mut offered = offer(merge, rules, order, now)?;
+    if matches!(offered.decision.outcome, MergeOutcome::AlreadyPlaced { .. }) {
+        if let Some(first) = decision_of(merge, &order.id)? {
+            if first.outcome.group_id() == offered.decision.outcome.group_id() {
+                offered.decision = first;
+            }
+        }
+    }
+    record_decision(merge, &offered.decision)?;
+    Ok(offered)
 }
 
 /// Keep an order's merge decision for the group view (the first one stands).
@@ -206,8 +230,8 @@ pub fn install_limits(merge: &impl KeyValue, limits: &ParcelLimits) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::merge::close_due;
     use crate::merge::fixtures::{at, home, order};
-    use crate::merge::{close_due, offer, MergeOutcome};
     use crate::order::book;
     use crate::store::MemoryStore;
 
@@ -265,6 +289,20 @@ mod tests {
             .decisions
             .iter()
             .any(|d| matches!(d.outcome, MergeOutcome::Joined { .. })));
+    }
+
+    #[test]
+    fn a_repeated_offer_answers_the_first_decision() {
+        let merge = MemoryStore::new();
+        let rules = RuleSet::default();
+        let a = order("app", "A", "c1", home(), 0);
+        let b = order("meituan", "B", "c1", home(), 3);
+        offer_recorded(&merge, &rules, &a, at(0)).unwrap();
+        let first = offer_recorded(&merge, &rules, &b, at(3)).unwrap().decision;
+        assert!(matches!(first.outcome, MergeOutcome::Joined { .. }));
+        let again = offer_recorded(&merge, &rules, &b, at(4)).unwrap().decision;
+        assert_eq!(again, first);
+        assert_eq!(decision_of(&merge, &b.id).unwrap(), Some(first));
     }
 
     #[test]

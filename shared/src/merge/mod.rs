@@ -71,7 +71,8 @@ mod tests;
 pub use decide::{evaluate, MemberView, MergeDecision, MergeOutcome, Verdict};
 pub use delivery::{
     decision_of, deliver, group_view, install_limits, install_rules, load_limits, load_rules,
-    parse_limits, record_decision, Delivered, GroupDelivery, GroupView, LimitsError,
+    offer_recorded, parse_limits, record_decision, Delivered, GroupDelivery, GroupView,
+    LimitsError,
 };
 pub use memory::Merger;
 pub use rules::{

@@ -222,6 +222,9 @@ fn one_customer_on_two_channels_becomes_one_group_with_parcels_per_zone() {
         first["group"].is_null(),
         "released before its window: {first}"
     );
+    // The platform redelivers the push: the decision stands.
+    push_meituan_order(&app, &mt_id);
+    assert_eq!(merge_of(&app, &mt_oid)["decision"], second["decision"]);
 
     // The host's scheduler fires the job every minute too, so either run may be the one
     // that releases the group: fire it until the group shows as delivered.
