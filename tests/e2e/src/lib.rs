@@ -72,7 +72,6 @@ impl App {
         let mut rc = String::new();
         for label in [
             "ingest",
-            "catalog",
             "orders",
             "merge",
             "stock",
