@@ -3,7 +3,8 @@
 //! (like the order book): a rider or parcel is indexed once, its record overwritten.
 //!
 //! Keys: `rider/{id}` (a [`Rider`]), `parcel/{id}` (a [`BoardParcel`]), `riders/seq` +
-//! `riders/idx/{n}`, `parcels/seq` + `parcels/idx/{n}`, `plan/last` (a [`Plan`]).
+//! `riders/idx/{n}`, `parcels/seq` + `parcels/idx/{n}`, `plan/last` (a [`Plan`]) and
+//! `plan/problem` (the [`Problem`] it was made for).
 
 use std::collections::HashSet;
 
@@ -177,7 +178,7 @@ pub fn report_rider<S: KeyValue>(
         rider.position = p;
         rider.position_at = now;
     }
-    rider.free_at = report.free_at.unwrap_or(now.max(rider.free_at.min(now)));
+    rider.free_at = report.free_at.unwrap_or(now.max(rider.free_at));
     if let Some(v) = report.shift_end {
         rider.shift_end = v;
     }
@@ -248,6 +249,8 @@ pub fn save_plan<S: KeyValue>(
     board: &[BoardParcel],
     plan: &Plan,
 ) -> Result<(), StoreError> {
+    // Explanations replay the plan against the problem it was made for.
+    store.set_json("plan/problem", &*problem)?;
     commit_plan(problem, plan);
     for rider in &problem.riders {
         store.set_json(&rider_key(&rider.id), rider)?;
@@ -265,8 +268,11 @@ pub fn save_plan<S: KeyValue>(
     store.set_json("plan/last", plan)
 }
 
-pub fn last_plan<S: KeyValue>(store: &S) -> Result<Option<Plan>, StoreError> {
-    store.get_json("plan/last")
+/// The last plan and the problem it was made for.
+pub fn last_plan<S: KeyValue>(store: &S) -> Result<Option<(Plan, Problem)>, StoreError> {
+    let plan: Option<Plan> = store.get_json("plan/last")?;
+    let problem: Option<Problem> = store.get_json("plan/problem")?;
+    Ok(plan.zip(problem))
 }
 
 /// A rider goes offline (`parcels` = `None`) or rejects some parcels: they go back to
