@@ -149,6 +149,32 @@ fn parcels_go_to_capable_riders_and_come_back_when_a_rider_leaves() {
     assert_eq!(huge["reason"]["reason"], "too_large_for_any_rider");
     assert_eq!(out["exceptions"].as_array().unwrap().len(), 2, "{}", r.body);
 
+    // The orders carried by the parcels record what happened to them.
+    let events = |order: &str| -> Vec<Value> {
+        let r = app.get(&format!("/orders/{order}/history"));
+        assert_eq!(r.status, 200, "{order}: {}", r.body);
+        r.json()["events"].as_array().unwrap().clone()
+    };
+    assert!(
+        events("order-frozen-1")
+            .iter()
+            .any(|e| e["type"] == "dispatched"
+                && e["rider_id"] == "freezer"
+                && e["parcel_id"] == "frozen-1"),
+        "{:?}",
+        events("order-frozen-1")
+    );
+    assert!(
+        events("order-nowhere")
+            .iter()
+            .any(|e| e["type"] == "exception" && e["code"] == "bad_address"),
+        "{:?}",
+        events("order-nowhere")
+    );
+    assert!(events("order-huge")
+        .iter()
+        .any(|e| e["type"] == "exception" && e["code"] == "no_capable_rider"));
+
     // The rider's own view carries the route.
     let r = get(&app, "/riders/freezer", RIDER_TOKEN);
     assert_eq!(r.status, 200, "{}", r.body);
