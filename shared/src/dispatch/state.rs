@@ -10,7 +10,9 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Capabilities, Load, Parcel, ParcelId, Point, Problem, Rider, RiderId, Time};
+use super::model::{
+    Capabilities, Load, Parcel, ParcelId, Point, Problem, Rider, RiderId, StopKind, Time,
+};
 use super::plan::{commit_plan, Plan};
 use super::redispatch::{reject_parcels, release_rider, Released};
 use crate::order::OrderId;
@@ -72,6 +74,12 @@ pub struct RiderReport {
     pub online: Option<bool>,
     /// When the rider can take new work; defaults to the report time.
     pub free_at: Option<Time>,
+    /// Parcels picked up since the last report: only their drop-off is left.
+    #[serde(default)]
+    pub picked_up: Vec<ParcelId>,
+    /// Parcels handed to the customer since the last report: off the board for good.
+    #[serde(default)]
+    pub delivered: Vec<ParcelId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,9 +199,32 @@ pub fn report_rider<S: KeyValue>(
     if let Some(v) = report.online {
         rider.online = v;
     }
+    progress(&mut rider, &report.picked_up, &report.delivered);
     store.set_json(&rider_key(id), &rider)?;
     index_once(store, "riders", &id.0)?;
     Ok(rider)
+}
+
+/// Apply pickups and deliveries to the rider's committed route. Only the rider's own
+/// stops count: a report naming someone else's parcel changes nothing.
+fn progress(rider: &mut Rider, picked_up: &[ParcelId], delivered: &[ParcelId]) {
+    for p in picked_up {
+        let had = rider.route.len();
+        rider
+            .route
+            .retain(|s| !(s.kind == StopKind::Pickup && &s.parcel == p));
+        if rider.route.len() < had && !rider.onboard.contains(p) {
+            rider.onboard.push(p.clone());
+        }
+    }
+    for p in delivered {
+        let on_route = rider.route.iter().any(|s| &s.parcel == p);
+        if rider.onboard.contains(p) || on_route {
+            rider.route.retain(|s| &s.parcel != p);
+            rider.onboard.retain(|o| o != p);
+            rider.delivered_today += 1;
+        }
+    }
 }
 
 /// Put ready parcels on the board, open. A parcel already assigned keeps its rider (a
@@ -323,7 +354,7 @@ mod tests {
                 freezer,
             }),
             online: Some(true),
-            free_at: None,
+            ..RiderReport::default()
         }
     }
 
@@ -421,6 +452,45 @@ mod tests {
             .find(|r| r.stops.iter().any(|st| st.parcel.0 == "p2"));
         assert_ne!(p2.map(|r| r.rider.clone()), Some(holder.clone()));
         assert!(!get_rider(&s, &holder).unwrap().unwrap().online);
+    }
+
+    #[test]
+    fn pickups_and_deliveries_move_parcels_off_the_board() {
+        let s = MemoryStore::new();
+        let a = RiderId("a".into());
+        report_rider(&s, &a, &report(31.23, 121.47, true), 0).unwrap();
+        add_parcels(
+            &s,
+            &[
+                ready("p1", ColdChain::Ambient),
+                ready("p2", ColdChain::Ambient),
+            ],
+        )
+        .unwrap();
+        run(&s, 10);
+        let picked = RiderReport {
+            picked_up: vec![ParcelId("p1".into()), ParcelId("zz".into())],
+            ..RiderReport::default()
+        };
+        let r = report_rider(&s, &a, &picked, 20).unwrap();
+        assert_eq!(r.onboard, vec![ParcelId("p1".into())]);
+        assert!(!r
+            .route
+            .iter()
+            .any(|st| st.parcel.0 == "p1" && st.kind == StopKind::Pickup));
+        let delivered = RiderReport {
+            delivered: vec![ParcelId("p1".into()), ParcelId("zz".into())],
+            ..RiderReport::default()
+        };
+        let r = report_rider(&s, &a, &delivered, 30).unwrap();
+        assert!(r.onboard.is_empty());
+        assert_eq!(r.delivered_today, 1);
+        let (pb, _) = problem(&s, 40).unwrap();
+        let ids: Vec<&str> = pb.parcels.iter().map(|p| p.id.0.as_str()).collect();
+        assert_eq!(ids, vec!["p2"]);
+        // The next call plans around the delivered parcel and keeps p2 where it is.
+        let plan = run(&s, 50);
+        assert!(plan.unassigned.is_empty() && plan.assignments.is_empty());
     }
 
     #[test]
