@@ -1,10 +1,12 @@
 //! The rider app's routes: reports, accept/reject, a rider's state and route, and the
 //! operator's "why rider A and not B".
 
-use orderhub_core::dispatch::state::{self, RiderReport};
+use chrono::Utc;
+use orderhub_core::dispatch::state::{self, Progress, RiderReport};
 use orderhub_core::dispatch::{
     explain as core_explain, DispatchConfig, Haversine, ParcelId, RiderId,
 };
+use orderhub_core::order::{book, EventKind, EventSource, OrderEvent};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{json, ApiError};
 use serde::Deserialize;
@@ -42,7 +44,8 @@ pub async fn report(id: &str, body: &[u8]) -> Result<Response, ApiError> {
         .map_err(|e| ApiError::bad_request("unreadable_report", e.to_string()))?;
     let store = Bucket::open("dispatch")?;
     let now = clock::now_secs();
-    let rider = state::report_rider(&store, &id, &report, now).map_err(board_error)?;
+    let (rider, progress) = state::report_rider(&store, &id, &report, now).map_err(board_error)?;
+    record_progress(&store, &id, &progress)?;
     if rider.online {
         return Ok(json(200, &serde_json::json!({ "rider": rider })));
     }
@@ -56,6 +59,35 @@ pub async fn report(id: &str, body: &[u8]) -> Result<Response, ApiError> {
             "redispatch": outcome,
         }),
     ))
+}
+
+/// `PickedUp` / `Delivered` on the orders of the parcels the report moved.
+fn record_progress(store: &Bucket, rider: &RiderId, done: &Progress) -> Result<(), ApiError> {
+    if done.picked_up.is_empty() && done.delivered.is_empty() {
+        return Ok(());
+    }
+    let orders = Bucket::open("orders")?;
+    let steps = done
+        .picked_up
+        .iter()
+        .map(|p| (p, "picked_up", EventKind::PickedUp))
+        .chain(
+            done.delivered
+                .iter()
+                .map(|p| (p, "delivered", EventKind::Delivered)),
+        );
+    for (parcel, slug, kind) in steps {
+        for order in state::orders_of(store, parcel)? {
+            let event = OrderEvent {
+                key: format!("{slug}:{parcel}"),
+                kind: kind.clone(),
+                at: Utc::now(),
+                source: EventSource::Component(format!("rider:{rider}")),
+            };
+            book::record_event(&orders, &order, &event)?;
+        }
+    }
+    Ok(())
 }
 
 /// `POST /riders/{id}/reject` `{"parcels": [..]}`: never offered to this rider again.

@@ -163,7 +163,7 @@ pub fn report_rider<S: KeyValue>(
     id: &RiderId,
     report: &RiderReport,
     now: Time,
-) -> Result<Rider, BoardError> {
+) -> Result<(Rider, Progress), BoardError> {
     let mut rider = match get_rider(store, id)? {
         Some(r) => r,
         None => Rider {
@@ -199,15 +199,23 @@ pub fn report_rider<S: KeyValue>(
     if let Some(v) = report.online {
         rider.online = v;
     }
-    progress(&mut rider, &report.picked_up, &report.delivered);
+    let done = progress(&mut rider, &report.picked_up, &report.delivered);
     store.set_json(&rider_key(id), &rider)?;
     index_once(store, "riders", &id.0)?;
-    Ok(rider)
+    Ok((rider, done))
+}
+
+/// What a report changed on the rider's route.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    pub picked_up: Vec<ParcelId>,
+    pub delivered: Vec<ParcelId>,
 }
 
 /// Apply pickups and deliveries to the rider's committed route. Only the rider's own
 /// stops count: a report naming someone else's parcel changes nothing.
-fn progress(rider: &mut Rider, picked_up: &[ParcelId], delivered: &[ParcelId]) {
+fn progress(rider: &mut Rider, picked_up: &[ParcelId], delivered: &[ParcelId]) -> Progress {
+    let mut done = Progress::default();
     for p in picked_up {
         let had = rider.route.len();
         rider
@@ -215,6 +223,7 @@ fn progress(rider: &mut Rider, picked_up: &[ParcelId], delivered: &[ParcelId]) {
             .retain(|s| !(s.kind == StopKind::Pickup && &s.parcel == p));
         if rider.route.len() < had && !rider.onboard.contains(p) {
             rider.onboard.push(p.clone());
+            done.picked_up.push(p.clone());
         }
     }
     for p in delivered {
@@ -223,8 +232,18 @@ fn progress(rider: &mut Rider, picked_up: &[ParcelId], delivered: &[ParcelId]) {
             rider.route.retain(|s| &s.parcel != p);
             rider.onboard.retain(|o| o != p);
             rider.delivered_today += 1;
+            done.delivered.push(p.clone());
         }
     }
+    done
+}
+
+/// The orders a parcel on the board carries (empty for an unknown parcel).
+pub fn orders_of<S: KeyValue>(store: &S, parcel: &ParcelId) -> Result<Vec<OrderId>, StoreError> {
+    Ok(store
+        .get_json::<BoardParcel>(&parcel_key(parcel))?
+        .map(|b| b.ready.order_ids)
+        .unwrap_or_default())
 }
 
 /// Put ready parcels on the board, open. A parcel already assigned keeps its rider (a
@@ -472,7 +491,8 @@ mod tests {
             picked_up: vec![ParcelId("p1".into()), ParcelId("zz".into())],
             ..RiderReport::default()
         };
-        let r = report_rider(&s, &a, &picked, 20).unwrap();
+        let (r, done) = report_rider(&s, &a, &picked, 20).unwrap();
+        assert_eq!(done.picked_up, vec![ParcelId("p1".into())]);
         assert_eq!(r.onboard, vec![ParcelId("p1".into())]);
         assert!(!r
             .route
@@ -482,7 +502,9 @@ mod tests {
             delivered: vec![ParcelId("p1".into()), ParcelId("zz".into())],
             ..RiderReport::default()
         };
-        let r = report_rider(&s, &a, &delivered, 30).unwrap();
+        let (r, done) = report_rider(&s, &a, &delivered, 30).unwrap();
+        assert_eq!(done.delivered, vec![ParcelId("p1".into())]);
+        assert_eq!(orders_of(&s, &ParcelId("p1".into())).unwrap().len(), 1);
         assert!(r.onboard.is_empty());
         assert_eq!(r.delivered_today, 1);
         let (pb, _) = problem(&s, 40).unwrap();

@@ -282,6 +282,33 @@ fn parcels_go_to_capable_riders_and_come_back_when_a_rider_leaves() {
             r.body
         );
     }
+
+    // The insulated rider picks the chilled parcel up and delivers it: the order's
+    // history shows both and the parcel leaves the rider's route.
+    for step in ["picked_up", "delivered"] {
+        let r = post(
+            &app,
+            "/riders/insulated/report",
+            RIDER_TOKEN,
+            &json!({ step: ["chilled-1"] }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let history = events("order-chilled-1");
+    for kind in ["dispatched", "picked_up", "delivered"] {
+        assert!(
+            history.iter().any(|e| e["type"] == kind),
+            "{kind}: {history:?}"
+        );
+    }
+    let r = get(&app, "/riders/insulated", RIDER_TOKEN);
+    let view = r.json();
+    assert_eq!(view["rider"]["delivered_today"], 1, "{}", r.body);
+    assert!(!view["rider"]["route"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["parcel"] == "chilled-1"));
 }
 
 #[test]
