@@ -1,37 +1,88 @@
-//! `dispatch` component: Assign parcels to riders and order their routes; rider state.
+//! `dispatch` component: assign ready parcels to riders and order their routes; rider
+//! state.
 //!
-//! Instances in spin.toml: dispatch (private), dispatch-jobs (/jobs/dispatch/...), riders (/riders/...). Same shape as every component: parse, call the core,
-//! apply its effects, answer.
+//! Instances in spin.toml:
+//! - `dispatch` (private): `POST /parcels`, parcels ready for dispatch from the merge step.
+//! - `dispatch-jobs` (`/jobs/dispatch/...`, job token): `POST /jobs/dispatch/tick`, the
+//!   rolling re-optimisation of open parcels, and `POST /jobs/dispatch/parcels`, the
+//!   operator's manual entry point (same body and answer as the private `/parcels`).
+//! - `riders` (`/riders/...`, rider token): reports, accept/reject, a rider's state and
+//!   route, and `GET /riders/explain?parcel=&a=&b=` (why rider A and not rider B).
+//!
+//! Same shape as every component: parse, call the core, apply its effects, answer.
 
-use orderhub_shell::{auth, finish, health, ApiError};
+use orderhub_shell::{auth, finish, health};
 use spin_sdk::http::{Params, Request, Response, Router};
 use spin_sdk::http_component;
 
+mod clock;
+mod riders;
+mod run;
+
+fn jobs(req: &Request) -> Result<(), orderhub_shell::ApiError> {
+    auth::require_bearer(req, "job_token")
+}
+
+fn rider_auth(req: &Request) -> Result<(), orderhub_shell::ApiError> {
+    auth::require_bearer(req, "rider_token")
+}
+
 #[http_component]
-fn handle(req: Request) -> Response {
+async fn handle(req: Request) -> Response {
     let mut router = Router::new();
     router.get("/health", |_: Request, _: Params| health("dispatch"));
+    router.post_async("/parcels", |req: Request, _: Params| async move {
+        finish(run::ready_parcels(req.body()).await)
+    });
+
     router.get("/jobs/dispatch/health", |_: Request, _: Params| {
         health("dispatch")
     });
-    router.post("/jobs/dispatch/tick", |req: Request, _: Params| {
-        finish(auth::require_bearer(&req, "job_token").and_then(|()| {
-            Err::<Response, _>(ApiError::new(
-                501,
-                "not_implemented",
-                "/jobs/dispatch/tick arrives with its issue",
-            ))
-        }))
-    });
+    router.post_async(
+        "/jobs/dispatch/tick",
+        |req: Request, _: Params| async move {
+            finish(match jobs(&req) {
+                Ok(()) => run::tick().await,
+                Err(e) => Err(e),
+            })
+        },
+    );
+    router.post_async(
+        "/jobs/dispatch/parcels",
+        |req: Request, _: Params| async move {
+            finish(match jobs(&req) {
+                Ok(()) => run::ready_parcels(req.body()).await,
+                Err(e) => Err(e),
+            })
+        },
+    );
+
     router.get("/riders/health", |_: Request, _: Params| health("dispatch"));
-    router.post("/riders/report", |req: Request, _: Params| {
-        finish(auth::require_bearer(&req, "rider_token").and_then(|()| {
-            Err::<Response, _>(ApiError::new(
-                501,
-                "not_implemented",
-                "/riders/report arrives with its issue",
-            ))
-        }))
+    router.get("/riders/explain", |req: Request, _: Params| {
+        finish(rider_auth(&req).and_then(|()| riders::explain(req.query())))
     });
-    router.handle(req)
+    router.get("/riders/:id", |req: Request, p: Params| {
+        finish(rider_auth(&req).and_then(|()| riders::show(p.get("id").unwrap_or_default())))
+    });
+    router.post_async("/riders/:id/report", |req: Request, p: Params| async move {
+        let id = p.get("id").unwrap_or_default().to_string();
+        finish(match rider_auth(&req) {
+            Ok(()) => riders::report(&id, req.body()).await,
+            Err(e) => Err(e),
+        })
+    });
+    router.post_async("/riders/:id/reject", |req: Request, p: Params| async move {
+        let id = p.get("id").unwrap_or_default().to_string();
+        finish(match rider_auth(&req) {
+            Ok(()) => riders::reject(&id, req.body()).await,
+            Err(e) => Err(e),
+        })
+    });
+    router.post("/riders/:id/accept", |req: Request, p: Params| {
+        finish(
+            rider_auth(&req)
+                .and_then(|()| riders::accept(p.get("id").unwrap_or_default(), req.body())),
+        )
+    });
+    router.handle_async(req).await
 }

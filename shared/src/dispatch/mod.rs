@@ -25,6 +25,7 @@ mod redispatch;
 mod rng;
 mod screen;
 mod search;
+pub mod state;
 mod travel;
 
 pub use budget::{Budget, Deadline, Iterations};

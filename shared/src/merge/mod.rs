@@ -57,6 +57,7 @@
 
 pub mod adaptive;
 pub mod decide;
+pub mod delivery;
 pub mod memory;
 pub mod rules;
 pub mod simulate;
@@ -68,6 +69,11 @@ pub(crate) mod fixtures;
 mod tests;
 
 pub use decide::{evaluate, MemberView, MergeDecision, MergeOutcome, Verdict};
+pub use delivery::{
+    decision_of, deliver, group_view, install_limits, install_rules, load_limits, load_rules,
+    offer_recorded, parse_limits, record_decision, Delivered, GroupDelivery, GroupView,
+    LimitsError,
+};
 pub use memory::Merger;
 pub use rules::{
     validate, AdaptiveConfig, Condition, MergeRule, RuleAction, RuleError, RuleSet, WindowConfig,

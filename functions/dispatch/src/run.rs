@@ -1,0 +1,136 @@
+//! One dispatch call over the board, and its effects: committed routes, `Dispatched`
+//! events and stock commits for assigned parcels, exceptions for impossible ones.
+
+use chrono::Utc;
+use orderhub_core::dispatch::state::{self, BoardParcel, ReadyParcel};
+use orderhub_core::dispatch::{
+    dispatch, Deadline, DispatchConfig, Haversine, Plan, Problem, Unassignable,
+};
+use orderhub_core::order::{book, EventKind, EventSource, OrderEvent, OrderException, OrderId};
+use orderhub_shell::kv::Bucket;
+use orderhub_shell::{json, ApiError};
+use serde::Serialize;
+use spin_sdk::http::{Method, Request, Response};
+
+use crate::clock;
+
+#[derive(Serialize)]
+pub struct Exception {
+    pub parcel: String,
+    pub order_ids: Vec<OrderId>,
+    pub reason: Unassignable,
+    pub exception: OrderException,
+}
+
+#[derive(Serialize)]
+pub struct Outcome {
+    #[serde(flatten)]
+    pub plan: Plan,
+    pub exceptions: Vec<Exception>,
+    /// Wall time of the core call alone, microseconds.
+    pub dispatch_micros: u64,
+}
+
+/// `POST /parcels`: a JSON list of parcels ready for dispatch.
+pub async fn ready_parcels(body: &[u8]) -> Result<Response, ApiError> {
+    let ready: Vec<ReadyParcel> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("unreadable_parcels", e.to_string()))?;
+    let store = Bucket::open("dispatch")?;
+    state::add_parcels(&store, &ready)?;
+    let (problem, board) = state::problem(&store, clock::now_secs())?;
+    Ok(json(200, &redispatch(&store, problem, &board).await?))
+}
+
+/// `POST /jobs/dispatch/tick`: re-plan every open parcel with the riders' latest reports.
+pub async fn tick() -> Result<Response, ApiError> {
+    let store = Bucket::open("dispatch")?;
+    let (problem, board) = state::problem(&store, clock::now_secs())?;
+    Ok(json(200, &redispatch(&store, problem, &board).await?))
+}
+
+/// Run the core on `problem` under the wall-clock budget and apply the plan.
+pub async fn redispatch(
+    store: &Bucket,
+    mut problem: Problem,
+    board: &[BoardParcel],
+) -> Result<Outcome, ApiError> {
+    let config = DispatchConfig::default();
+    let started = clock::now_micros();
+    let mut budget = Deadline::after_millis(clock::now_micros, config.budget_millis);
+    let plan = dispatch(&problem, &config, &Haversine::default(), &mut budget)
+        .map_err(|e| ApiError::new(422, "dispatch_problem_invalid", e.to_string()))?;
+    let dispatch_micros = clock::now_micros().saturating_sub(started);
+    state::save_plan(store, &mut problem, board, &plan)?;
+
+    let orders = Bucket::open("orders")?;
+    let orders_of = |parcel: &str| -> Vec<OrderId> {
+        board
+            .iter()
+            .find(|b| b.ready.parcel.id.0 == parcel)
+            .map(|b| b.ready.order_ids.clone())
+            .unwrap_or_default()
+    };
+    for a in &plan.assignments {
+        for order in orders_of(&a.parcel.0) {
+            let event = OrderEvent {
+                // A re-dispatch to another rider is a new event; a repeat is not.
+                key: format!("dispatched:{}:{}", a.parcel, a.rider),
+                kind: EventKind::Dispatched {
+                    rider_id: a.rider.0.clone(),
+                    parcel_id: a.parcel.0.clone(),
+                },
+                at: Utc::now(),
+                source: EventSource::Component("dispatch".into()),
+            };
+            book::record_event(&orders, &order, &event)?;
+            commit_stock(&order, &format!("dispatch:{}", a.parcel)).await;
+        }
+    }
+    let mut exceptions = Vec::new();
+    for u in &plan.unassigned {
+        let Some(exception) = u.reason.to_exception(&u.parcel) else {
+            continue;
+        };
+        let order_ids = orders_of(&u.parcel.0);
+        for order in &order_ids {
+            book::record_exception(
+                &orders,
+                order,
+                &exception,
+                Utc::now(),
+                EventSource::Component("dispatch".into()),
+            )?;
+        }
+        exceptions.push(Exception {
+            parcel: u.parcel.0.clone(),
+            order_ids,
+            reason: u.reason.clone(),
+            exception,
+        });
+    }
+    Ok(Outcome {
+        plan,
+        exceptions,
+        dispatch_micros,
+    })
+}
+
+/// Best effort: the reservation stays held if reserve is down or does not know the
+/// order; its own expiry and reconciliation deal with it, dispatch must not fail.
+async fn commit_stock(order: &OrderId, op_id: &str) {
+    let body = serde_json::json!({ "order_id": order, "op_id": op_id }).to_string();
+    let req = Request::builder()
+        .method(Method::Post)
+        .uri("http://reserve.spin.internal/commit")
+        .header("content-type", "application/json")
+        .body(body.into_bytes())
+        .build();
+    match spin_sdk::http::send::<_, Response>(req).await {
+        Ok(resp) if *resp.status() == 200 => {}
+        Ok(resp) => eprintln!(
+            "dispatch: reserve commit {order} answered {}",
+            resp.status()
+        ),
+        Err(e) => eprintln!("dispatch: reserve commit {order} unreachable: {e}"),
+    }
+}

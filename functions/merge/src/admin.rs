@@ -1,0 +1,119 @@
+//! The `merge-admin` instance: the rule set and parcel limits (validated before they
+//! are stored), and the delivered groups with their decisions and parcels.
+
+use orderhub_core::merge;
+use orderhub_core::order::OrderId;
+use orderhub_shell::kv::Bucket;
+use orderhub_shell::{auth, finish, health, json, ApiError};
+use spin_sdk::http::{Params, Request, Response, Router};
+
+use crate::merge_error;
+
+fn admin(req: &Request) -> Result<(), ApiError> {
+    auth::require_bearer(req, "admin_token")
+}
+
+pub fn routes(router: &mut Router) {
+    router.get("/admin/merge/health", |_: Request, _: Params| {
+        health("merge")
+    });
+    router.get("/admin/merge/rules", |req: Request, _: Params| {
+        finish(admin(&req).and_then(|()| get_rules()))
+    });
+    router.put("/admin/merge/rules", |req: Request, _: Params| {
+        finish(admin(&req).and_then(|()| put_rules(req.body())))
+    });
+    router.post("/admin/merge/rules/validate", |req: Request, _: Params| {
+        finish(admin(&req).and_then(|()| validate_rules(req.body())))
+    });
+    router.get("/admin/merge/parcel-limits", |req: Request, _: Params| {
+        finish(admin(&req).and_then(|()| get_limits()))
+    });
+    router.put("/admin/merge/parcel-limits", |req: Request, _: Params| {
+        finish(admin(&req).and_then(|()| put_limits(req.body())))
+    });
+    router.get("/admin/merge/groups/:id", |req: Request, p: Params| {
+        finish(admin(&req).and_then(|()| get_group(p.get("id").unwrap_or_default())))
+    });
+    router.get("/admin/merge/orders/:id", |req: Request, p: Params| {
+        finish(admin(&req).and_then(|()| get_order_group(p.get("id").unwrap_or_default())))
+    });
+}
+
+fn body_text(body: &[u8]) -> Result<&str, ApiError> {
+    std::str::from_utf8(body).map_err(|e| ApiError::bad_request("not_utf8", e.to_string()))
+}
+
+fn invalid(errors: Vec<merge::RuleError>) -> Response {
+    json(
+        422,
+        &serde_json::json!({
+            "error": {
+                "code": "invalid_rule_set",
+                "message": format!("{} error(s) in the rule set", errors.len()),
+            },
+            "errors": errors,
+        }),
+    )
+}
+
+fn get_rules() -> Result<Response, ApiError> {
+    let store = Bucket::open("merge")?;
+    Ok(json(200, &merge::load_rules(&store).map_err(merge_error)?))
+}
+
+fn put_rules(body: &[u8]) -> Result<Response, ApiError> {
+    let store = Bucket::open("merge")?;
+    match merge::install_rules(&store, body_text(body)?).map_err(merge_error)? {
+        Ok(rules) => Ok(json(200, &rules)),
+        Err(errors) => Ok(invalid(errors)),
+    }
+}
+
+fn validate_rules(body: &[u8]) -> Result<Response, ApiError> {
+    match merge::validate(body_text(body)?) {
+        Ok(rules) => Ok(json(200, &rules)),
+        Err(errors) => Ok(invalid(errors)),
+    }
+}
+
+fn get_limits() -> Result<Response, ApiError> {
+    let store = Bucket::open("merge")?;
+    Ok(json(200, &merge::load_limits(&store).map_err(merge_error)?))
+}
+
+fn put_limits(body: &[u8]) -> Result<Response, ApiError> {
+    let limits = merge::parse_limits(body_text(body)?)
+        .map_err(|e| ApiError::new(422, "invalid_parcel_limits", e.message))?;
+    let store = Bucket::open("merge")?;
+    merge::install_limits(&store, &limits).map_err(merge_error)?;
+    Ok(json(200, &limits))
+}
+
+fn get_group(group_id: &str) -> Result<Response, ApiError> {
+    let store = Bucket::open("merge")?;
+    match merge::group_view(&store, group_id).map_err(merge_error)? {
+        Some(view) => Ok(json(200, &view)),
+        None => Err(ApiError::not_found(
+            "group_not_delivered",
+            format!("no delivered group `{group_id}`"),
+        )),
+    }
+}
+
+/// The group an order is in: its decision, and the group once delivered.
+fn get_order_group(order_id: &str) -> Result<Response, ApiError> {
+    let store = Bucket::open("merge")?;
+    let id = OrderId(order_id.to_string());
+    let Some(decision) = merge::decision_of(&store, &id).map_err(merge_error)? else {
+        return Err(ApiError::not_found(
+            "order_not_offered",
+            format!("order `{order_id}` was never offered"),
+        ));
+    };
+    let group = merge::group_view(&store, decision.outcome.group_id()).map_err(merge_error)?;
+    Ok(json(
+        200,
+        &serde_json::json!({ "decision": decision, "group": group }),
+    ))
+}

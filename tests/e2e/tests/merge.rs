@@ -1,0 +1,443 @@
+//! Issue 4 through real wasm: orders of one customer from two channels merge into one
+//! group when the window closes, the group splits into parcels, rule sets are validated,
+//! and the window job needs its token.
+
+use hmac::{Hmac, Mac};
+use orderhub_e2e::meituan::{order_push_params, signed_form};
+use orderhub_e2e::*;
+use sha2::Sha256;
+use std::time::{Duration, Instant};
+
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+const APP_SECRET: &str = "dev-app-secret";
+/// A real (unmasked) phone: the key that resolves one customer across channels.
+const PHONE: &str = "13812345678";
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn rfc3339(epoch: i64) -> String {
+    // Shanghai local time, as the app sends it.
+    let secs = epoch + 8 * 3600;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+08:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn admin(app: &App, method: &str, path: &str, body: &serde_json::Value) -> Reply {
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    app.request(
+        method,
+        path,
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn seed_skus(app: &App) {
+    let meituan = json!({
+        "MT-APPLE-1KG": {"sku": "SKU-APPLE-1KG", "zone": "ambient", "unit_weight_g": 1000, "unit_volume_cm3": 3000},
+        "MT-MILK-950": {"sku": "SKU-MILK-950", "zone": "chilled", "unit_weight_g": 1000, "unit_volume_cm3": 1100}
+    });
+    let own = json!({
+        "APP-APPLE": {"sku": "SKU-APPLE-1KG", "zone": "ambient", "unit_weight_g": 1000, "unit_volume_cm3": 3000},
+        "APP-YOGURT": {"sku": "SKU-YOGURT", "zone": "chilled", "unit_weight_g": 500, "unit_volume_cm3": 600},
+        "APP-RICE-5KG": {"sku": "SKU-RICE-5KG", "zone": "ambient", "unit_weight_g": 5000, "unit_volume_cm3": 6000}
+    });
+    for (channel, skus) in [("meituan", meituan), ("app", own)] {
+        let r = admin(
+            app,
+            "PUT",
+            &format!("/admin/channels/{channel}/skus"),
+            &skus,
+        );
+        assert_eq!(r.status, 200, "{channel}: {}", r.body);
+    }
+}
+
+/// One own-app `order.created`, signed like the app does.
+fn push_app_order(
+    app: &App,
+    id: &str,
+    lines: serde_json::Value,
+    paid: &str,
+    promised: serde_json::Value,
+) {
+    let placed = rfc3339(now());
+    let body = json!({
+        "event": "order.created",
+        "event_id": format!("evt-{id}"),
+        "occurred_at": placed,
+        "order": {
+            "id": id,
+            "store_id": "store-001",
+            "customer": {"user_id": "u-42", "name": "王女士", "phone": PHONE},
+            "fulfilment": {"type": "delivery", "address": {
+                "province": "上海市", "city": "上海市", "district": "浦东新区",
+                "detail": "张江路 88 号 3 栋 1201",
+                "lat": 31.204055, "lng": 121.591101, "datum": "gcj02"}},
+            "lines": lines,
+            "money": {"currency": "CNY", "delivery_fee": "0", "paid": paid},
+            "promised": promised,
+            "placed_at": placed,
+            "paid_at": placed
+        }
+    })
+    .to_string();
+    let ts = now().to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
+    mac.update(format!("{ts}.{body}").as_bytes());
+    let sig = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+    let r = app.post(
+        "/webhooks/app/order",
+        &[
+            ("content-type", "application/json"),
+            ("x-orderhub-timestamp", &ts),
+            ("x-orderhub-signature", &sig),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "app push: {}", r.body);
+}
+
+fn push_meituan_order(app: &App, order_id: &str) {
+    let path = "/webhooks/meituan/order";
+    let mut params = order_push_params(order_id, now());
+    for (k, v) in params.iter_mut() {
+        if *k == "recipient_phone" {
+            *v = PHONE.to_string();
+        }
+    }
+    let r = app.post(
+        path,
+        &[FORM],
+        signed_form(&app.base, path, params).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "meituan push: {}", r.body);
+}
+
+fn close_windows(app: &App) -> Reply {
+    let bearer = format!("Bearer {JOB_TOKEN}");
+    app.post(
+        "/jobs/merge/close-windows",
+        &[("authorization", &bearer)],
+        b"",
+    )
+}
+
+/// The merge record of an order: its decision and, once delivered, its group.
+fn merge_of(app: &App, order_id: &str) -> serde_json::Value {
+    let r = admin(
+        app,
+        "GET",
+        &format!("/admin/merge/orders/{order_id}"),
+        &json!(null),
+    );
+    assert_eq!(r.status, 200, "{order_id}: {}", r.body);
+    r.json()
+}
+
+fn sorted_orders(p: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = p["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn one_customer_on_two_channels_becomes_one_group_with_parcels_per_zone() {
+    let app = App::spawn_host(&[]);
+    seed_skus(&app);
+    // A short window so the test can watch it close: the default set with a one-minute
+    // window, no lead time and no adaptive window.
+    let mut rules = admin(&app, "GET", "/admin/merge/rules", &json!(null)).json();
+    rules["window"] = json!({"default_minutes": 1, "min_minutes": 0, "max_minutes": 60,
+                             "lead_minutes": 0, "asap_promise_minutes": 120});
+    rules["adaptive"]["enabled"] = json!(false);
+    // The two channels spell the address differently; the pins are the same door.
+    assert_eq!(rules["rules"][3]["when"][1]["kind"], "same_address");
+    rules["rules"][3]["when"][1]["within_metres"] = json!(50);
+    let r = admin(&app, "PUT", "/admin/merge/rules", &rules);
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let suffix = now();
+    let app_id = format!("A{suffix}");
+    let mt_id = format!("27{suffix}");
+    push_app_order(
+        &app,
+        &app_id,
+        json!([
+            {"sku": "APP-APPLE", "name": "苹果", "quantity": 3, "unit_price": "10.00"},
+            {"sku": "APP-YOGURT", "name": "酸奶", "quantity": 2, "unit_price": "8.00"}
+        ]),
+        "46.00",
+        json!({"asap": true}),
+    );
+    push_meituan_order(&app, &mt_id);
+    let (app_oid, mt_oid) = (format!("app-{app_id}"), format!("meituan-{mt_id}"));
+
+    let first = merge_of(&app, &app_oid);
+    let second = merge_of(&app, &mt_oid);
+    assert_eq!(first["decision"]["outcome"]["kind"], "opened", "{first}");
+    assert_eq!(second["decision"]["outcome"]["kind"], "joined", "{second}");
+    assert_eq!(
+        second["decision"]["rule_id"], "same-customer-address-window",
+        "{second}"
+    );
+    let group_id = first["decision"]["outcome"]["group_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(second["decision"]["outcome"]["group_id"], group_id.as_str());
+    assert!(
+        first["group"].is_null(),
+        "released before its window: {first}"
+    );
+    // The platform redelivers the push: the decision stands.
+    push_meituan_order(&app, &mt_id);
+    assert_eq!(merge_of(&app, &mt_oid)["decision"], second["decision"]);
+
+    // The host's scheduler fires the job every minute too, so either run may be the one
+    // that releases the group: fire it until the group shows as delivered.
+    let group_path = format!("/admin/merge/groups/{group_id}");
+    let deadline = Instant::now() + Duration::from_secs(200);
+    let r = loop {
+        let r = close_windows(&app);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = admin(&app, "GET", &group_path, &json!(null));
+        if r.status == 200 {
+            break r;
+        }
+        assert_eq!(r.status, 404, "{}", r.body);
+        assert!(Instant::now() < deadline, "window never closed");
+        std::thread::sleep(Duration::from_secs(5));
+    };
+    let group = r.json();
+    assert_eq!(group["group"]["reason"], "window_closed", "{group}");
+    let members: Vec<&str> = group["group"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["order_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, vec![app_oid.as_str(), mt_oid.as_str()]);
+    assert_eq!(group["decisions"].as_array().unwrap().len(), 2);
+    // Ambient: 3 + 2 apples of 1 kg; chilled: 2 yogurts of 500 g + 1 milk of 1 kg.
+    // Zones never mix by default, weight fits: one parcel per zone, each serving both.
+    let parcels = group["plan"]["parcels"].as_array().unwrap();
+    assert_eq!(parcels.len(), 2, "{group}");
+    let mut both = vec![app_oid.clone(), mt_oid.clone()];
+    both.sort();
+    for p in parcels {
+        assert_eq!(sorted_orders(p), both, "{p}");
+        match p["zone"].as_str().unwrap() {
+            "ambient" => {
+                assert_eq!(p["weight_g"], 5000);
+                assert_eq!(p["volume_cm3"], 15000);
+                assert_eq!(p["lines"].as_array().unwrap().len(), 2);
+            }
+            "chilled" => {
+                assert_eq!(p["weight_g"], 2000);
+                assert_eq!(p["volume_cm3"], 2 * 600 + 1100);
+            }
+            other => panic!("unexpected zone {other}"),
+        }
+    }
+    // Both histories say Merged into this group.
+    for oid in [&app_oid, &mt_oid] {
+        let order = app.get(&format!("/orders/{oid}")).json();
+        let merged = order["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "merged" && e["group_id"] == group_id.as_str())
+            .count();
+        assert_eq!(merged, 1, "{order}");
+    }
+    // Later runs find nothing more to release for this group.
+    let again = close_windows(&app).json();
+    assert!(
+        !again["released"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["group_id"] == group_id.as_str()),
+        "{again}"
+    );
+}
+
+#[test]
+fn an_overweight_mixed_order_splits_by_zone_and_weight() {
+    let app = App::spawn_host(&[]);
+    seed_skus(&app);
+    let limits = json!({"max_weight_g": 8000, "max_volume_cm3": 40000, "split_lines": true});
+    let r = admin(&app, "PUT", "/admin/merge/parcel-limits", &limits);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let bad = json!({"max_weight_g": 0, "max_volume_cm3": 40000});
+    assert_eq!(
+        admin(&app, "PUT", "/admin/merge/parcel-limits", &bad).status,
+        422
+    );
+
+    // Promised within 10 minutes: with the default 20-minute lead it cannot wait, so
+    // its group is released (and split) by the offer itself.
+    let id = format!("H{}", now());
+    push_app_order(
+        &app,
+        &id,
+        json!([
+            {"sku": "APP-RICE-5KG", "name": "大米 5kg", "quantity": 3, "unit_price": "40.00"},
+            {"sku": "APP-YOGURT", "name": "酸奶", "quantity": 4, "unit_price": "8.00"}
+        ]),
+        "152.00",
+        json!({"asap": false, "start": rfc3339(now()), "end": rfc3339(now() + 600)}),
+    );
+    let oid = format!("app-{id}");
+    let m = merge_of(&app, &oid);
+    let group = &m["group"];
+    assert!(!group.is_null(), "not released at once: {m}");
+    assert_eq!(group["group"]["reason"], "promise_cannot_wait", "{m}");
+    let parcels = group["plan"]["parcels"].as_array().unwrap();
+    // 15 kg of rice in 5 kg bags under an 8 kg limit: three ambient parcels; 2 kg of
+    // yogurt: one chilled parcel. No packing does better (the lower bound is 4).
+    assert_eq!(parcels.len(), 4, "{group}");
+    assert_eq!(group["plan"]["lower_bound"], 4);
+    let mut rice = 0;
+    for p in parcels {
+        assert!(p["weight_g"].as_u64().unwrap() <= 8000, "{p}");
+        assert_eq!(sorted_orders(p), vec![oid.clone()]);
+        let zones = p["zones"].as_array().unwrap();
+        assert_eq!(zones.len(), 1, "zones mixed: {p}");
+        for l in p["lines"].as_array().unwrap() {
+            match l["sku"].as_str().unwrap() {
+                "SKU-RICE-5KG" => {
+                    assert_eq!(p["zone"], "ambient");
+                    rice += l["quantity"].as_u64().unwrap();
+                }
+                "SKU-YOGURT" => {
+                    assert_eq!(p["zone"], "chilled");
+                    assert_eq!(l["quantity"], 4);
+                    assert_eq!(p["weight_g"], 2000);
+                }
+                other => panic!("unexpected sku {other}"),
+            }
+        }
+    }
+    assert_eq!(rice, 3);
+    let order = app.get(&format!("/orders/{oid}")).json();
+    assert!(
+        order["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "merged"),
+        "{order}"
+    );
+}
+
+#[test]
+fn a_broken_rule_set_is_422_with_every_error_and_is_not_installed() {
+    let app = App::spawn_host(&[]);
+    let broken = json!({
+        "rules": [
+            {"id": "r1", "action": "join", "when": [{"kind": "same_customer"}]},
+            {"id": "r1", "action": "explode", "when": [{"kind": "no_such_condition"}]}
+        ],
+        "window": {"default_minutes": 5000},
+        "bogus": true
+    });
+    let r = admin(&app, "POST", "/admin/merge/rules/validate", &broken);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let body = r.json();
+    let errors = body["errors"].as_array().unwrap();
+    let paths: Vec<&str> = errors.iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert!(errors.len() >= 5, "{body}");
+    assert!(paths.contains(&"$.bogus"), "{paths:?}");
+    assert!(paths.contains(&"$.window.default_minutes"), "{paths:?}");
+    assert!(
+        paths.iter().any(|p| p.starts_with("$.rules[0]")),
+        "{paths:?}"
+    );
+    assert!(
+        paths.iter().any(|p| p.starts_with("$.rules[1]")),
+        "{paths:?}"
+    );
+    assert!(errors
+        .iter()
+        .all(|e| !e["message"].as_str().unwrap().is_empty()));
+
+    // PUT refuses it the same way and keeps the default.
+    let r = admin(&app, "PUT", "/admin/merge/rules", &broken);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let current = admin(&app, "GET", "/admin/merge/rules", &json!(null)).json();
+    assert_eq!(current["rules"][3]["id"], "same-customer-address-window");
+
+    // A valid set answers 200 with the parsed set.
+    let r = admin(&app, "POST", "/admin/merge/rules/validate", &current);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["max_lanes"], current["max_lanes"]);
+
+    // The admin routes need the admin token.
+    let r = app.post(
+        "/admin/merge/rules/validate",
+        &[],
+        current.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+}
+
+#[test]
+fn the_window_job_needs_its_token() {
+    let app = App::spawn_host(&[]);
+    let r = app.post("/jobs/merge/close-windows", &[], b"");
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = app.post(
+        "/jobs/merge/close-windows",
+        &[("authorization", "Bearer not-the-token")],
+        b"",
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    let admin_bearer = format!("Bearer {ADMIN_TOKEN}");
+    let r = app.post(
+        "/jobs/merge/close-windows",
+        &[("authorization", &admin_bearer)],
+        b"",
+    );
+    assert_eq!(
+        r.status, 401,
+        "the admin token is not the job token: {}",
+        r.body
+    );
+    let r = close_windows(&app);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["released"], json!([]));
+}
