@@ -12,8 +12,8 @@ use serde_json::Value;
 use super::address;
 use super::customer::{customer, parse_phone};
 use super::error::NormalizeError;
-use super::json::{array, embedded, opt_decimal, opt_i64, opt_text, req_yuan, yuan_or_zero};
-use super::lines::{assemble, build_lines, goods_total, OrderParts, RawLine};
+use super::json::{array, embedded, opt_i64, opt_text, req_yuan, yuan_or_zero};
+use super::lines::{assemble, build_lines, goods_total, OrderParts, PlatformItem};
 use super::normalize::{ChannelEvent, ChannelNotice, Ctx};
 use super::request::Payload;
 use super::time::{from_epoch_auto, from_text};
@@ -219,23 +219,11 @@ fn new_order(ctx: &Ctx, m: &Value) -> Result<ChannelEvent, NormalizeError> {
         {
             let field = |name: &str| format!("message.groups[{g}].items[{i}].{name}");
             // The merchant's own code (`extendCode`) maps best; Ele.me's ids otherwise.
-            let channel_sku = ["extendCode", "skuId", "id"]
-                .iter()
-                .find_map(|f| opt_text(item.get(*f)))
-                .unwrap_or_default();
-            raw_lines.push(RawLine {
-                channel_sku,
-                name: opt_text(item.get("name")).unwrap_or_default(),
-                quantity: opt_decimal(item.get("quantity"), &field("quantity"))
-                    .ok()
-                    .flatten(),
-                unit_price: yuan_or_zero(item.get("price"), &field("price"))?,
-                unit_weight_g: opt_i64(item.get("weight"), &field("weight"))
-                    .ok()
-                    .flatten()
-                    .and_then(|w| u32::try_from(w).ok()),
-                ..RawLine::default()
-            });
+            let item_fields = PlatformItem {
+                sku_fields: &["extendCode", "skuId", "id"],
+                name_field: "name",
+            };
+            raw_lines.push(item_fields.read(item, field)?);
         }
     }
     let lines = build_lines(cfg, ctx.sku_map, raw_lines, &mut exceptions);

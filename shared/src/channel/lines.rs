@@ -27,6 +27,42 @@ pub struct RawLine {
     pub zone: Option<TemperatureZone>,
 }
 
+/// Where a platform's item object keeps the fields every platform sends: the SKU (first
+/// field present wins: merchant codes map best), the name, and the fixed `quantity`,
+/// `price` (yuan) and `weight` (grams). An unreadable quantity or weight is left for the
+/// line checks to flag; an unreadable price is an error, as money must be exact.
+pub struct PlatformItem<'a> {
+    pub sku_fields: &'a [&'a str],
+    pub name_field: &'a str,
+}
+
+impl PlatformItem<'_> {
+    pub fn read(
+        &self,
+        item: &serde_json::Value,
+        field: impl Fn(&str) -> String,
+    ) -> Result<RawLine, super::error::NormalizeError> {
+        use super::json::{opt_decimal, opt_i64, opt_text, yuan_or_zero};
+        Ok(RawLine {
+            channel_sku: self
+                .sku_fields
+                .iter()
+                .find_map(|f| opt_text(item.get(*f)))
+                .unwrap_or_default(),
+            name: opt_text(item.get(self.name_field)).unwrap_or_default(),
+            quantity: opt_decimal(item.get("quantity"), &field("quantity"))
+                .ok()
+                .flatten(),
+            unit_price: yuan_or_zero(item.get("price"), &field("price"))?,
+            unit_weight_g: opt_i64(item.get("weight"), &field("weight"))
+                .ok()
+                .flatten()
+                .and_then(|w| u32::try_from(w).ok()),
+            ..RawLine::default()
+        })
+    }
+}
+
 pub fn build_lines(
     cfg: &ChannelConfig,
     sku_map: &SkuMap,

@@ -13,7 +13,7 @@ use super::error::NormalizeError;
 use super::json::{
     array, embedded, opt_decimal, opt_i64, opt_text, req_text, req_yuan, yuan_or_zero,
 };
-use super::lines::{assemble, build_lines, goods_total, OrderParts, RawLine};
+use super::lines::{assemble, build_lines, goods_total, OrderParts, PlatformItem};
 use super::normalize::{ChannelEvent, Ctx};
 use super::request::Payload;
 use super::time::from_epoch_auto;
@@ -100,21 +100,11 @@ fn order_push(ctx: &Ctx, obj: &Value) -> Result<ChannelEvent, NormalizeError> {
             .ok_or_else(|| {
                 NormalizeError::invalid(field("box_num"), "packaging fee out of range")
             })?;
-        raw_lines.push(RawLine {
-            channel_sku: opt_text(item.get("app_food_code"))
-                .or_else(|| opt_text(item.get("sku_id")))
-                .unwrap_or_default(),
-            name: opt_text(item.get("food_name")).unwrap_or_default(),
-            quantity: opt_decimal(item.get("quantity"), &field("quantity"))
-                .ok()
-                .flatten(),
-            unit_price: yuan_or_zero(item.get("price"), &field("price"))?,
-            unit_weight_g: opt_i64(item.get("weight"), &field("weight"))
-                .ok()
-                .flatten()
-                .and_then(|w| u32::try_from(w).ok()),
-            ..RawLine::default()
-        });
+        let item_fields = PlatformItem {
+            sku_fields: &["app_food_code", "sku_id"],
+            name_field: "food_name",
+        };
+        raw_lines.push(item_fields.read(item, &field)?);
     }
     let lines = build_lines(cfg, ctx.sku_map, raw_lines, &mut exceptions);
 

@@ -10,7 +10,7 @@ use std::io::Read;
 use rust_decimal::Decimal;
 
 use super::error::{ImportError, ImportErrorKind};
-use super::import::BillParser;
+use super::import::{BillParser, LineImporter};
 use super::record::{Amounts, BillLine, BillStatus, Component, LineKeys, LineKind};
 use super::row::{find_columns, Column, Row};
 use super::text::{looks_like_utf8_text, split_csv, LineSplitter, TextEncoding};
@@ -308,20 +308,27 @@ fn detail_line(d: &Detail, row: &Row<'_>) -> Result<BillLine, ImportError> {
     })
 }
 
+impl LineImporter for AlipayCsvParser {
+    fn splitter(&mut self) -> &mut LineSplitter {
+        &mut self.lines
+    }
+    fn on_line(
+        &mut self,
+        no: u64,
+        bytes: &[u8],
+        out: &mut Vec<BillLine>,
+    ) -> Result<(), ImportError> {
+        self.line(no, bytes, out)
+    }
+}
+
 impl BillParser for AlipayCsvParser {
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<BillLine>) -> Result<(), ImportError> {
-        let mut lines = std::mem::take(&mut self.lines);
-        let r = lines.feed(chunk, |no, bytes| self.line(no, bytes, out));
-        self.lines = lines;
-        r
+        self.feed_lines(chunk, out)
     }
 
     fn finish(&mut self, out: &mut Vec<BillLine>) -> Result<(), ImportError> {
-        let mut lines = std::mem::take(&mut self.lines);
-        let r = lines.finish(|no, bytes| self.line(no, bytes, out));
-        let last = lines.line_no();
-        self.lines = lines;
-        r?;
+        let last = self.finish_lines(out)?;
         match self.state {
             State::Trailer {
                 trade_summary_seen: true,

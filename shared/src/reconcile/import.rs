@@ -2,6 +2,7 @@
 
 use super::error::ImportError;
 use super::record::BillLine;
+use super::text::LineSplitter;
 
 /// Feed the bill's bytes in chunks of any size; complete records are appended to `out`
 /// as soon as their line is complete. Memory held between calls is one partial line
@@ -13,6 +14,35 @@ pub trait BillParser {
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<BillLine>) -> Result<(), ImportError>;
     /// End of input: flushes the last line and verifies the summary.
     fn finish(&mut self, out: &mut Vec<BillLine>) -> Result<(), ImportError>;
+}
+
+/// A parser that reads its bill one line at a time through its own [`LineSplitter`]:
+/// the splitting is written once here, each importer only says what a line means.
+pub(super) trait LineImporter {
+    fn splitter(&mut self) -> &mut LineSplitter;
+    fn on_line(
+        &mut self,
+        no: u64,
+        bytes: &[u8],
+        out: &mut Vec<BillLine>,
+    ) -> Result<(), ImportError>;
+
+    fn feed_lines(&mut self, chunk: &[u8], out: &mut Vec<BillLine>) -> Result<(), ImportError> {
+        // The splitter is taken out for the call so the line callback may borrow `self`.
+        let mut lines = std::mem::take(self.splitter());
+        let r = lines.feed(chunk, |no, bytes| self.on_line(no, bytes, out));
+        *self.splitter() = lines;
+        r
+    }
+
+    /// Flushes the last line; answers the number of the last line read.
+    fn finish_lines(&mut self, out: &mut Vec<BillLine>) -> Result<u64, ImportError> {
+        let mut lines = std::mem::take(self.splitter());
+        let r = lines.finish(|no, bytes| self.on_line(no, bytes, out));
+        let last = lines.line_no();
+        *self.splitter() = lines;
+        r.map(|()| last)
+    }
 }
 
 /// Run a parser over chunks and return every record, or the first error and nothing.

@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::error::{ImportError, ImportErrorKind};
-use super::import::BillParser;
+use super::import::{BillParser, LineImporter};
 use super::ours::OurRecord;
 use super::record::{Amounts, BillLine, BillStatus, Component, LineKeys, LineKind};
 use super::text::{LineSplitter, TextEncoding};
@@ -132,22 +132,33 @@ where
     }
 }
 
+impl<F> LineImporter for JsonLinesParser<F>
+where
+    F: FnMut(u64, &Value, &mut Vec<BillLine>) -> Result<(), ImportError>,
+{
+    fn splitter(&mut self) -> &mut LineSplitter {
+        &mut self.lines
+    }
+    fn on_line(
+        &mut self,
+        no: u64,
+        bytes: &[u8],
+        out: &mut Vec<BillLine>,
+    ) -> Result<(), ImportError> {
+        self.line(no, bytes, out)
+    }
+}
+
 impl<F> BillParser for JsonLinesParser<F>
 where
     F: FnMut(u64, &Value, &mut Vec<BillLine>) -> Result<(), ImportError>,
 {
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<BillLine>) -> Result<(), ImportError> {
-        let mut lines = std::mem::take(&mut self.lines);
-        let r = lines.feed(chunk, |no, bytes| self.line(no, bytes, out));
-        self.lines = lines;
-        r
+        self.feed_lines(chunk, out)
     }
 
     fn finish(&mut self, out: &mut Vec<BillLine>) -> Result<(), ImportError> {
-        let mut lines = std::mem::take(&mut self.lines);
-        let r = lines.finish(|no, bytes| self.line(no, bytes, out));
-        self.lines = lines;
-        r
+        self.finish_lines(out).map(|_| ())
     }
 }
 

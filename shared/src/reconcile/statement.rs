@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ImportError, ImportErrorKind};
-use super::import::BillParser;
+use super::import::{BillParser, LineImporter};
 use super::record::{Amounts, BillLine, BillStatus, Component, LineKeys, LineKind};
 use super::row::{find_columns, Column, Row};
 use super::text::{looks_like_utf8_text, split_csv, LineSplitter, TextEncoding};
@@ -433,20 +433,27 @@ enum Parsed {
     Totals(Amounts),
 }
 
+impl LineImporter for StatementParser {
+    fn splitter(&mut self) -> &mut LineSplitter {
+        &mut self.lines
+    }
+    fn on_line(
+        &mut self,
+        no: u64,
+        bytes: &[u8],
+        out: &mut Vec<BillLine>,
+    ) -> Result<(), ImportError> {
+        self.line(no, bytes, out)
+    }
+}
+
 impl BillParser for StatementParser {
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<BillLine>) -> Result<(), ImportError> {
-        let mut lines = std::mem::take(&mut self.lines);
-        let r = lines.feed(chunk, |no, bytes| self.line(no, bytes, out));
-        self.lines = lines;
-        r
+        self.feed_lines(chunk, out)
     }
 
     fn finish(&mut self, out: &mut Vec<BillLine>) -> Result<(), ImportError> {
-        let mut lines = std::mem::take(&mut self.lines);
-        let r = lines.finish(|no, bytes| self.line(no, bytes, out));
-        let last = lines.line_no();
-        self.lines = lines;
-        r?;
+        let last = self.finish_lines(out)?;
         if self.columns.is_none() {
             return Err(ImportError::at(last + 1, ImportErrorKind::MissingHeader));
         }
