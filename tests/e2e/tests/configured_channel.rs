@@ -43,6 +43,7 @@ fn signed_post(app: &App, path: &str, body: &str) -> Reply {
 #[test]
 fn a_channel_added_by_configuration_takes_orders() {
     let app = App::start();
+    app.stock_up(&["SKU-APPLE", "SKU-MILK"], 1_000);
     let bearer = format!("Bearer {ADMIN_TOKEN}");
     let admin = [
         ("authorization", bearer.as_str()),

@@ -36,6 +36,7 @@ fn seed_skus(app: &App) {
 fn signed_meituan_push_becomes_a_retrievable_order_once() {
     let app = App::start();
     seed_skus(&app);
+    app.stock_up(&["SKU-APPLE-1KG", "SKU-MILK-950"], 1_000);
     let order_id = format!("2706{}", now());
     let body = signed_form(&app.base, PATH, order_push_params(&order_id, now()));
 
