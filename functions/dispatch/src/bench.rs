@@ -5,9 +5,10 @@
 //! the native build. Stateless: no store, no effects.
 //!
 //! Answer: `{instance, customers, budget_ms, seed, cost, vehicles, routes, feasible,
-//! violations, iterations, elapsed_ms, parse_ms}`; `routes` list customer numbers
-//! (1-based after the depot 0, as in VRPLIB minus one), `feasible` and `violations` are
-//! the core's independent `check_solution`, `elapsed_ms` is the solve alone.
+//! violations, iterations, elapsed_ms, parse_ms}`; `routes` list node indices with the
+//! depot as 0 (a VRPLIB node id minus one), `feasible` and `violations` are the core's
+//! independent `check_solution`, `iterations` the offspring the search made, and
+//! `elapsed_ms` the solve alone.
 
 use std::time::Instant;
 
