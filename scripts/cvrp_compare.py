@@ -1,12 +1,22 @@
-"""Run PyVRP, VROOM and OR-Tools on VRPLIB instances and print one table with orderhub's
-figures (passed in as the markdown table the `cvrp` example printed).
+"""Side-by-side CVRP quality: orderhub native (the `cvrp` example's table), orderhub
+inside the wasm component through orderhub-host (POST /admin/dispatch/cvrp), PyVRP,
+OR-Tools and VROOM on the same VRPLIB instances and budgets.
 
-Usage (from scripts/bench-cvrp-compare): cvrp_compare.py BUDGETS OURS_TABLE FILES...
+Two steps, called by scripts/bench-cvrp-compare:
+  cvrp_compare.py wasm BASE_URL BUDGETS OUT_JSON FILES...   (the client; run off the host's core)
+  cvrp_compare.py table BUDGETS NATIVE_TABLE WASM_JSON FILES...  (runs the Python solvers)
+
+CVRP_CACHE=PATH keeps the Python solvers' results there (solver|instance|budget -> cost,
+seconds); CVRP_REUSE=1 takes them from it instead of running the solvers again.
 """
+import json
 import math
+import os
 import re
+import statistics
 import sys
 import time
+import urllib.request
 
 
 def read_vrplib(path):
@@ -94,41 +104,132 @@ def gap(cost, bks):
     return None if cost is None else (cost - bks) / bks * 100
 
 
-def main():
-    budgets = [int(b) for b in sys.argv[1].split(",")]
+def post_wasm(base, path, budget_ms, token):
+    req = urllib.request.Request(
+        f"{base}/admin/dispatch/cvrp?budget_ms={budget_ms}&seed=1",
+        data=open(path, "rb").read(),
+        headers={"authorization": f"Bearer {token}"},
+        method="POST",
+    )
+    t = time.perf_counter()
+    # No proxy: the host is on loopback whatever http_proxy says.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(req, timeout=budget_ms / 1000 + 60) as r:
+        out = json.load(r)
+    out["round_trip_ms"] = (time.perf_counter() - t) * 1000
+    out.pop("routes", None)
+    return out
+
+
+def wasm_main(base, budgets, out_path, files):
+    token = os.environ["SPIN_VARIABLE_ADMIN_TOKEN"]
+    results = {}
+    for path in files:
+        name = path.split("/")[-1][:-4]
+        results[name] = {str(b): post_wasm(base, path, b, token) for b in budgets}
+        print(f"wasm {name}: " + ", ".join(f"{b} ms {r['cost']}" for b, r in results[name].items()), file=sys.stderr, flush=True)
+    json.dump(results, open(out_path, "w"), indent=1)
+
+
+class Cache:
+    """The Python solvers' results, so a rerun of orderhub's columns can reuse them."""
+
+    def __init__(self):
+        self.path = os.environ.get("CVRP_CACHE")
+        self.reuse = os.environ.get("CVRP_REUSE") == "1"
+        self.data = {}
+        if self.path and os.path.exists(self.path):
+            self.data = json.load(open(self.path))
+
+    def get(self, solver, path, budget_ms, run):
+        key = f"{solver}|{path.split('/')[-1]}|{budget_ms}"
+        if not (self.reuse and key in self.data):
+            t = time.perf_counter()
+            cost = run()
+            self.data[key] = [cost, time.perf_counter() - t]
+            if self.path:
+                json.dump(self.data, open(self.path, "w"), indent=0)
+        return self.data[key]
+
+
+def parse_native(table):
+    """`cost (gap%) N it` cells of the example's markdown table -> {name: [(gap, iters)]}."""
     ours = {}
-    for line in sys.argv[2].splitlines():
+    for line in table.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
         if cells and cells[0].startswith("X-"):
-            ours[cells[0]] = [float(m.group(1)) if (m := re.search(r"\(([-\d.]+)%\)", c)) else None for c in cells[2:]]
-    files = sys.argv[3:]
-    head = ["instance"] + [f"{s} {b} ms" for b in budgets for s in ("orderhub", "PyVRP", "OR-Tools")] + ["VROOM (one run)"]
+            row = []
+            for c in cells[2:]:
+                m = re.search(r"\(([-\d.]+)%\)(?: (\d+) it)?", c)
+                row.append((float(m.group(1)), int(m.group(2) or 0)) if m else (None, None))
+            ours[cells[0]] = row
+    return ours
+
+
+def fmt(g):
+    return "-" if g is None else f"{g:.2f}%"
+
+
+def table_main(budgets, native_table, wasm_json, files):
+    native = parse_native(native_table)
+    wasm = json.load(open(wasm_json)) if wasm_json and os.path.exists(wasm_json) else {}
+    cache = Cache()
+    solvers = ("native", "wasm", "PyVRP", "OR-Tools")
+    head = ["instance"] + [f"{s} {b} ms" for b in budgets for s in solvers] + ["VROOM (one run)"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    sums = {}
+    gaps, iters, elapsed, rel = {}, {}, {}, {}
     for path in files:
         name = path.split("/")[-1][:-4]
         bks = best_known(path)
         row = [name]
         for k, b in enumerate(budgets):
-            cells = {
-                "orderhub": (ours.get(name) or [None] * len(budgets))[k],
-                "PyVRP": gap(pyvrp_cost(path, b / 1000), bks),
-                "OR-Tools": gap(ortools_cost(path, b / 1000), bks),
-            }
+            ng, ni = (native.get(name) or [(None, None)] * len(budgets))[k]
+            w = wasm.get(name, {}).get(str(b))
+            wg = gap(w["cost"], bks) if w and w["feasible"] else None
+            pc, _ = cache.get("PyVRP", path, b, lambda: pyvrp_cost(path, b / 1000))
+            oc, _ = cache.get("OR-Tools", path, b, lambda: ortools_cost(path, b / 1000))
+            cells = {"native": ng, "wasm": wg, "PyVRP": gap(pc, bks), "OR-Tools": gap(oc, bks)}
             for s, g in cells.items():
-                row.append("-" if g is None else f"{g:.2f}%")
+                row.append(fmt(g) if s != "wasm" or not w or w["feasible"] else "INVALID")
                 if g is not None:
-                    sums.setdefault((s, b), []).append(g)
-        vc, vt = vroom_cost(path, 0)
+                    gaps.setdefault((s, b), []).append(g)
+            if w and ni:
+                iters.setdefault(b, []).append(w["iterations"] / ni)
+                elapsed.setdefault(b, []).append(w["elapsed_ms"])
+            # Cost relative to PyVRP's on the same instance: (1 + gap) / (1 + PyVRP's gap).
+            for s in ("native", "wasm"):
+                if cells[s] is not None and cells["PyVRP"] is not None:
+                    rel.setdefault((s, b), []).append(((100 + cells[s]) / (100 + cells["PyVRP"]) - 1) * 100)
+        vc, vt = cache.get("VROOM", path, 0, lambda: vroom_cost(path, 0)[0])
         vg = gap(vc, bks)
         if vg is not None:
-            sums.setdefault(("VROOM", 0), []).append(vg)
-        row.append(("-" if vg is None else f"{vg:.2f}%") + f" in {vt * 1000:.0f} ms")
+            gaps.setdefault(("VROOM", 0), []).append(vg)
+        row.append(fmt(vg) + f" in {vt * 1000:.0f} ms")
         print("| " + " | ".join(row) + " |", flush=True)
-    mean = lambda v: f"{sum(v) / len(v):.2f}%" if v else "-"
-    row = ["**mean**"] + [mean(sums.get((s, b), [])) for b in budgets for s in ("orderhub", "PyVRP", "OR-Tools")] + [mean(sums.get(("VROOM", 0), []))]
+    mean = lambda v: sum(v) / len(v) if v else None
+    row = ["**mean**"] + [fmt(mean(gaps.get((s, b), []))) for b in budgets for s in solvers] + [fmt(mean(gaps.get(("VROOM", 0), [])))]
     print("| " + " | ".join(row) + " |")
+    print()
+    print("| budget | mean gap native | mean gap wasm | mean gap PyVRP | wasm/native gap | native cost vs PyVRP | wasm cost vs PyVRP | wasm/native iterations (median) | wasm solve time (median) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for b in budgets:
+        gn, gw, gp = (mean(gaps.get((s, b), [])) for s in ("native", "wasm", "PyVRP"))
+        ratio = f"{gw / gn:.2f}" if gn and gw is not None else "-"
+        rn, rw = (mean(rel.get((s, b), [])) for s in ("native", "wasm"))
+        sign = lambda v: "-" if v is None else f"{v:+.2f}%"
+        it = f"{statistics.median(iters[b]):.2f}" if iters.get(b) else "-"
+        el = f"{statistics.median(elapsed[b]):.1f} ms" if elapsed.get(b) else "-"
+        print(f"| {b} ms | {fmt(gn)} | {fmt(gw)} | {fmt(gp)} | {ratio} | {sign(rn)} | {sign(rw)} | {it} | {el} |")
+
+
+def main():
+    if sys.argv[1] == "wasm":
+        base, budgets, out = sys.argv[2], [int(b) for b in sys.argv[3].split(",")], sys.argv[4]
+        wasm_main(base, budgets, out, sys.argv[5:])
+    else:
+        budgets = [int(b) for b in sys.argv[2].split(",")]
+        table_main(budgets, sys.argv[3], sys.argv[4], sys.argv[5:])
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@
 //!   operator's manual entry point (same body and answer as the private `/parcels`).
 //! - `riders` (`/riders/...`, rider token): reports, accept/reject, a rider's state and
 //!   route, and `GET /riders/explain?parcel=&a=&b=` (why rider A and not rider B).
+//! - `dispatch-admin` (`/admin/dispatch/...`, admin token, no store):
+//!   `POST /admin/dispatch/cvrp`, the static-routing benchmark's solver run (`bench.rs`).
 //!
 //! Same shape as every component: parse, call the core, apply its effects, answer.
 
@@ -15,6 +17,7 @@ use orderhub_shell::{auth, finish, health};
 use spin_sdk::http::{Params, Request, Response, Router};
 use spin_sdk::http_component;
 
+mod bench;
 mod clock;
 mod riders;
 mod run;
@@ -56,6 +59,10 @@ async fn handle(req: Request) -> Response {
             })
         },
     );
+
+    router.post("/admin/dispatch/cvrp", |req: Request, _: Params| {
+        finish(bench::cvrp(&req))
+    });
 
     router.get("/riders/health", |_: Request, _: Params| health("dispatch"));
     router.get("/riders/explain", |req: Request, _: Params| {

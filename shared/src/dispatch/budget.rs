@@ -56,6 +56,34 @@ impl<F: FnMut() -> u64> Budget for Deadline<F> {
     }
 }
 
+/// Any budget, counting the steps it allowed: how much search a run did, so runs on
+/// different machines (native, wasm) can be compared by work as well as by result.
+#[derive(Debug, Clone)]
+pub struct Counted<B> {
+    inner: B,
+    steps: u64,
+}
+
+impl<B: Budget> Counted<B> {
+    pub fn new(inner: B) -> Self {
+        Self { inner, steps: 0 }
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+}
+
+impl<B: Budget> Budget for Counted<B> {
+    fn exhausted(&mut self) -> bool {
+        let done = self.inner.exhausted();
+        if !done {
+            self.steps += 1;
+        }
+        done
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +94,14 @@ mod tests {
         assert!(!b.exhausted());
         assert!(!b.exhausted());
         assert!(b.exhausted());
+    }
+
+    #[test]
+    fn counted_counts_only_allowed_steps() {
+        let mut b = Counted::new(Iterations::new(3));
+        while !b.exhausted() {}
+        assert!(b.exhausted());
+        assert_eq!(b.steps(), 3);
     }
 
     #[test]

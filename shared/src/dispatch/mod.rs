@@ -28,7 +28,7 @@ mod search;
 pub mod state;
 mod travel;
 
-pub use budget::{Budget, Deadline, Iterations};
+pub use budget::{Budget, Counted, Deadline, Iterations};
 pub use check::{check, Violation};
 pub use config::{DispatchConfig, ServiceArea, Weights};
 pub use context::Infeasible;
