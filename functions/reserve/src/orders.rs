@@ -18,7 +18,19 @@ const CANCEL_OP: &str = "order-cancelled";
 
 pub fn reserve(req: &Request) -> Result<Response, ApiError> {
     let order: Order = body(req, "order")?;
-    let request = ReserveRequest::for_order(&order).map_err(stock_error)?;
+    // A line normalize could not map to our SKU is already an `unknown_sku` exception on
+    // the order (customer service fixes the mapping): nothing can be held for it, and the
+    // step is done, so the pipeline does not retry it.
+    let Some(request) = ReserveRequest::for_order(&order).ok() else {
+        return Ok(json(
+            200,
+            &serde_json::json!({
+                "order_id": order.id,
+                "status": "unmapped_lines",
+                "reserved_units": 0,
+            }),
+        ));
+    };
     let store = Bucket::open("stock")?;
     let ledger = ReservationLedger::new(&store);
     match ledger.reserve(&request, Utc::now()) {
