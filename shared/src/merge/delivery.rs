@@ -107,6 +107,8 @@ pub fn deliver(
         missing_orders,
         delivered_at: now,
     };
+    // Queued before it is stored: whatever is stored as delivered reaches dispatch.
+    super::handoff::queue(merge, &group.group_id)?;
     merge.set_json(&key, &delivery)?;
     Ok(Delivered { delivery, first })
 }

@@ -58,6 +58,7 @@
 pub mod adaptive;
 pub mod decide;
 pub mod delivery;
+pub mod handoff;
 pub mod memory;
 pub mod rules;
 pub mod simulate;

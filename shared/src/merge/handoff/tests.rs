@@ -1,0 +1,150 @@
+use chrono::Duration;
+
+use super::*;
+use crate::channel::ChannelEvent;
+use crate::merge::fixtures::*;
+use crate::merge::{close_due, deliver, offer, RuleSet};
+use crate::split::ParcelLimits;
+use crate::order::{book, Fulfilment, TemperatureZone};
+use crate::store::MemoryStore;
+
+fn pickups() -> PickupPoints {
+    parse_pickups(
+        r#"{"stores": {"store-1": {"lat": 31.2200, "lng": 121.5000, "prep_minutes": 15}}}"#,
+    )
+    .unwrap()
+}
+
+/// Offer `orders`, close their windows at minute 200, deliver every released group.
+fn delivered(orders: &[Order], limits: &ParcelLimits) -> (MemoryStore, MemoryStore, Vec<GroupDelivery>) {
+    let (merge, book_store) = (MemoryStore::new(), MemoryStore::new());
+    let events: Vec<ChannelEvent> = orders
+        .iter()
+        .map(|o| ChannelEvent::Order { order: Box::new(o.clone()) })
+        .collect();
+    book::apply(&book_store, &events).unwrap();
+    for o in orders {
+        offer(&merge, &RuleSet::default(), o, o.placed_at).unwrap();
+    }
+    let released = close_due(&merge, &RuleSet::default(), at(200)).unwrap();
+    let deliveries = released
+        .iter()
+        .map(|g| deliver(&merge, &book_store, limits, g, at(200)).unwrap().delivery)
+        .collect();
+    (merge, book_store, deliveries)
+}
+
+#[test]
+fn merged_orders_become_one_ready_parcel_with_store_pickup_and_earliest_promise() {
+    let a = order("app", "A1", "phone:13800000000", home(), 0);
+    let mut b = order("meituan", "M1", "phone:13800000000", home(), 10);
+    b.promised.end = Some(at(90));
+    let (_, _, deliveries) = delivered(&[a.clone(), b.clone()], &ParcelLimits::default());
+    assert_eq!(deliveries.len(), 1);
+    let d = &deliveries[0];
+    let ready = ready_parcels(d, &[a.clone(), b.clone()], &pickups());
+    assert_eq!(ready.len(), 1);
+    let r = &ready[0];
+    assert_eq!(r.order_ids.len(), 2);
+    let p = &r.parcel;
+    assert_eq!(p.pickup, Some(Point::geo(31.2200, 121.5000)));
+    assert_eq!(p.dropoff, Some(Point::geo(31.2304, 121.5150)));
+    assert_eq!(p.promised_at, at(90).timestamp());
+    assert_eq!(
+        p.ready_at,
+        (d.group.released_at + Duration::minutes(15)).timestamp()
+    );
+    assert_eq!(p.size.weight_g, 2 * 1000);
+    assert_eq!(p.cold_chain, ColdChain::Ambient);
+}
+
+#[test]
+fn frozen_and_ambient_parcels_keep_their_cold_chain_and_unknown_store_has_no_pickup() {
+    let mut a = order("app", "A1", "phone:13800000000", home(), 0);
+    a.store_id = Some("store-unknown".into());
+    a.lines.push(line(
+        2,
+        "dumplings",
+        1,
+        rust_decimal::Decimal::new(2000, 2),
+        800,
+        1000,
+        TemperatureZone::Frozen,
+    ));
+    let (_, _, deliveries) = delivered(std::slice::from_ref(&a), &ParcelLimits::default());
+    let ready = ready_parcels(&deliveries[0], std::slice::from_ref(&a), &pickups());
+    let mut chains: Vec<ColdChain> = ready.iter().map(|r| r.parcel.cold_chain).collect();
+    chains.sort_by_key(|c| *c as u8);
+    assert_eq!(chains, vec![ColdChain::Ambient, ColdChain::Frozen]);
+    assert!(ready.iter().all(|r| r.parcel.pickup.is_none()));
+    // Ready 10 minutes (the default) after release.
+    assert!(ready
+        .iter()
+        .all(|r| r.parcel.ready_at == (deliveries[0].group.released_at + Duration::minutes(10)).timestamp()));
+}
+
+#[test]
+fn orders_no_rider_carries_are_not_handed_over() {
+    let mut a = order("groupbuy", "G1", "phone:13800000000", home(), 0);
+    a.fulfilment = Fulfilment::PickupPoint {
+        point_id: "P1".into(),
+        name: None,
+        address: Some(home()),
+    };
+    let (_, _, deliveries) = delivered(std::slice::from_ref(&a), &ParcelLimits::default());
+    for d in &deliveries {
+        assert!(ready_parcels(d, std::slice::from_ref(&a), &pickups()).is_empty());
+    }
+}
+
+#[test]
+fn every_delivered_group_is_pending_until_handed_over() {
+    let a = order("app", "A1", "phone:13800000000", home(), 0);
+    let b = order("app", "B1", "phone:13900000000", address("another door", 31.0, 121.0), 0);
+    let (merge, _, deliveries) = delivered(&[a, b], &ParcelLimits::default());
+    assert_eq!(deliveries.len(), 2);
+    let mut pending_now = pending(&merge, 10, at(200)).unwrap();
+    pending_now.sort();
+    let mut all: Vec<String> = deliveries.iter().map(|d| d.group.group_id.clone()).collect();
+    all.sort();
+    assert_eq!(pending_now, all);
+    // A repeated delivery does not queue the group twice.
+    let again = deliver(&merge, &MemoryStore::new(), &ParcelLimits::default(), &deliveries[0].group, at(201)).unwrap();
+    assert!(!again.first);
+    assert_eq!(pending(&merge, 10, at(200)).unwrap().len(), 2);
+
+    mark_handed_over(&merge, &all[0]).unwrap();
+    let left = pending(&merge, 10, at(200)).unwrap();
+    assert_eq!(left, vec![all[1].clone()]);
+    mark_handed_over(&merge, &all[1]).unwrap();
+    assert!(pending(&merge, 10, at(200)).unwrap().is_empty());
+    // The cursor moved past both: a later group is still found.
+    let c = order("app", "C1", "phone:13700000000", home(), 300);
+    let (m2, _, _) = (merge, (), ());
+    offer(&m2, &RuleSet::default(), &c, c.placed_at).unwrap();
+    let released = close_due(&m2, &RuleSet::default(), at(600)).unwrap();
+    let store = MemoryStore::new();
+    book::apply(&store, &[ChannelEvent::Order { order: Box::new(c) }]).unwrap();
+    for g in &released {
+        deliver(&m2, &store, &ParcelLimits::default(), g, at(600)).unwrap();
+    }
+    assert_eq!(pending(&m2, 10, at(600)).unwrap().len(), released.len());
+}
+
+#[test]
+fn pickup_tables_are_validated_with_paths() {
+    let errs = parse_pickups(
+        r#"{"stores": {"s1": {"lat": 95.0, "lng": 121.0}, "s2": {"lat": 31.0, "lng": 121.0, "prep_minutes": 5000}}}"#,
+    )
+    .unwrap_err();
+    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, vec!["$.stores.s1", "$.stores.s2.prep_minutes"]);
+    assert!(parse_pickups(r#"{"shops": {}}"#).is_err(), "unknown fields are refused");
+    assert!(parse_pickups("[").is_err());
+    let store = MemoryStore::new();
+    assert_eq!(load_pickups(&store).unwrap(), PickupPoints::default());
+    install_pickups(&store, r#"{"stores": {"s1": {"lat": 31.0, "lng": 121.0}}}"#)
+        .unwrap()
+        .unwrap();
+    assert!(load_pickups(&store).unwrap().stores.contains_key("s1"));
+}
