@@ -92,6 +92,18 @@ impl OrderStatus {
     pub fn is_terminal(self) -> bool {
         matches!(self, OrderStatus::Cancelled | OrderStatus::Refunded)
     }
+
+    /// The customer has paid (or the channel has committed to the sale): a stock hold
+    /// for it is confirmed and must not expire.
+    pub fn is_paid(self) -> bool {
+        !matches!(
+            self,
+            OrderStatus::Unknown
+                | OrderStatus::Created
+                | OrderStatus::Cancelled
+                | OrderStatus::Refunded
+        )
+    }
 }
 
 fn progress(kind: &EventKind) -> Option<OrderStatus> {

@@ -6,6 +6,7 @@
 
 pub mod book;
 pub mod day_index;
+pub mod forwarding;
 mod history;
 mod issue;
 
