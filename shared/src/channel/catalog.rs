@@ -4,7 +4,8 @@
 //! platform's signature encoding or acknowledgement without a rebuild, and a new
 //! JSON channel exists as soon as its config is stored.
 //!
-//! Keys: `channel/{id}` (a [`ChannelConfig`] as JSON), `skus/{id}` (a [`SkuMap`]).
+//! Keys: `channel/{id}` (a [`ChannelConfig`] as JSON), `skus/{id}` (a [`SkuMap`]),
+//! `pricing/{id}` (the channel's `PricingRules`, optional).
 
 use super::config::ChannelConfig;
 use super::sku::SkuMap;
@@ -26,6 +27,42 @@ fn config_key(id: &str) -> String {
 
 fn skus_key(id: &str) -> String {
     format!("skus/{id}")
+}
+
+fn pricing_key(id: &str) -> String {
+    format!("pricing/{id}")
+}
+
+/// The channel's pricing rules, when an operator stored some: orders of that channel
+/// are then checked against the one calculation (`pricing::check_platform_order`).
+pub fn load_pricing(
+    store: &impl KeyValue,
+    id: &str,
+) -> Result<Option<crate::pricing::PricingRules>, CatalogError> {
+    match store.get(&pricing_key(id))? {
+        None => Ok(None),
+        Some(bytes) => crate::pricing::parse_rules(&String::from_utf8_lossy(&bytes))
+            .map(Some)
+            .map_err(|errs| CatalogError::InvalidConfig {
+                id: id.to_string(),
+                detail: format!("pricing rules: {}", errs.join("; ")),
+            }),
+    }
+}
+
+/// Validate and store a channel's pricing rules; the errors, with paths, otherwise.
+pub fn put_pricing(
+    store: &impl KeyValue,
+    id: &str,
+    json: &str,
+) -> Result<Result<crate::pricing::PricingRules, Vec<String>>, CatalogError> {
+    match crate::pricing::parse_rules(json) {
+        Ok(rules) => {
+            store.set(&pricing_key(id), json.as_bytes())?;
+            Ok(Ok(rules))
+        }
+        Err(errors) => Ok(Err(errors)),
+    }
 }
 
 /// The channel's effective configuration.

@@ -19,9 +19,11 @@
 
 mod allocate;
 mod compare;
+mod platform;
 
 pub use allocate::{allocate, allocate_reported};
 pub use compare::compare_with_platform;
+pub use platform::{check_platform_order, flag_price_mismatches, parse_rules};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
