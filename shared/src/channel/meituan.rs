@@ -11,7 +11,7 @@ use super::address;
 use super::customer::{customer, parse_phone};
 use super::error::NormalizeError;
 use super::json::{
-    array, embedded, opt_decimal, opt_i64, opt_text, req_text, req_yuan, yuan_or_zero,
+    array, bounded, embedded, opt_decimal, opt_i64, opt_text, req_text, req_yuan, yuan_or_zero,
 };
 use super::lines::{assemble, build_lines, goods_total, OrderParts, PlatformItem};
 use super::normalize::{ChannelEvent, Ctx};
@@ -100,6 +100,9 @@ fn order_push(ctx: &Ctx, obj: &Value) -> Result<ChannelEvent, NormalizeError> {
             .ok_or_else(|| {
                 NormalizeError::invalid(field("box_num"), "packaging fee out of range")
             })?;
+        // Each factor may be in range while their product is not: bound the fee like
+        // every other amount, so later sums cannot overflow.
+        packaging = bounded(packaging, &field("box_num"))?;
         let item_fields = PlatformItem {
             sku_fields: &["app_food_code", "sku_id"],
             name_field: "food_name",

@@ -591,4 +591,18 @@ fn absurd_amounts_are_refused_not_overflowed() {
             .code(),
         "invalid_field"
     );
+    // Each factor in range, the product not: box_num × box_price must not reach the
+    // order's sums (it used to overflow `expected_paid` and trap the component).
+    let mut p = order_params();
+    p.iter_mut().find(|(k, _)| *k == "detail").unwrap().1 =
+        r#"[{"app_food_code":"MT-APPLE","quantity":1,"price":1,"box_num":79228162514264337593543950335,"box_price":1}]"#.into();
+    let (url, body) = signed("order", p);
+    let e = verify(&cfg(), SECRET, &request(&url, &body, FORM)).unwrap_err();
+    assert_eq!((e.http_status(), e.code()), (400, "invalid_field"));
+    let mut p = order_params();
+    p.iter_mut().find(|(k, _)| *k == "detail").unwrap().1 =
+        r#"[{"app_food_code":"MT-APPLE","quantity":1,"price":1,"box_num":100000000,"box_price":100000}]"#.into();
+    let (url, body) = signed("order", p);
+    let e = verify(&cfg(), SECRET, &request(&url, &body, FORM)).unwrap_err();
+    assert_eq!((e.http_status(), e.code()), (400, "invalid_field"));
 }
