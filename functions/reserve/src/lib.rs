@@ -2,7 +2,8 @@
 //!
 //! - `reserve` (private, reached over `reserve.spin.internal`): `POST /reserve` with an
 //!   `Order`, `POST /release` with `{"order_id"}`, `POST /commit` with
-//!   `{"order_id", "op_id", "lines"?}`: the contract `normalize` and `dispatch` call.
+//!   `{"order_id", "op_id", "lines"?}`, `POST /confirm` with `{"order_id"}` (paid: the
+//!   hold no longer expires): the contract `normalize` and `dispatch` call.
 //! - `stock-jobs` (`/jobs/stock/...`, job token): `POST /jobs/stock/expire`.
 //! - `stock-admin` (`/admin/stock/...`, admin token): catalog, SKUs, WMS adjustments,
 //!   reads, the channel outbox, and a direct reserve (see `admin::reserve`).
@@ -61,6 +62,9 @@ fn handle(req: Request) -> Response {
     });
     router.post("/commit", |req: Request, _: Params| {
         finish(orders::commit(&req))
+    });
+    router.post("/confirm", |req: Request, _: Params| {
+        finish(orders::confirm(&req))
     });
 
     router.get("/jobs/stock/health", |_: Request, _: Params| {

@@ -34,7 +34,14 @@ pub fn reserve(req: &Request) -> Result<Response, ApiError> {
     let store = Bucket::open("stock")?;
     let ledger = ReservationLedger::new(&store);
     match ledger.reserve(&request, Utc::now()) {
-        Ok(outcome) => Ok(json(200, &answer(&ledger, &outcome)?)),
+        Ok(outcome) => {
+            // A paid order's hold must outlive the merge window and dispatch: only
+            // unpaid holds expire.
+            if order.status().is_paid() && outcome.reserved_units() > 0 {
+                ledger.confirm(&order.id).map_err(stock_error)?;
+            }
+            Ok(json(200, &answer(&ledger, &outcome)?))
+        }
         // A SKU the ledger does not stock: keep the order, flag it for restock.
         Err(e) => match e.as_order_exception() {
             Some(exception) => Ok(json(
@@ -107,6 +114,26 @@ impl Settle {
             },
         ))
     }
+}
+
+#[derive(Deserialize)]
+struct Confirm {
+    order_id: OrderId,
+}
+
+/// Payment (or the channel's acceptance) arrived after the order: its hold no longer
+/// expires. Answers who won if the expiry sweep got there first (`expired`: the units
+/// went back and the order must reserve again). Idempotent.
+pub fn confirm(req: &Request) -> Result<Response, ApiError> {
+    let Confirm { order_id } = body(req, "confirm")?;
+    let store = Bucket::open("stock")?;
+    let fate = ReservationLedger::new(&store)
+        .confirm(&order_id)
+        .map_err(stock_error)?;
+    Ok(json(
+        200,
+        &serde_json::json!({ "order_id": order_id, "fate": fate }),
+    ))
 }
 
 /// Cancel or full refund: gives back everything still held. An order that never
