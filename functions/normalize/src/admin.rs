@@ -1,5 +1,5 @@
-//! `/admin/channels/{id}`: a channel's configuration and SKU mapping, validated by the
-//! core before they are stored. A new JSON channel is added here, with no code and no
+//! `/admin/channels/{id}`: a channel's configuration, SKU mapping and pricing rules,
+//! validated by the core before they are stored. A new JSON channel is added here, with no code and no
 //! rebuild (see docs/channels.md).
 
 use orderhub_core::channel::catalog::{self, CatalogError};
@@ -36,4 +36,35 @@ pub fn put_skus(id: &str, body: &[u8]) -> Result<Response, ApiError> {
         200,
         &serde_json::json!({ "channel": id, "skus": map.entries.len() }),
     ))
+}
+
+pub fn get_pricing(id: &str) -> Result<Response, ApiError> {
+    let store = Bucket::open("catalog")?;
+    match catalog::load_pricing(&store, id).map_err(to_api)? {
+        Some(rules) => Ok(json(200, &rules)),
+        None => Err(ApiError::not_found(
+            "no_pricing_rules",
+            format!("channel `{id}` has no pricing rules: its orders are not re-priced"),
+        )),
+    }
+}
+
+/// Store a channel's pricing rules (validated; every error with its JSON path).
+pub fn put_pricing(id: &str, body: &[u8]) -> Result<Response, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::bad_request("not_utf8", e.to_string()))?;
+    let store = Bucket::open("catalog")?;
+    match catalog::put_pricing(&store, id, text).map_err(to_api)? {
+        Ok(rules) => Ok(json(200, &rules)),
+        Err(errors) => Ok(json(
+            422,
+            &serde_json::json!({
+                "error": {
+                    "code": "invalid_pricing_rules",
+                    "message": format!("{} error(s) in the pricing rules", errors.len()),
+                },
+                "errors": errors,
+            }),
+        )),
+    }
 }

@@ -5,6 +5,7 @@
 use chrono::Utc;
 use orderhub_core::channel::{catalog, normalize, ChannelEvent, VerifiedPush};
 use orderhub_core::order::{book, day_index, EventKind, EventSource};
+use orderhub_core::pricing;
 use orderhub_core::stats::{self, Metric};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{finish, health, json, ApiError};
@@ -25,6 +26,16 @@ async fn handle(req: Request) -> Response {
     router.post_async("/push", |req: Request, _: Params| async move {
         finish(push(&req).await)
     });
+    // The `pipeline-jobs` instance: forward again what reserve or merge missed.
+    router.get("/jobs/pipeline/health", |_: Request, _: Params| {
+        health("normalize")
+    });
+    router.post_async("/jobs/pipeline/catch-up", |req: Request, _: Params| async move {
+        match orderhub_shell::auth::require_bearer(&req, "job_token") {
+            Ok(()) => finish(catch_up().await),
+            Err(e) => finish(Err(e)),
+        }
+    });
     // The `channels-admin` instance: channel configs and SKU maps in the catalog.
     router.get("/admin/channels/health", |_: Request, _: Params| {
         health("normalize")
@@ -43,7 +54,22 @@ async fn handle(req: Request) -> Response {
             admin(&req).and_then(|()| admin::put_skus(p.get("id").unwrap_or_default(), req.body())),
         )
     });
+    router.get("/admin/channels/:id/pricing", |req: Request, p: Params| {
+        finish(admin(&req).and_then(|()| admin::get_pricing(p.get("id").unwrap_or_default())))
+    });
+    router.put("/admin/channels/:id/pricing", |req: Request, p: Params| {
+        finish(
+            admin(&req)
+                .and_then(|()| admin::put_pricing(p.get("id").unwrap_or_default(), req.body())),
+        )
+    });
     router.handle_async(req).await
+}
+
+async fn catch_up() -> Result<Response, ApiError> {
+    let orders = Bucket::open("orders")?;
+    let backlog = pipeline::catch_up(&orders).await?;
+    Ok(json(200, &backlog))
 }
 
 async fn push(req: &Request) -> Result<Response, ApiError> {
@@ -56,26 +82,22 @@ async fn push(req: &Request) -> Result<Response, ApiError> {
     let skus = catalog::load_sku_map(&catalog_store, channel)
         .map_err(|e| ApiError::new(500, "channel_not_configured", e.to_string()))?;
 
-    let events = match normalize(&cfg, &skus, &push, Utc::now()) {
+    let mut events = match normalize(&cfg, &skus, &push, Utc::now()) {
         Ok(events) => events,
         // The typed error travels back to ingest, which answers the channel with it.
         Err(e) => return Ok(json(e.http_status(), &e)),
     };
+    if let Some(rules) = catalog::load_pricing(&catalog_store, channel)
+        .map_err(|e| ApiError::new(500, "channel_not_configured", e.to_string()))?
+    {
+        pricing::flag_price_mismatches(&mut events, &rules);
+    }
     let orders = Bucket::open("orders")?;
     let applied = book::apply(&orders, &events)?;
     // Reconciliation reads orders by (channel, business day), not by scanning them all.
     day_index::index_events(&orders, &events, cfg.utc_offset_minutes)?;
     record_stats(&orders, cfg.utc_offset_minutes, &events)?;
-    let steps = pipeline::run(&events).await;
-    for (order_id, exception) in steps.exceptions {
-        book::record_exception(
-            &orders,
-            &order_id,
-            &exception,
-            Utc::now(),
-            EventSource::Component("reserve".into()),
-        )?;
-    }
+    pipeline::run(&orders, &events).await?;
     Ok(json(200, &applied))
 }
 
@@ -102,7 +124,7 @@ fn record_stats(store: &Bucket, offset: i32, events: &[ChannelEvent]) -> Result<
                     _ => continue,
                 };
                 let channel = match &event.source {
-                    orderhub_core::order::EventSource::Channel(c) => c.clone(),
+                    EventSource::Channel(c) => c.clone(),
                     _ => continue,
                 };
                 let day = stats::business_day(event.at, offset);
