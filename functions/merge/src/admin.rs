@@ -1,7 +1,7 @@
-//! The `merge-admin` instance: the rule set and parcel limits (validated before they
-//! are stored), and the delivered groups with their decisions and parcels.
+//! The `merge-admin` instance: the rule set, parcel limits and stores' pickup points
+//! (validated before they are stored), and the delivered groups with their decisions and parcels.
 
-use orderhub_core::merge;
+use orderhub_core::merge::{self, handoff};
 use orderhub_core::order::OrderId;
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{auth, finish, health, json, ApiError};
@@ -31,6 +31,12 @@ pub fn routes(router: &mut Router) {
     });
     router.put("/admin/merge/parcel-limits", |req: Request, _: Params| {
         finish(admin(&req).and_then(|()| put_limits(req.body())))
+    });
+    router.get("/admin/merge/pickups", |req: Request, _: Params| {
+        finish(admin(&req).and_then(|()| get_pickups()))
+    });
+    router.put("/admin/merge/pickups", |req: Request, _: Params| {
+        finish(admin(&req).and_then(|()| put_pickups(req.body())))
     });
     router.get("/admin/merge/groups/:id", |req: Request, p: Params| {
         finish(admin(&req).and_then(|()| get_group(p.get("id").unwrap_or_default())))
@@ -88,6 +94,29 @@ fn put_limits(body: &[u8]) -> Result<Response, ApiError> {
     let store = Bucket::open("merge")?;
     merge::install_limits(&store, &limits).map_err(merge_error)?;
     Ok(json(200, &limits))
+}
+
+fn get_pickups() -> Result<Response, ApiError> {
+    let store = Bucket::open("merge")?;
+    Ok(json(200, &handoff::load_pickups(&store).map_err(merge_error)?))
+}
+
+/// The stores' pickup points; every error with its JSON path, nothing stored then.
+fn put_pickups(body: &[u8]) -> Result<Response, ApiError> {
+    let store = Bucket::open("merge")?;
+    match handoff::install_pickups(&store, body_text(body)?).map_err(merge_error)? {
+        Ok(points) => Ok(json(200, &points)),
+        Err(errors) => Ok(json(
+            422,
+            &serde_json::json!({
+                "error": {
+                    "code": "invalid_pickup_points",
+                    "message": format!("{} error(s) in the pickup table", errors.len()),
+                },
+                "errors": errors,
+            }),
+        )),
+    }
 }
 
 fn get_group(group_id: &str) -> Result<Response, ApiError> {
