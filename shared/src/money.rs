@@ -11,6 +11,12 @@ pub use rust_decimal::Decimal;
 /// One fen, the smallest unit of CNY.
 pub const FEN: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 
+/// The largest amount (in magnitude) any parsed field may hold: 10^12 yuan, far beyond
+/// any real order, bill line or day's total. Bounding every amount where it enters keeps
+/// all later sums far from `Decimal`'s limit (about 7.9 × 10^28), whose overflow panics:
+/// 64 GiB of bill lines at this bound still total under 10^23.
+pub const MAX_YUAN: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MoneyError {
     #[error("`{0}` is not a decimal amount")]
@@ -19,7 +25,7 @@ pub enum MoneyError {
     FinerThanFen(String),
     #[error("amount {0} is negative")]
     Negative(Decimal),
-    #[error("amount {0} is out of range")]
+    #[error("amount {0} is out of range (more than 10^12 yuan in magnitude)")]
     OutOfRange(String),
 }
 
@@ -36,7 +42,15 @@ pub fn parse_yuan(text: &str) -> Result<Decimal, MoneyError> {
     if d.normalize().scale() > 2 {
         return Err(MoneyError::FinerThanFen(t.to_string()));
     }
-    Ok(d)
+    within_range(d, t)
+}
+
+/// `amount` if its magnitude is at most [`MAX_YUAN`]; `text` names it in the error.
+pub fn within_range(amount: Decimal, text: &str) -> Result<Decimal, MoneyError> {
+    if amount.abs() > MAX_YUAN {
+        return Err(MoneyError::OutOfRange(text.trim().to_string()));
+    }
+    Ok(amount)
 }
 
 /// Parse a non-negative yuan amount.
@@ -65,6 +79,15 @@ pub fn yuan_from_json(value: &serde_json::Value) -> Result<Decimal, MoneyError> 
         serde_json::Value::String(s) => parse_yuan(s),
         other => Err(MoneyError::NotADecimal(other.to_string())),
     }
+}
+
+/// Σ `amounts` for report totals, saturating at `Decimal`'s limit instead of
+/// panicking: parsed amounts are bounded by [`MAX_YUAN`], so only a corrupt stored value
+/// can get there, and then the total shows as absurd instead of trapping the request.
+pub fn saturating_sum(amounts: impl IntoIterator<Item = Decimal>) -> Decimal {
+    amounts
+        .into_iter()
+        .fold(Decimal::ZERO, |a, b| a.saturating_add(b))
 }
 
 /// Fen (integer) to yuan.
@@ -109,6 +132,36 @@ mod tests {
         assert_eq!(yuan_from_json(&a[0]), Ok(dec!(0.1)));
         assert_eq!(yuan_from_json(&a[1]), Ok(dec!(25.80)));
         assert_eq!(yuan_from_json(&a[2]), Ok(dec!(3.30)));
+    }
+
+    #[test]
+    fn amounts_beyond_the_bound_are_refused_not_overflowed() {
+        assert_eq!(MAX_YUAN, dec!(1_000_000_000_000));
+        assert_eq!(parse_yuan("1000000000000.00"), Ok(MAX_YUAN));
+        assert_eq!(parse_yuan("-1000000000000"), Ok(-MAX_YUAN));
+        for huge in [
+            "1000000000000.01",
+            "-1000000000000.01",
+            "79228162514264337593543950335",
+        ] {
+            assert_eq!(
+                parse_yuan(huge),
+                Err(MoneyError::OutOfRange(huge.to_string()))
+            );
+        }
+        let v: serde_json::Value =
+            serde_json::from_str("[79228162514264337593543950335, 1e13, \"1e3\"]").unwrap();
+        let a = v.as_array().unwrap();
+        assert!(matches!(yuan_from_json(&a[0]), Err(MoneyError::OutOfRange(_))));
+        assert!(matches!(yuan_from_json(&a[1]), Err(MoneyError::OutOfRange(_))));
+        assert!(matches!(yuan_from_json(&a[2]), Err(MoneyError::NotADecimal(_))));
+    }
+
+    #[test]
+    fn saturating_sum_does_not_panic_at_the_limit() {
+        assert_eq!(saturating_sum([dec!(1.10), dec!(2.20)]), dec!(3.30));
+        assert_eq!(saturating_sum([Decimal::MAX, Decimal::MAX]), Decimal::MAX);
+        assert_eq!(saturating_sum([Decimal::MIN, -Decimal::ONE]), Decimal::MIN);
     }
 
     #[test]

@@ -159,8 +159,18 @@ impl AlipayCsvParser {
                     &mut self.trade
                 };
                 sums.rows += 1;
-                sums.received += row.yuan(&d.received)?;
-                sums.merchant_discount += row.yuan(&d.merchant_discount)?;
+                ImportError::add_to_total(
+                    &mut sums.received,
+                    row.yuan(&d.received)?,
+                    no,
+                    &d.received.name,
+                )?;
+                ImportError::add_to_total(
+                    &mut sums.merchant_discount,
+                    row.yuan(&d.merchant_discount)?,
+                    no,
+                    &d.merchant_discount.name,
+                )?;
                 out.push(line);
                 Ok(())
             }
@@ -254,7 +264,8 @@ fn detail_line(d: &Detail, row: &Row<'_>) -> Result<BillLine, ImportError> {
     let order_amount = row.yuan(&d.order_amount)?;
     let received = row.yuan(&d.received)?;
     // Alipay prints the service fee as a deduction (negative on a sale); we keep fees
-    // as a positive cost, so a refund's returned fee is negative.
+    // as a positive cost, so a refund's returned fee is negative. Amounts are bounded
+    // by `parse_yuan` (|x| <= 10^12), so `received - fee` cannot overflow.
     let fee = -row.yuan(&d.fee)?;
     row.yuan(&d.merchant_discount)?;
     let keys = LineKeys {

@@ -4,6 +4,8 @@
 use serde::Serialize;
 use thiserror::Error;
 
+use rust_decimal::Decimal;
+
 use crate::money::MoneyError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
@@ -33,6 +35,8 @@ pub enum ImportErrorKind {
     MalformedRecord { detail: String },
     #[error("a line is longer than {limit} bytes")]
     LineTooLong { limit: usize },
+    #[error("the running total of `{field}` is out of range")]
+    TotalOutOfRange { field: String },
     #[error("the file ends before its summary")]
     MissingSummary,
     #[error("summary `{field}` says {declared}, the detail rows add up to {computed}")]
@@ -78,6 +82,26 @@ impl ImportError {
             },
         )
     }
+    /// `total + amount` for an importer's running total. Amounts are bounded where they
+    /// are parsed, so this cannot fail on a bill of any size we accept; it is checked
+    /// anyway because an overflowing `Decimal` `+` panics, and a panic is a trap.
+    pub(crate) fn add_to_total(
+        total: &mut Decimal,
+        amount: Decimal,
+        line: u64,
+        field: &str,
+    ) -> Result<(), ImportError> {
+        *total = total.checked_add(amount).ok_or_else(|| {
+            Self::in_column(
+                line,
+                field,
+                ImportErrorKind::TotalOutOfRange {
+                    field: field.to_string(),
+                },
+            )
+        })?;
+        Ok(())
+    }
     pub(crate) fn summary(
         line: u64,
         field: &str,
@@ -93,5 +117,21 @@ impl ImportError {
                 computed: computed.to_string(),
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_total_that_would_overflow_is_an_error_not_a_panic() {
+        let mut total = Decimal::MAX;
+        let err = ImportError::add_to_total(&mut total, Decimal::ONE, 7, "退款金额").unwrap_err();
+        assert_eq!((err.line, err.column.as_deref()), (7, Some("退款金额")));
+        assert!(matches!(err.kind, ImportErrorKind::TotalOutOfRange { .. }));
+        let mut total = Decimal::ONE;
+        ImportError::add_to_total(&mut total, Decimal::ONE, 1, "x").unwrap();
+        assert_eq!(total, Decimal::TWO);
     }
 }

@@ -17,6 +17,7 @@ use super::ours::OurRecord;
 use super::record::{BillLine, BillStatus, Component, LineKeys, LineKind, StatementSource};
 use super::report::{ChannelSummary, Difference, DifferenceClass, Report, SideTotals, Subject};
 use super::settlement::SettlementSummary;
+use crate::money::saturating_sum;
 use crate::order::{ChannelId, OrderStatus};
 
 /// What to reconcile.
@@ -253,15 +254,19 @@ where
     for r in &ours {
         for refund in r.refunds.iter().filter(|x| x.business_date == day) {
             our_side.refunds += 1;
-            let sum = our_side.totals.or_zero(Component::Refund) + refund.amount;
+            let sum = our_side
+                .totals
+                .or_zero(Component::Refund)
+                .saturating_add(refund.amount);
             our_side.totals.set(Component::Refund, sum);
         }
     }
     for (group, lines) in &refunds {
-        let theirs_sum: Decimal = lines
-            .iter()
-            .map(|&i| bills.day[i].amounts.or_zero(Component::Refund))
-            .sum();
+        let theirs_sum = saturating_sum(
+            lines
+                .iter()
+                .map(|&i| bills.day[i].amounts.or_zero(Component::Refund)),
+        );
         let first = &bills.day[lines[0]];
         let all_lines: Vec<u64> = lines.iter().map(|&i| bills.day[i].line).collect();
         match group {
@@ -441,12 +446,15 @@ impl Matcher {
                     .amounts
                     .get(Component::Refund)
                     .unwrap_or_else(|| r.refund_total());
-                let expected = o(Component::Goods) - o(Component::MerchantDiscount)
-                    + o(Component::DeliveryFee)
-                    + o(Component::PackagingFee)
-                    - line.amounts.or_zero(Component::Commission)
-                    - line.amounts.or_zero(Component::Fee)
-                    - refund;
+                let expected = saturating_sum([
+                    o(Component::Goods),
+                    -o(Component::MerchantDiscount),
+                    o(Component::DeliveryFee),
+                    o(Component::PackagingFee),
+                    -line.amounts.or_zero(Component::Commission),
+                    -line.amounts.or_zero(Component::Fee),
+                    -refund,
+                ]);
                 if expected != t {
                     self.push(
                         line_diff(

@@ -40,6 +40,8 @@ mod mappings;
 mod matcher;
 mod ours;
 mod own_formats;
+#[cfg(test)]
+mod range_tests;
 mod record;
 mod report;
 mod row;

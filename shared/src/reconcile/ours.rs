@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::record::{Amounts, Component};
+use crate::money::saturating_sum;
 use crate::order::{ChannelId, EventKind, Funder, Order, OrderId, OrderStatus};
 
 /// One refund event of ours, in the source's local time.
@@ -116,24 +117,26 @@ impl OurRecord {
     }
 
     pub fn refund_total(&self) -> Decimal {
-        self.refunds.iter().map(|r| r.amount).sum()
+        saturating_sum(self.refunds.iter().map(|r| r.amount))
     }
 
     pub fn refunds_on(&self, day: NaiveDate) -> Decimal {
-        self.refunds
-            .iter()
-            .filter(|r| r.business_date == day)
-            .map(|r| r.amount)
-            .sum()
+        saturating_sum(
+            self.refunds
+                .iter()
+                .filter(|r| r.business_date == day)
+                .map(|r| r.amount),
+        )
     }
 
     /// Refunds up to and including `day`: what a statement of that day can know of.
     pub fn refunds_until(&self, day: NaiveDate) -> Decimal {
-        self.refunds
-            .iter()
-            .filter(|r| r.business_date <= day)
-            .map(|r| r.amount)
-            .sum()
+        saturating_sum(
+            self.refunds
+                .iter()
+                .filter(|r| r.business_date <= day)
+                .map(|r| r.amount),
+        )
     }
 
     pub fn has_refund_on(&self, day: NaiveDate) -> bool {

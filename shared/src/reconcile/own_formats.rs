@@ -185,6 +185,7 @@ pub fn pos_shift_parser(
         let gross = doc.yuan("gross_sales")?;
         let discounts = doc.yuan("discounts")?;
         let refunds = doc.yuan("refunds")?;
+        // Each amount is bounded by `yuan_from_json` (|x| <= 10^12): no overflow here.
         doc.check_sum("net_sales", gross - discounts - refunds)?;
         if let Ok(tenders) = doc.field("tenders") {
             let map = tenders.value.as_object().ok_or_else(|| {
@@ -198,7 +199,8 @@ pub fn pos_shift_parser(
             })?;
             let mut sum = Decimal::ZERO;
             for key in map.keys() {
-                sum += tenders.yuan(key)?;
+                let path = format!("tenders.{key}");
+                ImportError::add_to_total(&mut sum, tenders.yuan(key)?, line, &path)?;
             }
             doc.check_sum("net_sales", sum).map_err(|mut e| {
                 e.column = Some("tenders".into());
@@ -304,7 +306,7 @@ pub fn pos_shift_records(
             .with(Component::Goods, o(Component::Goods))
             .with(
                 Component::MerchantDiscount,
-                o(Component::MerchantDiscount) + o(Component::PlatformDiscount),
+                o(Component::MerchantDiscount).saturating_add(o(Component::PlatformDiscount)),
             )
             .with(Component::Paid, o(Component::Paid));
         agg.amounts.add(&sale);
@@ -350,9 +352,9 @@ pub fn groupbuy_settlement_parser(
             let goods = o.yuan("goods")?;
             let refund = o.yuan("refund")?;
             let commission = o.yuan("commission")?;
-            goods_sum += goods;
-            refund_sum += refund;
-            commission_sum += commission;
+            ImportError::add_to_total(&mut goods_sum, goods, line, "total_goods")?;
+            ImportError::add_to_total(&mut refund_sum, refund, line, "total_refund")?;
+            ImportError::add_to_total(&mut commission_sum, commission, line, "total_commission")?;
             lines.push(BillLine {
                 line,
                 kind: LineKind::Payment,

@@ -89,12 +89,26 @@ impl Amounts {
             .into_iter()
             .filter_map(|c| self.get(c).map(|v| (c, v)))
     }
-    /// Component-wise sum; a component is present if present in either.
+    /// Component-wise sum; a component is present if present in either. For report
+    /// totals: every amount is bounded where it is parsed (10^12 yuan), so real totals
+    /// stay far from `Decimal`'s limit; saturating keeps an absurd stored value from
+    /// trapping the run (a `Decimal` `+` that overflows panics), and shows as absurd.
     pub fn add(&mut self, other: &Amounts) {
         for (c, v) in other.iter() {
-            let sum = self.or_zero(c) + v;
+            let sum = self.or_zero(c).saturating_add(v);
             self.set(c, sum);
         }
+    }
+
+    /// Component-wise sum for an importer's running totals: `Err` names the first
+    /// component that would overflow, and `self` is then left partly added (the import
+    /// fails as a whole anyway).
+    pub fn checked_add(&mut self, other: &Amounts) -> Result<(), Component> {
+        for (c, v) in other.iter() {
+            let sum = self.or_zero(c).checked_add(v).ok_or(c)?;
+            self.set(c, sum);
+        }
+        Ok(())
     }
 }
 
@@ -199,5 +213,18 @@ mod tests {
         assert_eq!(json, r#"{"paid":"12.30","fee":"0.07"}"#);
         assert_eq!(serde_json::from_str::<Amounts>(&json).unwrap(), a);
         assert_eq!(a.get(Component::Goods), None);
+    }
+
+    #[test]
+    fn sums_at_decimals_limit_do_not_panic() {
+        let max = Amounts::default().with(Component::Paid, Decimal::MAX);
+        let mut t = max;
+        t.add(&max);
+        assert_eq!(t.get(Component::Paid), Some(Decimal::MAX));
+        let mut t = max;
+        assert_eq!(t.checked_add(&max), Err(Component::Paid));
+        let mut t = Amounts::default();
+        assert_eq!(t.checked_add(&max), Ok(()));
+        assert_eq!(t, max);
     }
 }

@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::record::Component;
+use crate::money::saturating_sum;
 use super::report::SideTotals;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,8 +44,17 @@ impl SettlementSummary {
         let fees = t(Component::Fee);
         let commission = t(Component::Commission);
         let refunds = o(Component::Refund);
-        let net_receivable =
-            gross_sales - merchant + delivery + packaging - fees - commission - refunds;
+        // Saturating, like the totals it is made from (see `Amounts::add`): no trap on
+        // an absurd stored value.
+        let net_receivable = saturating_sum([
+            gross_sales,
+            -merchant,
+            delivery,
+            packaging,
+            -fees,
+            -commission,
+            -refunds,
+        ]);
         let platform_settled = t(Component::Settled);
         Self {
             gross_sales,
@@ -57,7 +67,7 @@ impl SettlementSummary {
             refunds,
             net_receivable,
             platform_settled,
-            difference: platform_settled - net_receivable,
+            difference: platform_settled.saturating_sub(net_receivable),
         }
     }
 }

@@ -12,7 +12,7 @@ use super::import::{BillParser, LineImporter};
 use super::record::{Amounts, BillLine, BillStatus, Component, LineKeys, LineKind};
 use super::row::{find_columns, Column, Row};
 use super::text::{looks_like_utf8_text, split_csv, LineSplitter, TextEncoding};
-use crate::money::{from_fen, parse_yuan, yuan_from_json, MoneyError};
+use crate::money::{from_fen, parse_yuan, within_range, yuan_from_json, MoneyError};
 use crate::order::ChannelId;
 
 /// What a statement column means.
@@ -74,7 +74,8 @@ impl AmountFormat {
                 .trim()
                 .parse::<i64>()
                 .map(from_fen)
-                .map_err(|_| MoneyError::NotADecimal(text.to_string())),
+                .map_err(|_| MoneyError::NotADecimal(text.to_string()))
+                .and_then(|d| within_range(d, text)),
         }
     }
 }
@@ -304,7 +305,14 @@ impl StatementParser {
     ) -> Result<(), ImportError> {
         match record {
             Parsed::Line(line) => {
-                self.sums.add(&line.amounts);
+                if let Err(c) = self.sums.checked_add(&line.amounts) {
+                    let column = self.column_for(c);
+                    return Err(ImportError::in_column(
+                        no,
+                        &column,
+                        ImportErrorKind::TotalOutOfRange { field: column.clone() },
+                    ));
+                }
                 out.push(*line);
             }
             Parsed::Totals(declared) => {

@@ -234,6 +234,8 @@ fn detail_line(d: &Detail, row: &Row<'_>, sums: &mut Sums) -> Result<BillLine, I
             ImportErrorKind::EmptyValue,
         ));
     }
+    // Each amount is at most 10^12 in magnitude (`parse_yuan`), so the per-line
+    // differences below cannot overflow.
     let (kind, status, amounts) = match state.as_str() {
         "SUCCESS" => (
             LineKind::Payment,
@@ -264,11 +266,14 @@ fn detail_line(d: &Detail, row: &Row<'_>, sums: &mut Sums) -> Result<BillLine, I
         }
     };
     sums.rows += 1;
-    sums.settlement += settlement;
-    sums.voucher += voucher;
-    sums.refund += refund;
-    sums.fee += fee;
-    sums.order_amount += order_amount;
+    let add = |total: &mut Decimal, v: Decimal, col: &Column| {
+        ImportError::add_to_total(total, v, row.line, &col.name)
+    };
+    add(&mut sums.settlement, settlement, &d.settlement)?;
+    add(&mut sums.voucher, voucher, &d.voucher)?;
+    add(&mut sums.refund, refund, &d.refund)?;
+    add(&mut sums.fee, fee, &d.fee)?;
+    add(&mut sums.order_amount, order_amount, &d.order_amount)?;
     Ok(BillLine {
         line: row.line,
         kind,
