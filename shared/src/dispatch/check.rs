@@ -120,13 +120,14 @@ pub fn check(
         for id in &rider.onboard {
             if let Some(p) = parcels.get(id) {
                 load = (
-                    load.0 + p.size.weight_g,
-                    load.1 + p.size.volume_ml,
+                    load.0.saturating_add(p.size.weight_g),
+                    load.1.saturating_add(p.size.volume_ml),
                     load.2 + 1,
                 );
             }
         }
-        let available = rider.online && problem.now - rider.position_at <= config.stale_after;
+        let available =
+            rider.online && problem.now.saturating_sub(rider.position_at) <= config.stale_after;
         let mut t = rider.free_at.max(problem.now);
         let mut pos: Point = rider.position;
         // The pickup group at one site: (site, arrival, latest handover).
@@ -170,7 +171,7 @@ pub fn check(
                         out.push(Violation::ParcelDuplicated(p.id.clone()));
                     }
                     let half_in = p.pickup_service / 2;
-                    let half_out = p.pickup_service - half_in;
+                    let half_out = p.pickup_service.saturating_sub(half_in);
                     let continuing = matches!(group, Some((site, _, _)) if site == at_store);
                     if config.one_site_per_trip && load.2 > 0 && !continuing {
                         out.push(Violation::OneSitePerTrip {
@@ -180,17 +181,17 @@ pub fn check(
                     }
                     if let (true, Some((_, a, h))) = (continuing, group) {
                         arrive = a;
-                        handover = h.max(p.ready_at).max(a + half_in);
+                        handover = h.max(p.ready_at).max(a.saturating_add(half_in));
                     } else {
-                        arrive = t + travel.travel(pos, at_store);
-                        handover = (arrive + half_in).max(p.ready_at);
+                        arrive = t.saturating_add(travel.travel(pos, at_store));
+                        handover = arrive.saturating_add(half_in).max(p.ready_at);
                     }
-                    depart = handover + half_out;
+                    depart = handover.saturating_add(half_out);
                     group = Some((at_store, arrive, handover));
                     pos = at_store;
                     load = (
-                        load.0 + p.size.weight_g,
-                        load.1 + p.size.volume_ml,
+                        load.0.saturating_add(p.size.weight_g),
+                        load.1.saturating_add(p.size.volume_ml),
                         load.2 + 1,
                     );
                     let cap = &rider.capacity;
@@ -218,14 +219,14 @@ pub fn check(
                         out.push(Violation::ParcelDuplicated(p.id.clone()));
                     }
                     let half_in = p.dropoff_service / 2;
-                    arrive = t + travel.travel(pos, at_door);
-                    handover = arrive + half_in;
-                    depart = handover + (p.dropoff_service - half_in);
+                    arrive = t.saturating_add(travel.travel(pos, at_door));
+                    handover = arrive.saturating_add(half_in);
+                    depart = handover.saturating_add(p.dropoff_service.saturating_sub(half_in));
                     group = None;
                     pos = at_door;
                     load = (
-                        load.0 - p.size.weight_g,
-                        load.1 - p.size.volume_ml,
+                        load.0.saturating_sub(p.size.weight_g),
+                        load.1.saturating_sub(p.size.volume_ml),
                         load.2 - 1,
                     );
                     if !config.drops_after_shift_end && handover > rider.shift_end {

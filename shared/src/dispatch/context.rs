@@ -1,6 +1,10 @@
 //! The solver's indexed view of a [`Problem`] and its schedule arithmetic. Hot loops use
 //! indices, never ids; everything here is private to the solver (the checker in
 //! `check.rs` recomputes schedules its own way on purpose).
+//!
+//! Time arithmetic saturates: the service checks ranges where data enters
+//! (`state.rs`), but `dispatch` is also called directly, and a request-derived value
+//! must never trap (debug) or wrap into a plausible-looking time (release wasm).
 
 use std::collections::BTreeMap;
 
@@ -232,14 +236,14 @@ impl<'a> Ctx<'a> {
                     });
                 }
             }
-            let stale = problem.now - r.position_at > cfg.stale_after;
+            let stale = problem.now.saturating_sub(r.position_at) > cfg.stale_after;
             let origin = Cursor {
                 t: r.free_at.max(problem.now),
                 pos: r.position,
                 load,
                 lateness: 0,
                 travel: 0,
-                parcels: onboard.len() as i64 + r.delivered_today,
+                parcels: (onboard.len() as i64).saturating_add(r.delivered_today),
                 onboard: onboard.len() as i64,
                 site: None,
             };
@@ -318,12 +322,14 @@ impl<'a> Ctx<'a> {
             let (arrive, handover) = match same_site {
                 Some(s) => (
                     s.arrived,
-                    s.handover.max(p.ready).max(s.arrived + p.pick_before),
+                    s.handover
+                        .max(p.ready)
+                        .max(s.arrived.saturating_add(p.pick_before)),
                 ),
                 None => {
-                    cur.travel += tt;
-                    let arrive = cur.t + tt;
-                    (arrive, (arrive + p.pick_before).max(p.ready))
+                    cur.travel = cur.travel.saturating_add(tt);
+                    let arrive = cur.t.saturating_add(tt);
+                    (arrive, arrive.saturating_add(p.pick_before).max(p.ready))
                 }
             };
             if handover > r.shift_end {
@@ -336,7 +342,7 @@ impl<'a> Ctx<'a> {
             cur.parcels += 1;
             cur.onboard += 1;
             cur.pos = p.pickup;
-            cur.t = handover + p.pick_after;
+            cur.t = handover.saturating_add(p.pick_after);
             cur.site = Some(Site {
                 at: p.pickup,
                 arrived: arrive,
@@ -351,17 +357,18 @@ impl<'a> Ctx<'a> {
                 broken,
             )
         } else {
-            cur.travel += tt;
-            let arrive = cur.t + tt;
-            let handover = arrive + p.drop_before;
+            cur.travel = cur.travel.saturating_add(tt);
+            let arrive = cur.t.saturating_add(tt);
+            let handover = arrive.saturating_add(p.drop_before);
             if !self.cfg.drops_after_shift_end && handover > r.shift_end {
                 broken = Some(Infeasible::ShiftEnd);
             }
-            cur.lateness += (handover - p.promised).max(0);
+            let late = handover.saturating_sub(p.promised).max(0);
+            cur.lateness = cur.lateness.saturating_add(late);
             cur.load = cur.load.minus(&p.size);
             cur.onboard -= 1;
             cur.pos = p.dropoff;
-            cur.t = handover + p.drop_after;
+            cur.t = handover.saturating_add(p.drop_after);
             cur.site = None;
             (
                 StopTimes {
@@ -388,7 +395,7 @@ impl<'a> Ctx<'a> {
         let w = &self.cfg.weights;
         w.lateness * cur.lateness as f64
             + w.travel * cur.travel as f64
-            + w.balance * (cur.parcels * cur.parcels) as f64
+            + w.balance * cur.parcels.saturating_mul(cur.parcels) as f64
     }
 
     /// Whether rider `r` may be given open parcel `p` at all (before routing).

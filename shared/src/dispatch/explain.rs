@@ -190,9 +190,9 @@ fn verdict(
             } else {
                 (b, a, y, x)
             };
-            let d_late = w.lateness * (hi.lateness - lo.lateness) as f64;
-            let d_travel = w.travel * (hi.travel - lo.travel) as f64;
-            let d_balance = w.balance * (hi.load_squared - lo.load_squared) as f64;
+            let d_late = w.lateness * hi.lateness.saturating_sub(lo.lateness) as f64;
+            let d_travel = w.travel * hi.travel.saturating_sub(lo.travel) as f64;
+            let d_balance = w.balance * hi.load_squared.saturating_sub(lo.load_squared) as f64;
             let (what, by) = [
                 ("lateness", d_late),
                 ("travel", d_travel),

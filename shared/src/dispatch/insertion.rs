@@ -158,7 +158,10 @@ pub(crate) fn candidates(ctx: &Ctx, parcels: &[usize]) -> Vec<Vec<u32>> {
             .filter(|&r| ctx.eligible(r, p))
             .filter_map(|r| {
                 let s = ctx.riders[r].start?;
-                Some((s.t + ctx.travel.travel(s.pos, info.pickup), r as u32))
+                Some((
+                    s.t.saturating_add(ctx.travel.travel(s.pos, info.pickup)),
+                    r as u32,
+                ))
             })
             .collect();
         list.sort_unstable();

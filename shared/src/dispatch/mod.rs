@@ -30,18 +30,19 @@ mod travel;
 
 pub use budget::{Budget, Counted, Deadline, Iterations};
 pub use check::{check, Violation};
-pub use config::{DispatchConfig, ServiceArea, Weights};
+pub use config::{parse_config, ConfigError, DispatchConfig, ServiceArea, Weights};
 pub use context::Infeasible;
 pub use error::DispatchError;
 pub use explain::{explain, ExplainError, Explanation, Refusal, RiderOption};
 pub use model::{
-    service_after, service_before, Capabilities, ColdChain, Load, Parcel, ParcelId, Point, Problem,
-    Rider, RiderId, Stop, StopKind, Time,
+    check_load, check_time, service_after, service_before, Capabilities, ColdChain, Load, Parcel,
+    ParcelId, Point, Problem, Rider, RiderId, Stop, StopKind, Time, LOAD_LIMIT, SERVICE_LIMIT,
+    TIME_LIMIT,
 };
 pub use plan::{
     commit_plan, dispatch, Assignment, Plan, PlannedStop, RoutePlan, ScoreBreakdown, Unassigned,
 };
-pub use redispatch::{reject_parcels, release_rider, Released};
+pub use redispatch::{reject_parcels, release_rider, release_silent, Released, SilentRelease};
 pub use rng::SplitMix64;
 pub use screen::Unassignable;
 pub use travel::{haversine_metres, Euclidean, Haversine, TravelModel};

@@ -6,8 +6,60 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::DispatchError;
+
 /// A point in time or a duration, in the unit of the travel model (seconds in the service).
 pub type Time = i64;
+
+/// Points in time the service accepts: ±2^40 s, about 34,800 years either side of 1970.
+/// Any real timestamp fits, and a route's sums of such values stay far from i64's limits.
+pub const TIME_LIMIT: Time = 1 << 40;
+/// Longest pickup or drop-off service the service accepts: two days, so anything the
+/// merge step's pickup settings allow (up to a day and a minute) always passes.
+pub const SERVICE_LIMIT: Time = 2 * 86_400;
+/// Largest weight (g), volume (ml) or parcel count: 2^40 g is a million tonnes.
+pub const LOAD_LIMIT: i64 = 1 << 40;
+
+fn in_range(
+    item: &dyn Fn() -> String,
+    field: &'static str,
+    value: i64,
+    min: i64,
+    max: i64,
+) -> Result<(), DispatchError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(DispatchError::OutOfRange {
+            item: item(),
+            field,
+            value,
+            min,
+            max,
+        })
+    }
+}
+
+/// A point in time within ±[`TIME_LIMIT`].
+pub fn check_time(
+    item: &dyn Fn() -> String,
+    field: &'static str,
+    t: Time,
+) -> Result<(), DispatchError> {
+    in_range(item, field, t, -TIME_LIMIT, TIME_LIMIT)
+}
+
+/// Every component of a size or capacity within 0..=[`LOAD_LIMIT`]; `fields` names them
+/// (weight, volume, parcels).
+pub fn check_load(
+    item: &dyn Fn() -> String,
+    fields: [&'static str; 3],
+    load: &Load,
+) -> Result<(), DispatchError> {
+    in_range(item, fields[0], load.weight_g, 0, LOAD_LIMIT)?;
+    in_range(item, fields[1], load.volume_ml, 0, LOAD_LIMIT)?;
+    in_range(item, fields[2], load.parcels, 0, LOAD_LIMIT)
+}
 
 /// A location. For the service `y` is latitude and `x` longitude (GCJ-02 degrees, as the
 /// channels send them); for planar benchmarks both are metres.
@@ -114,19 +166,21 @@ impl Load {
             && self.parcels <= capacity.parcels
     }
 
+    /// Saturating: a saturated load exceeds every capacity the service accepts, so it
+    /// can only make a route infeasible, never wrap into a small one.
     pub fn plus(&self, other: &Load) -> Load {
         Load::new(
-            self.weight_g + other.weight_g,
-            self.volume_ml + other.volume_ml,
-            self.parcels + other.parcels,
+            self.weight_g.saturating_add(other.weight_g),
+            self.volume_ml.saturating_add(other.volume_ml),
+            self.parcels.saturating_add(other.parcels),
         )
     }
 
     pub fn minus(&self, other: &Load) -> Load {
         Load::new(
-            self.weight_g - other.weight_g,
-            self.volume_ml - other.volume_ml,
-            self.parcels - other.parcels,
+            self.weight_g.saturating_sub(other.weight_g),
+            self.volume_ml.saturating_sub(other.volume_ml),
+            self.parcels.saturating_sub(other.parcels),
         )
     }
 }
@@ -205,6 +259,62 @@ pub struct Parcel {
     /// Riders who rejected it: never offered to them again.
     #[serde(default)]
     pub declined_by: Vec<RiderId>,
+}
+
+impl Parcel {
+    /// The ranges the service accepts (the solver itself saturates instead): times
+    /// within ±[`TIME_LIMIT`], services within 0..=[`SERVICE_LIMIT`], sizes within
+    /// 0..=[`LOAD_LIMIT`].
+    pub fn check_ranges(&self) -> Result<(), DispatchError> {
+        let item = || format!("parcel `{}`", self.id);
+        check_time(&item, "ready_at", self.ready_at)?;
+        check_time(&item, "promised_at", self.promised_at)?;
+        in_range(
+            &item,
+            "pickup_service",
+            self.pickup_service,
+            0,
+            SERVICE_LIMIT,
+        )?;
+        in_range(
+            &item,
+            "dropoff_service",
+            self.dropoff_service,
+            0,
+            SERVICE_LIMIT,
+        )?;
+        check_load(
+            &item,
+            ["size.weight_g", "size.volume_ml", "size.parcels"],
+            &self.size,
+        )
+    }
+}
+
+impl Rider {
+    /// The ranges the service accepts, as for [`Parcel::check_ranges`].
+    pub fn check_ranges(&self) -> Result<(), DispatchError> {
+        let item = || format!("rider `{}`", self.id);
+        check_time(&item, "position_at", self.position_at)?;
+        check_time(&item, "free_at", self.free_at)?;
+        check_time(&item, "shift_end", self.shift_end)?;
+        in_range(
+            &item,
+            "delivered_today",
+            self.delivered_today,
+            0,
+            LOAD_LIMIT,
+        )?;
+        check_load(
+            &item,
+            [
+                "capacity.weight_g",
+                "capacity.volume_ml",
+                "capacity.parcels",
+            ],
+            &self.capacity,
+        )
+    }
 }
 
 /// The instant of a service's handover, counted from arrival: the first half of it.

@@ -28,9 +28,9 @@ pub struct ScoreBreakdown {
 impl ScoreBreakdown {
     pub fn minus(&self, other: &ScoreBreakdown) -> ScoreBreakdown {
         ScoreBreakdown {
-            lateness: self.lateness - other.lateness,
-            travel: self.travel - other.travel,
-            load_squared: self.load_squared - other.load_squared,
+            lateness: self.lateness.saturating_sub(other.lateness),
+            travel: self.travel.saturating_sub(other.travel),
+            load_squared: self.load_squared.saturating_sub(other.load_squared),
             total: self.total - other.total,
         }
     }
@@ -149,7 +149,7 @@ pub(crate) fn breakdown(ctx: &Ctx, c: &super::context::Cursor) -> ScoreBreakdown
     ScoreBreakdown {
         lateness: c.lateness,
         travel: c.travel,
-        load_squared: c.parcels * c.parcels,
+        load_squared: c.parcels.saturating_mul(c.parcels),
         total: ctx.cost(c),
     }
 }
@@ -190,9 +190,9 @@ fn build_plan(
             });
         }
         let whole = breakdown(ctx, &cur);
-        score.lateness += whole.lateness;
-        score.travel += whole.travel;
-        score.load_squared += whole.load_squared;
+        score.lateness = score.lateness.saturating_add(whole.lateness);
+        score.travel = score.travel.saturating_add(whole.travel);
+        score.load_squared = score.load_squared.saturating_add(whole.load_squared);
         score.total += whole.total;
         for n in sol.routes[r].iter().filter(|n| n.pickup) {
             let p = n.parcel as usize;
@@ -215,7 +215,10 @@ fn build_plan(
                 rider: rider.id.clone(),
                 pickup_at: pick.handover_at,
                 dropoff_at: drop.handover_at,
-                lateness: (drop.handover_at - problem.parcels[p].promised_at).max(0),
+                lateness: drop
+                    .handover_at
+                    .saturating_sub(problem.parcels[p].promised_at)
+                    .max(0),
                 marginal,
             });
         }

@@ -111,7 +111,7 @@ fn reject_reason(ctx: &Ctx, p: usize) -> Option<Unassignable> {
     {
         return Some(Unassignable::TooLargeForAnyRider);
     }
-    let earliest_pickup = info.ready.max(ctx.now + info.pick_before);
+    let earliest_pickup = info.ready.max(ctx.now.saturating_add(info.pick_before));
     if !capable
         .iter()
         .any(|&r| ctx.riders[r].shift_end >= earliest_pickup)
@@ -120,10 +120,10 @@ fn reject_reason(ctx: &Ctx, p: usize) -> Option<Unassignable> {
     }
     if let Some(grace) = ctx.cfg.max_lateness {
         let earliest_dropoff = earliest_pickup
-            + info.pick_after
-            + ctx.travel.travel(info.pickup, info.dropoff)
-            + info.drop_before;
-        let latest_dropoff = info.promised + grace;
+            .saturating_add(info.pick_after)
+            .saturating_add(ctx.travel.travel(info.pickup, info.dropoff))
+            .saturating_add(info.drop_before);
+        let latest_dropoff = info.promised.saturating_add(grace);
         if earliest_dropoff > latest_dropoff {
             return Some(Unassignable::WindowImpossible {
                 earliest_dropoff,

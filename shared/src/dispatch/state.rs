@@ -1,20 +1,34 @@
 //! The dispatch board kept in a key-value store: riders as they last reported, parcels
-//! ready for dispatch, and the last plan. Increment-only indexes, no compare-and-swap
-//! (like the order book): a rider or parcel is indexed once, its record overwritten.
+//! ready for dispatch, the riders' committed routes and the last plan. Increment-only
+//! indexes, no compare-and-swap (like the order book): a rider or parcel is indexed
+//! once, its record overwritten.
 //!
-//! Keys: `rider/{id}` (a [`Rider`]), `parcel/{id}` (a [`BoardParcel`]), `riders/seq` +
-//! `riders/idx/{n}`, `parcels/seq` + `parcels/idx/{n}`, `plan/last` (a [`Plan`]) and
-//! `plan/problem` (the [`Problem`] it was made for).
+//! **One writer per key.** A rider's own record (`rider/{id}`: position, shift, box,
+//! what is on board, today's deliveries) is written only by that rider's reports; its
+//! committed route (`route/{id}`) only by dispatch runs. A dispatch run works from a
+//! snapshot, so if it wrote the rider record it would overwrite a position or pickup
+//! reported meanwhile; instead the rider the solver sees is *derived* at read time
+//! ([`problem`]): the route minus what the rider has since picked up or delivered.
+//!
+//! Keys: `config` (the [`DispatchConfig`]), `rider/{id}` (a [`RiderRecord`]),
+//! `route/{id}` (committed [`Stop`]s), `parcel/{id}` (a [`BoardParcel`]),
+//! `delivered/{parcel}` (the rider who delivered it), `riders/seq` + `riders/idx/{n}`,
+//! `parcels/seq` + `parcels/idx/{n}`, `silent/{rider}/{position_at}` (a
+//! [`SilentRelease`]), `plan/last` (a [`Plan`]), `plan/problem` and `plan/config` (the
+//! [`Problem`] and config it was made with).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::config::DispatchConfig;
+use super::error::DispatchError;
 use super::model::{
-    Capabilities, Load, Parcel, ParcelId, Point, Problem, Rider, RiderId, StopKind, Time,
+    check_load, check_time, Capabilities, Load, Parcel, ParcelId, Point, Problem, Rider, RiderId,
+    Stop, StopKind, Time,
 };
 use super::plan::{commit_plan, Plan};
-use super::redispatch::{reject_parcels, release_rider, Released};
+use super::redispatch::{reject_parcels, release_rider, release_silent, Released, SilentRelease};
 use crate::order::OrderId;
 use crate::store::{KeyValue, StoreError};
 
@@ -82,6 +96,64 @@ pub struct RiderReport {
     pub delivered: Vec<ParcelId>,
 }
 
+impl RiderReport {
+    /// The ranges the service accepts (see [`Rider::check_ranges`]).
+    pub fn check_ranges(&self, rider: &RiderId) -> Result<(), DispatchError> {
+        let item = || format!("rider `{rider}`");
+        if let Some(t) = self.shift_end {
+            check_time(&item, "shift_end", t)?;
+        }
+        if let Some(t) = self.free_at {
+            check_time(&item, "free_at", t)?;
+        }
+        if let Some(c) = &self.capacity {
+            check_load(
+                &item,
+                [
+                    "capacity.weight_g",
+                    "capacity.volume_ml",
+                    "capacity.parcels",
+                ],
+                c,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What a rider's reports established: written only by that rider's reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiderRecord {
+    pub id: RiderId,
+    pub position: Point,
+    pub position_at: Time,
+    pub free_at: Time,
+    pub shift_end: Time,
+    pub capacity: Load,
+    pub capabilities: Capabilities,
+    pub online: bool,
+    /// Picked up and not yet delivered.
+    #[serde(default)]
+    pub onboard: Vec<ParcelId>,
+    /// The business day `delivered_today` counts (see [`DispatchConfig::business_day`]):
+    /// kept with the count, so a new day starts from zero without anyone resetting it.
+    #[serde(default)]
+    pub delivered_day: i64,
+    #[serde(default)]
+    pub delivered_today: i64,
+}
+
+impl RiderRecord {
+    /// Deliveries on the business day of `now`.
+    pub fn delivered_on(&self, config: &DispatchConfig, now: Time) -> i64 {
+        if self.delivered_day == config.business_day(now) {
+            self.delivered_today
+        } else {
+            0
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BoardError {
     #[error(transparent)]
@@ -90,14 +162,38 @@ pub enum BoardError {
     NoPosition(RiderId),
     #[error("unknown rider `{0}`")]
     UnknownRider(RiderId),
+    /// A parcel or report out of the accepted ranges; nothing of the request was stored.
+    #[error(transparent)]
+    Invalid(#[from] DispatchError),
 }
+
+const CONFIG_KEY: &str = "config";
 
 fn rider_key(id: &RiderId) -> String {
     format!("rider/{id}")
 }
 
+fn route_key(id: &RiderId) -> String {
+    format!("route/{id}")
+}
+
 fn parcel_key(id: &ParcelId) -> String {
     format!("parcel/{id}")
+}
+
+fn delivered_key(id: &ParcelId) -> String {
+    format!("delivered/{id}")
+}
+
+/// The stored configuration, or the default when none was ever stored.
+pub fn load_config<S: KeyValue>(store: &S) -> Result<DispatchConfig, StoreError> {
+    Ok(store.get_json(CONFIG_KEY)?.unwrap_or_default())
+}
+
+/// Store a configuration [`parse_config`](super::parse_config) accepted. Plain set: the
+/// admin route is its only writer, and the last PUT wins.
+pub fn save_config<S: KeyValue>(store: &S, config: &DispatchConfig) -> Result<(), StoreError> {
+    store.set_json(CONFIG_KEY, config)
 }
 
 /// Index `id` once under `family` (`riders` / `parcels`); repeated calls are harmless.
@@ -124,49 +220,166 @@ fn indexed_ids<S: KeyValue>(store: &S, family: &str) -> Result<Vec<String>, Stor
 
 fn load_all<S: KeyValue, T: serde::de::DeserializeOwned>(
     store: &S,
-    keys: Vec<String>,
-) -> Result<Vec<T>, StoreError> {
+    keys: &[String],
+) -> Result<Vec<Option<T>>, StoreError> {
     store
-        .get_many(&keys)?
+        .get_many(keys)?
         .into_iter()
-        .flatten()
         .map(|b| {
-            serde_json::from_slice(&b)
-                .map_err(|e| StoreError::Backend(format!("stored board entry unreadable: {e}")))
+            b.map(|b| {
+                serde_json::from_slice(&b)
+                    .map_err(|e| StoreError::Backend(format!("stored board entry unreadable: {e}")))
+            })
+            .transpose()
         })
         .collect()
 }
 
-pub fn get_rider<S: KeyValue>(store: &S, id: &RiderId) -> Result<Option<Rider>, StoreError> {
-    store.get_json(&rider_key(id))
-}
-
-pub fn riders<S: KeyValue>(store: &S) -> Result<Vec<Rider>, StoreError> {
-    let keys = indexed_ids(store, "riders")?
+fn records<S: KeyValue>(store: &S) -> Result<Vec<(RiderRecord, Vec<Stop>)>, StoreError> {
+    let ids: Vec<RiderId> = indexed_ids(store, "riders")?
         .into_iter()
-        .map(|id| rider_key(&RiderId(id)))
+        .map(RiderId)
         .collect();
-    load_all(store, keys)
+    let recs: Vec<Option<RiderRecord>> =
+        load_all(store, &ids.iter().map(rider_key).collect::<Vec<_>>())?;
+    let routes: Vec<Option<Vec<Stop>>> =
+        load_all(store, &ids.iter().map(route_key).collect::<Vec<_>>())?;
+    Ok(recs
+        .into_iter()
+        .zip(routes)
+        .filter_map(|(rec, route)| Some((rec?, route.unwrap_or_default())))
+        .collect())
 }
 
 pub fn parcels<S: KeyValue>(store: &S) -> Result<Vec<BoardParcel>, StoreError> {
-    let keys = indexed_ids(store, "parcels")?
+    let keys: Vec<String> = indexed_ids(store, "parcels")?
         .into_iter()
         .map(|id| parcel_key(&ParcelId(id)))
         .collect();
-    load_all(store, keys)
+    Ok(load_all(store, &keys)?.into_iter().flatten().collect())
+}
+
+/// Which of `ids` riders have reported delivered.
+fn delivered<S: KeyValue>(store: &S, ids: &[&ParcelId]) -> Result<HashSet<ParcelId>, StoreError> {
+    let keys: Vec<String> = ids.iter().map(|p| delivered_key(p)).collect();
+    Ok(store
+        .get_many(&keys)?
+        .into_iter()
+        .zip(ids)
+        .filter(|(v, _)| v.is_some())
+        .map(|(_, p)| (*p).clone())
+        .collect())
+}
+
+/// The rider the solver sees: the rider's record with the committed route, minus what
+/// the rider has picked up or delivered since dispatch wrote the route.
+///
+/// - a delivered parcel leaves the route and the box;
+/// - a picked-up parcel keeps only its drop-off (appended if the route has none, e.g.
+///   the pickup raced with a release);
+/// - a parcel in someone else's box leaves this route;
+/// - a drop-off with no pickup before it and nothing on board is dropped;
+/// - stops of parcels not on the board (`known`) are dropped: nothing can be planned
+///   for them.
+fn derive(
+    rec: &RiderRecord,
+    route: &[Stop],
+    delivered: &HashSet<ParcelId>,
+    boxed_by: &HashMap<&ParcelId, &RiderId>,
+    known: &dyn Fn(&ParcelId) -> bool,
+    config: &DispatchConfig,
+    now: Time,
+) -> Rider {
+    let onboard: Vec<ParcelId> = rec
+        .onboard
+        .iter()
+        .filter(|p| !delivered.contains(*p) && known(p))
+        .cloned()
+        .collect();
+    let mut picked: HashSet<&ParcelId> = HashSet::new();
+    let mut stops: Vec<Stop> = Vec::with_capacity(route.len());
+    for s in route {
+        let p = &s.parcel;
+        let elsewhere = boxed_by.get(p).is_some_and(|r| *r != &rec.id);
+        if delivered.contains(p) || elsewhere || !known(p) {
+            continue;
+        }
+        let keep = match s.kind {
+            StopKind::Pickup => !onboard.contains(p) && picked.insert(p),
+            StopKind::Dropoff => {
+                (onboard.contains(p) || picked.contains(p))
+                    && !stops
+                        .iter()
+                        .any(|t| &t.parcel == p && t.kind == StopKind::Dropoff)
+            }
+        };
+        if keep {
+            stops.push(s.clone());
+        }
+    }
+    for p in &onboard {
+        if !stops.iter().any(|s| &s.parcel == p) {
+            stops.push(Stop::dropoff(p));
+        }
+    }
+    Rider {
+        id: rec.id.clone(),
+        position: rec.position,
+        position_at: rec.position_at,
+        free_at: rec.free_at,
+        shift_end: rec.shift_end,
+        capacity: rec.capacity,
+        capabilities: rec.capabilities,
+        online: rec.online,
+        onboard,
+        route: stops,
+        delivered_today: rec.delivered_on(config, now),
+    }
+}
+
+/// One rider as the solver would see it now (its own box decides; other riders' boxes
+/// are not consulted).
+pub fn get_rider<S: KeyValue>(
+    store: &S,
+    id: &RiderId,
+    config: &DispatchConfig,
+    now: Time,
+) -> Result<Option<Rider>, StoreError> {
+    let Some(rec) = store.get_json::<RiderRecord>(&rider_key(id))? else {
+        return Ok(None);
+    };
+    let route: Vec<Stop> = store.get_json(&route_key(id))?.unwrap_or_default();
+    let ids: Vec<&ParcelId> = route
+        .iter()
+        .map(|s| &s.parcel)
+        .chain(&rec.onboard)
+        .collect();
+    let done = delivered(store, &ids)?;
+    Ok(Some(derive(
+        &rec,
+        &route,
+        &done,
+        &HashMap::new(),
+        &|_| true,
+        config,
+        now,
+    )))
 }
 
 /// Apply a rider's report at `now`. A rider's first report must carry a position.
+/// Writes only the rider's own keys, so a dispatch run going on meanwhile loses nothing
+/// of it.
 pub fn report_rider<S: KeyValue>(
     store: &S,
     id: &RiderId,
     report: &RiderReport,
+    config: &DispatchConfig,
     now: Time,
 ) -> Result<(Rider, Progress), BoardError> {
-    let mut rider = match get_rider(store, id)? {
+    report.check_ranges(id)?;
+    let mut rec = match store.get_json::<RiderRecord>(&rider_key(id))? {
         Some(r) => r,
-        None => Rider {
+        None => RiderRecord {
             id: id.clone(),
             position: report
                 .position
@@ -178,30 +391,32 @@ pub fn report_rider<S: KeyValue>(
             capabilities: Capabilities::default(),
             online: true,
             onboard: Vec::new(),
-            route: Vec::new(),
+            delivered_day: config.business_day(now),
             delivered_today: 0,
         },
     };
     if let Some(p) = report.position {
-        rider.position = p;
-        rider.position_at = now;
+        rec.position = p;
+        rec.position_at = now;
     }
-    rider.free_at = report.free_at.unwrap_or(now.max(rider.free_at));
+    rec.free_at = report.free_at.unwrap_or(now.max(rec.free_at));
     if let Some(v) = report.shift_end {
-        rider.shift_end = v;
+        rec.shift_end = v;
     }
     if let Some(v) = report.capacity {
-        rider.capacity = v;
+        rec.capacity = v;
     }
     if let Some(v) = report.capabilities {
-        rider.capabilities = v;
+        rec.capabilities = v;
     }
     if let Some(v) = report.online {
-        rider.online = v;
+        rec.online = v;
     }
-    let done = progress(&mut rider, &report.picked_up, &report.delivered);
-    store.set_json(&rider_key(id), &rider)?;
+    let route: Vec<Stop> = store.get_json(&route_key(id))?.unwrap_or_default();
+    let done = progress(store, &mut rec, &route, report, config, now)?;
+    store.set_json(&rider_key(id), &rec)?;
     index_once(store, "riders", &id.0)?;
+    let rider = get_rider(store, id, config, now)?.ok_or(BoardError::UnknownRider(id.clone()))?;
     Ok((rider, done))
 }
 
@@ -212,30 +427,45 @@ pub struct Progress {
     pub delivered: Vec<ParcelId>,
 }
 
-/// Apply pickups and deliveries to the rider's committed route. Only the rider's own
-/// stops count: a report naming someone else's parcel changes nothing.
-fn progress(rider: &mut Rider, picked_up: &[ParcelId], delivered: &[ParcelId]) -> Progress {
+/// Apply pickups and deliveries. Only the rider's own parcels count (on its committed
+/// route or in its box): a report naming someone else's parcel changes nothing. A
+/// delivery counts once, even if reported again before dispatch re-plans.
+fn progress<S: KeyValue>(
+    store: &S,
+    rec: &mut RiderRecord,
+    route: &[Stop],
+    report: &RiderReport,
+    config: &DispatchConfig,
+    now: Time,
+) -> Result<Progress, StoreError> {
     let mut done = Progress::default();
-    for p in picked_up {
-        let had = rider.route.len();
-        rider
-            .route
-            .retain(|s| !(s.kind == StopKind::Pickup && &s.parcel == p));
-        if rider.route.len() < had && !rider.onboard.contains(p) {
-            rider.onboard.push(p.clone());
+    let ids: Vec<&ParcelId> = report.picked_up.iter().chain(&report.delivered).collect();
+    let already = delivered(store, &ids)?;
+    for p in &report.picked_up {
+        let planned = route
+            .iter()
+            .any(|s| s.kind == StopKind::Pickup && &s.parcel == p);
+        if planned && !rec.onboard.contains(p) && !already.contains(p) {
+            rec.onboard.push(p.clone());
             done.picked_up.push(p.clone());
         }
     }
-    for p in delivered {
-        let on_route = rider.route.iter().any(|s| &s.parcel == p);
-        if rider.onboard.contains(p) || on_route {
-            rider.route.retain(|s| &s.parcel != p);
-            rider.onboard.retain(|o| o != p);
-            rider.delivered_today += 1;
-            done.delivered.push(p.clone());
+    let today = config.business_day(now);
+    for p in &report.delivered {
+        let mine = rec.onboard.contains(p) || route.iter().any(|s| &s.parcel == p);
+        if !mine || already.contains(p) || done.delivered.contains(p) {
+            continue;
         }
+        store.set(&delivered_key(p), rec.id.0.as_bytes())?;
+        rec.onboard.retain(|o| o != p);
+        if rec.delivered_day != today {
+            rec.delivered_day = today;
+            rec.delivered_today = 0;
+        }
+        rec.delivered_today = rec.delivered_today.saturating_add(1);
+        done.delivered.push(p.clone());
     }
-    done
+    Ok(done)
 }
 
 /// The orders a parcel on the board carries (empty for an unknown parcel).
@@ -247,8 +477,12 @@ pub fn orders_of<S: KeyValue>(store: &S, parcel: &ParcelId) -> Result<Vec<OrderI
 }
 
 /// Put ready parcels on the board, open. A parcel already assigned keeps its rider (a
-/// redelivered hand-over must not take it away).
-pub fn add_parcels<S: KeyValue>(store: &S, ready: &[ReadyParcel]) -> Result<(), StoreError> {
+/// redelivered hand-over must not take it away). Every parcel is range-checked first:
+/// one out of range refuses the whole batch, before anything is stored.
+pub fn add_parcels<S: KeyValue>(store: &S, ready: &[ReadyParcel]) -> Result<(), BoardError> {
+    for r in ready {
+        r.parcel.check_ranges()?;
+    }
     for r in ready {
         let key = parcel_key(&r.parcel.id);
         let rider = store
@@ -266,20 +500,34 @@ pub fn add_parcels<S: KeyValue>(store: &S, ready: &[ReadyParcel]) -> Result<(), 
     Ok(())
 }
 
-/// The board as a dispatch problem at `now`: every rider and every parcel either open or
-/// still on some rider's route.
+/// The board as a dispatch problem at `now`: every rider (derived, see [`derive`]) and
+/// every parcel either open or still on some rider's route, delivered ones excepted.
 pub fn problem<S: KeyValue>(
     store: &S,
     now: Time,
+    config: &DispatchConfig,
 ) -> Result<(Problem, Vec<BoardParcel>), StoreError> {
-    let riders = riders(store)?;
+    let recs = records(store)?;
     let board = parcels(store)?;
+    let on_board: HashSet<&ParcelId> = board.iter().map(|b| &b.ready.parcel.id).collect();
+    let ids: Vec<&ParcelId> = on_board.iter().copied().collect();
+    let done = delivered(store, &ids)?;
+    let boxed_by: HashMap<&ParcelId, &RiderId> = recs
+        .iter()
+        .flat_map(|(rec, _)| rec.onboard.iter().map(move |p| (p, &rec.id)))
+        .collect();
+    let known = |p: &ParcelId| on_board.contains(p);
+    let riders: Vec<Rider> = recs
+        .iter()
+        .map(|(rec, route)| derive(rec, route, &done, &boxed_by, &known, config, now))
+        .collect();
     let on_routes: HashSet<&ParcelId> = riders
         .iter()
         .flat_map(|r| r.route.iter().map(|s| &s.parcel).chain(r.onboard.iter()))
         .collect();
     let parcels = board
         .iter()
+        .filter(|b| !done.contains(&b.ready.parcel.id))
         .filter(|b| b.rider.is_none() || on_routes.contains(&b.ready.parcel.id))
         .map(|b| b.ready.parcel.clone())
         .collect();
@@ -292,18 +540,21 @@ pub fn problem<S: KeyValue>(
 }
 
 /// Store a plan: riders' committed routes, each assigned parcel's rider, and the plan
-/// itself (for explanations and the rider view).
+/// itself with the problem and config it was made with (for explanations and the rider
+/// view). Rider records are not touched: they belong to the riders' reports.
 pub fn save_plan<S: KeyValue>(
     store: &S,
     problem: &mut Problem,
     board: &[BoardParcel],
     plan: &Plan,
+    config: &DispatchConfig,
 ) -> Result<(), StoreError> {
     // Explanations replay the plan against the problem it was made for.
     store.set_json("plan/problem", &*problem)?;
+    store.set_json("plan/config", config)?;
     commit_plan(problem, plan);
     for rider in &problem.riders {
-        store.set_json(&rider_key(&rider.id), rider)?;
+        store.set_json(&route_key(&rider.id), &rider.route)?;
     }
     for a in &plan.assignments {
         if let Some(b) = board.iter().find(|b| b.ready.parcel.id == a.parcel) {
@@ -318,11 +569,55 @@ pub fn save_plan<S: KeyValue>(
     store.set_json("plan/last", plan)
 }
 
-/// The last plan and the problem it was made for.
-pub fn last_plan<S: KeyValue>(store: &S) -> Result<Option<(Plan, Problem)>, StoreError> {
+/// The last plan, with the problem and config it was made for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastPlan {
+    pub plan: Plan,
+    pub problem: Problem,
+    pub config: DispatchConfig,
+}
+
+/// The last plan; a plan stored before configs were stored replays with the current one.
+pub fn last_plan<S: KeyValue>(store: &S) -> Result<Option<LastPlan>, StoreError> {
     let plan: Option<Plan> = store.get_json("plan/last")?;
     let problem: Option<Problem> = store.get_json("plan/problem")?;
-    Ok(plan.zip(problem))
+    let Some((plan, problem)) = plan.zip(problem) else {
+        return Ok(None);
+    };
+    let config = match store.get_json("plan/config")? {
+        Some(c) => c,
+        None => load_config(store)?,
+    };
+    Ok(Some(LastPlan {
+        plan,
+        problem,
+        config,
+    }))
+}
+
+/// Write back what a release changed: the riders' routes and the reopened parcels.
+fn store_release<S: KeyValue>(
+    store: &S,
+    problem: &Problem,
+    riders: &[&RiderId],
+    reopened: &[ParcelId],
+) -> Result<(), StoreError> {
+    for id in riders {
+        if let Some(r) = problem.riders.iter().find(|r| &r.id == *id) {
+            store.set_json(&route_key(id), &r.route)?;
+        }
+    }
+    for id in reopened {
+        let key = parcel_key(id);
+        if let Some(mut b) = store.get_json::<BoardParcel>(&key)? {
+            b.rider = None;
+            if let Some(p) = problem.parcels.iter().find(|p| &p.id == id) {
+                b.ready.parcel.declined_by = p.declined_by.clone();
+            }
+            store.set_json(&key, &b)?;
+        }
+    }
+    Ok(())
 }
 
 /// A rider goes offline (`parcels` = `None`) or rejects some parcels: they go back to
@@ -341,20 +636,33 @@ pub fn release<S: KeyValue>(
         None => release_rider(problem, rider),
         Some(ps) => reject_parcels(problem, rider, ps),
     };
-    if let Some(r) = problem.riders.iter().find(|r| &r.id == rider) {
-        store.set_json(&rider_key(rider), r)?;
-    }
-    for id in &released.reopened {
-        let key = parcel_key(id);
-        if let Some(mut b) = store.get_json::<BoardParcel>(&key)? {
-            b.rider = None;
-            if let Some(p) = problem.parcels.iter().find(|p| &p.id == id) {
-                b.ready.parcel.declined_by = p.declined_by.clone();
-            }
-            store.set_json(&key, &b)?;
-        }
+    store_release(store, problem, &[rider], &released.reopened)?;
+    Ok(released)
+}
+
+/// The tick's release of silent riders ([`release_silent`]): their unpicked parcels go
+/// back to the board, and each release is kept under `silent/{rider}/{position_at}`
+/// (one record per silence: a rider who stays silent is released once).
+pub fn release_silent_riders<S: KeyValue>(
+    store: &S,
+    problem: &mut Problem,
+    config: &DispatchConfig,
+) -> Result<Vec<SilentRelease>, StoreError> {
+    let released = release_silent(problem, config);
+    for r in &released {
+        store_release(store, problem, &[&r.rider], &r.reopened)?;
+        store.set_json(&format!("silent/{}/{}", r.rider, r.position_at), r)?;
     }
     Ok(released)
+}
+
+/// What the tick released for `rider` during its silence since `position_at`.
+pub fn silent_release<S: KeyValue>(
+    store: &S,
+    rider: &RiderId,
+    position_at: Time,
+) -> Result<Option<SilentRelease>, StoreError> {
+    store.get_json(&format!("silent/{rider}/{position_at}"))
 }
 
 #[cfg(test)]
@@ -362,6 +670,10 @@ mod tests {
     use super::*;
     use crate::dispatch::{dispatch, ColdChain, DispatchConfig, Haversine, Iterations};
     use crate::store::MemoryStore;
+
+    fn cfg() -> DispatchConfig {
+        DispatchConfig::default()
+    }
 
     fn report(lat: f64, lng: f64, freezer: bool) -> RiderReport {
         RiderReport {
@@ -396,6 +708,22 @@ mod tests {
         }
     }
 
+    fn rid(s: &str) -> RiderId {
+        RiderId(s.into())
+    }
+
+    fn pid(s: &str) -> ParcelId {
+        ParcelId(s.into())
+    }
+
+    fn rep(s: &MemoryStore, id: &str, r: &RiderReport, now: Time) -> (Rider, Progress) {
+        report_rider(s, &rid(id), r, &cfg(), now).unwrap()
+    }
+
+    fn rider(s: &MemoryStore, id: &str, now: Time) -> Rider {
+        get_rider(s, &rid(id), &cfg(), now).unwrap().unwrap()
+    }
+
     #[test]
     fn a_plain_parcel_reads_as_ready_with_no_orders() {
         let p = ready("p1", ColdChain::Chilled);
@@ -407,33 +735,104 @@ mod tests {
         assert_eq!(full, p);
     }
 
-    fn run(store: &MemoryStore, now: Time) -> Plan {
-        let (mut problem, board) = problem(store, now).unwrap();
+    /// The snapshot half of a dispatch run: what the shell reads before the solver.
+    fn plan_for(store: &MemoryStore, now: Time) -> (Problem, Vec<BoardParcel>, Plan) {
+        let (problem, board) = problem(store, now, &cfg()).unwrap();
         let plan = dispatch(
             &problem,
-            &DispatchConfig::default(),
+            &cfg(),
             &Haversine::default(),
             &mut Iterations::new(50),
         )
         .unwrap();
-        save_plan(store, &mut problem, &board, &plan).unwrap();
+        (problem, board, plan)
+    }
+
+    fn run(store: &MemoryStore, now: Time) -> Plan {
+        let (mut problem, board, plan) = plan_for(store, now);
+        save_plan(store, &mut problem, &board, &plan, &cfg()).unwrap();
         plan
+    }
+
+    #[test]
+    fn config_is_the_default_until_one_is_stored() {
+        let s = MemoryStore::new();
+        assert_eq!(load_config(&s).unwrap(), DispatchConfig::default());
+        let c = DispatchConfig {
+            max_lateness: Some(600),
+            ..DispatchConfig::default()
+        };
+        save_config(&s, &c).unwrap();
+        assert_eq!(load_config(&s).unwrap(), c);
     }
 
     #[test]
     fn first_report_needs_a_position() {
         let s = MemoryStore::new();
-        let r = report_rider(&s, &RiderId("r".into()), &RiderReport::default(), 0);
+        let r = report_rider(&s, &rid("r"), &RiderReport::default(), &cfg(), 0);
         assert!(matches!(r, Err(BoardError::NoPosition(_))));
+    }
+
+    #[test]
+    fn extreme_parcels_are_refused_whole_batch_and_nothing_is_stored() {
+        let s = MemoryStore::new();
+        type Spoil = fn(&mut Parcel);
+        let cases: [(&str, Spoil); 6] = [
+            ("promised_at", |p| p.promised_at = i64::MIN),
+            ("ready_at", |p| p.ready_at = i64::MAX),
+            ("size.weight_g", |p| p.size.weight_g = i64::MAX),
+            ("size.volume_ml", |p| p.size.volume_ml = -1),
+            ("size.parcels", |p| p.size.parcels = i64::MIN),
+            ("pickup_service", |p| p.pickup_service = -60),
+        ];
+        for (field, spoil) in cases {
+            let mut bad = ready("bad", ColdChain::Ambient);
+            spoil(&mut bad.parcel);
+            let err = add_parcels(&s, &[ready("fine", ColdChain::Ambient), bad]).unwrap_err();
+            match err {
+                BoardError::Invalid(e @ DispatchError::OutOfRange { .. }) => {
+                    assert_eq!(e.code(), "value_out_of_range");
+                    assert!(e.to_string().contains(field), "{field}: {e}");
+                    assert!(e.to_string().contains("parcel `bad`"), "{e}");
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        assert!(parcels(&s).unwrap().is_empty());
+    }
+
+    #[test]
+    fn extreme_rider_reports_are_refused_and_change_nothing() {
+        let s = MemoryStore::new();
+        rep(&s, "a", &report(31.23, 121.47, false), 0);
+        let spoilt = [
+            RiderReport {
+                free_at: Some(i64::MAX),
+                ..RiderReport::default()
+            },
+            RiderReport {
+                shift_end: Some(i64::MIN),
+                ..RiderReport::default()
+            },
+            RiderReport {
+                capacity: Some(Load::new(1, i64::MAX, 1)),
+                ..RiderReport::default()
+            },
+        ];
+        for r in &spoilt {
+            let e = report_rider(&s, &rid("a"), r, &cfg(), 5).unwrap_err();
+            assert!(matches!(e, BoardError::Invalid(_)), "{e:?}");
+        }
+        assert_eq!(rider(&s, "a", 5).shift_end, 10_000);
+        assert_eq!(rider(&s, "a", 5).free_at, 0);
     }
 
     #[test]
     fn assigned_parcels_leave_the_open_pool_and_offline_returns_them() {
         let s = MemoryStore::new();
-        let a = RiderId("a".into());
-        let b = RiderId("b".into());
-        report_rider(&s, &a, &report(31.23, 121.47, true), 0).unwrap();
-        report_rider(&s, &b, &report(31.23, 121.47, false), 0).unwrap();
+        let a = rid("a");
+        rep(&s, "a", &report(31.23, 121.47, true), 0);
+        rep(&s, "b", &report(31.23, 121.47, false), 0);
         add_parcels(
             &s,
             &[
@@ -454,7 +853,6 @@ mod tests {
         let again = run(&s, 20);
         assert!(again.unassigned.is_empty());
 
-        let (mut pb, _) = problem(&s, 30).unwrap();
         let holder = plan
             .assignments
             .iter()
@@ -462,6 +860,12 @@ mod tests {
             .unwrap()
             .rider
             .clone();
+        let off = RiderReport {
+            online: Some(false),
+            ..RiderReport::default()
+        };
+        rep(&s, &holder.0, &off, 30);
+        let (mut pb, _) = problem(&s, 30, &cfg()).unwrap();
         let released = release(&s, &mut pb, &holder, None).unwrap();
         assert!(released.reopened.iter().any(|p| p.0 == "p2"));
         let after = run(&s, 40);
@@ -470,14 +874,13 @@ mod tests {
             .iter()
             .find(|r| r.stops.iter().any(|st| st.parcel.0 == "p2"));
         assert_ne!(p2.map(|r| r.rider.clone()), Some(holder.clone()));
-        assert!(!get_rider(&s, &holder).unwrap().unwrap().online);
+        assert!(!rider(&s, &holder.0, 40).online);
     }
 
     #[test]
     fn pickups_and_deliveries_move_parcels_off_the_board() {
         let s = MemoryStore::new();
-        let a = RiderId("a".into());
-        report_rider(&s, &a, &report(31.23, 121.47, true), 0).unwrap();
+        rep(&s, "a", &report(31.23, 121.47, true), 0);
         add_parcels(
             &s,
             &[
@@ -488,26 +891,30 @@ mod tests {
         .unwrap();
         run(&s, 10);
         let picked = RiderReport {
-            picked_up: vec![ParcelId("p1".into()), ParcelId("zz".into())],
+            picked_up: vec![pid("p1"), pid("zz")],
             ..RiderReport::default()
         };
-        let (r, done) = report_rider(&s, &a, &picked, 20).unwrap();
-        assert_eq!(done.picked_up, vec![ParcelId("p1".into())]);
-        assert_eq!(r.onboard, vec![ParcelId("p1".into())]);
+        let (r, done) = rep(&s, "a", &picked, 20);
+        assert_eq!(done.picked_up, vec![pid("p1")]);
+        assert_eq!(r.onboard, vec![pid("p1")]);
         assert!(!r
             .route
             .iter()
             .any(|st| st.parcel.0 == "p1" && st.kind == StopKind::Pickup));
         let delivered = RiderReport {
-            delivered: vec![ParcelId("p1".into()), ParcelId("zz".into())],
+            delivered: vec![pid("p1"), pid("zz")],
             ..RiderReport::default()
         };
-        let (r, done) = report_rider(&s, &a, &delivered, 30).unwrap();
-        assert_eq!(done.delivered, vec![ParcelId("p1".into())]);
-        assert_eq!(orders_of(&s, &ParcelId("p1".into())).unwrap().len(), 1);
+        let (r, done) = rep(&s, "a", &delivered, 30);
+        assert_eq!(done.delivered, vec![pid("p1")]);
+        assert_eq!(orders_of(&s, &pid("p1")).unwrap().len(), 1);
         assert!(r.onboard.is_empty());
         assert_eq!(r.delivered_today, 1);
-        let (pb, _) = problem(&s, 40).unwrap();
+        // Reported again before dispatch re-plans: counted once.
+        let (r, done) = rep(&s, "a", &delivered, 31);
+        assert!(done.delivered.is_empty());
+        assert_eq!(r.delivered_today, 1);
+        let (pb, _) = problem(&s, 40, &cfg()).unwrap();
         let ids: Vec<&str> = pb.parcels.iter().map(|p| p.id.0.as_str()).collect();
         assert_eq!(ids, vec!["p2"]);
         // The next call plans around the delivered parcel and keeps p2 where it is.
@@ -516,13 +923,180 @@ mod tests {
     }
 
     #[test]
+    fn a_report_made_while_dispatch_runs_is_not_lost() {
+        let s = MemoryStore::new();
+        rep(&s, "a", &report(31.23, 121.47, true), 0);
+        add_parcels(&s, &[ready("p1", ColdChain::Ambient)]).unwrap();
+        run(&s, 10);
+        add_parcels(&s, &[ready("p2", ColdChain::Ambient)]).unwrap();
+        // A run reads the board (p1 still to pick up), then the rider reports a pickup,
+        // a new position and a delivery of nothing, then the run stores its plan.
+        let (mut snapshot, board, plan) = plan_for(&s, 20);
+        let moved = RiderReport {
+            position: Some(Point::geo(31.235, 121.475)),
+            picked_up: vec![pid("p1")],
+            ..RiderReport::default()
+        };
+        rep(&s, "a", &moved, 21);
+        save_plan(&s, &mut snapshot, &board, &plan, &cfg()).unwrap();
+        let a = rider(&s, "a", 22);
+        assert_eq!(a.position, Point::geo(31.235, 121.475));
+        assert_eq!(a.position_at, 21);
+        assert_eq!(a.onboard, vec![pid("p1")]);
+        assert!(!a
+            .route
+            .iter()
+            .any(|st| st.parcel == pid("p1") && st.kind == StopKind::Pickup));
+        assert!(a.route.contains(&Stop::dropoff(&pid("p1"))));
+        // The next run sees the same, and plans from it.
+        let next = run(&s, 30);
+        assert!(next.unassigned.is_empty(), "{next:?}");
+
+        // The same with a delivery landing between snapshot and save.
+        let (mut snapshot, board, plan) = plan_for(&s, 40);
+        let done = RiderReport {
+            delivered: vec![pid("p1")],
+            ..RiderReport::default()
+        };
+        rep(&s, "a", &done, 41);
+        save_plan(&s, &mut snapshot, &board, &plan, &cfg()).unwrap();
+        let a = rider(&s, "a", 42);
+        assert!(a.onboard.is_empty());
+        assert!(!a.route.iter().any(|st| st.parcel == pid("p1")));
+        assert_eq!(a.delivered_today, 1);
+        let (pb, _) = problem(&s, 43, &cfg()).unwrap();
+        assert!(!pb.parcels.iter().any(|p| p.id == pid("p1")));
+    }
+
+    #[test]
+    fn a_pickup_racing_a_release_keeps_the_parcel_with_whoever_has_it() {
+        let s = MemoryStore::new();
+        rep(&s, "a", &report(31.23, 121.47, false), 0);
+        add_parcels(&s, &[ready("p1", ColdChain::Ambient)]).unwrap();
+        run(&s, 10);
+        rep(&s, "b", &report(31.23, 121.47, false), 15);
+        // "a" rejects p1 and it goes to "b"; meanwhile "a" had already picked it up.
+        let (mut pb, _) = problem(&s, 20, &cfg()).unwrap();
+        let picked = RiderReport {
+            picked_up: vec![pid("p1")],
+            ..RiderReport::default()
+        };
+        rep(&s, "a", &picked, 20);
+        release(&s, &mut pb, &rid("a"), Some(&[pid("p1")])).unwrap();
+        let plan = run(&s, 21);
+        assert!(plan.unassigned.is_empty(), "{plan:?}");
+        let (pb, _) = problem(&s, 22, &cfg()).unwrap();
+        let a = pb.riders.iter().find(|r| r.id == rid("a")).unwrap();
+        let b = pb.riders.iter().find(|r| r.id == rid("b")).unwrap();
+        assert_eq!(a.onboard, vec![pid("p1")]);
+        assert_eq!(a.route, vec![Stop::dropoff(&pid("p1"))]);
+        assert!(!b.route.iter().any(|st| st.parcel == pid("p1")), "{b:?}");
+        run(&s, 23);
+    }
+
+    #[test]
+    fn a_silent_rider_gives_back_unpicked_parcels_after_k_times_stale_after() {
+        let s = MemoryStore::new();
+        let c = cfg();
+        rep(&s, "a", &report(31.23, 121.47, false), 0);
+        add_parcels(
+            &s,
+            &[
+                ready("p1", ColdChain::Ambient),
+                ready("p2", ColdChain::Ambient),
+            ],
+        )
+        .unwrap();
+        run(&s, 10);
+        rep(
+            &s,
+            "a",
+            &RiderReport {
+                picked_up: vec![pid("p1")],
+                ..RiderReport::default()
+            },
+            20,
+        );
+        let limit = c.release_after().unwrap();
+        assert_eq!(limit, 3 * 180);
+        // Stale (no new work) but not yet silent long enough: keeps its route.
+        let (mut pb, _) = problem(&s, limit, &c).unwrap();
+        assert!(release_silent_riders(&s, &mut pb, &c).unwrap().is_empty());
+        // A fresh rider appears; "a" stays silent past the limit.
+        let now = limit + 1;
+        rep(&s, "b", &report(31.23, 121.47, false), now);
+        let (mut pb, board) = problem(&s, now, &c).unwrap();
+        let released = release_silent_riders(&s, &mut pb, &c).unwrap();
+        assert_eq!(released.len(), 1);
+        let r = &released[0];
+        assert_eq!((r.rider.clone(), r.position_at), (rid("a"), 0));
+        assert_eq!((r.silent_for, r.limit), (now, limit));
+        assert_eq!(r.reopened, vec![pid("p2")]);
+        assert_eq!(r.stranded, vec![pid("p1")]);
+        assert_eq!(silent_release(&s, &rid("a"), 0).unwrap().as_ref(), Some(r));
+        let plan = dispatch(&pb, &c, &Haversine::default(), &mut Iterations::new(20)).unwrap();
+        assert_eq!(plan.assignments.len(), 1);
+        assert_eq!(plan.assignments[0].rider, rid("b"));
+        save_plan(&s, &mut pb, &board, &plan, &c).unwrap();
+        // "a" still holds p1 and must deliver it; nothing else is released later.
+        let a = rider(&s, "a", now + 10);
+        assert_eq!(a.onboard, vec![pid("p1")]);
+        assert_eq!(a.route, vec![Stop::dropoff(&pid("p1"))]);
+        let (mut pb, _) = problem(&s, now + 100, &c).unwrap();
+        assert!(release_silent_riders(&s, &mut pb, &c).unwrap().is_empty());
+
+        // 0 turns the release off.
+        let never = DispatchConfig {
+            release_stale_after: 0,
+            ..cfg()
+        };
+        assert_eq!(never.release_after(), None);
+    }
+
+    #[test]
+    fn deliveries_count_per_business_day() {
+        let s = MemoryStore::new();
+        let c = cfg();
+        // 2025-11-24 23:00 in Shanghai (15:00 UTC).
+        let evening = 1_763_996_400;
+        rep(
+            &s,
+            "a",
+            &RiderReport {
+                shift_end: Some(evening + 86_400),
+                ..report(31.23, 121.47, false)
+            },
+            evening,
+        );
+        add_parcels(&s, &[ready("p1", ColdChain::Ambient)]).unwrap();
+        add_parcels(&s, &[ready("p2", ColdChain::Ambient)]).unwrap();
+        run(&s, evening);
+        let deliver = |p: &str, at: Time| {
+            let r = RiderReport {
+                delivered: vec![pid(p)],
+                ..RiderReport::default()
+            };
+            rep(&s, "a", &r, at).0
+        };
+        assert_eq!(deliver("p1", evening + 600).delivered_today, 1);
+        // Past local midnight the count reads zero even before the next delivery...
+        let after_midnight = evening + 3_600 + 60;
+        assert_eq!(c.business_day(after_midnight), c.business_day(evening) + 1);
+        assert_eq!(rider(&s, "a", after_midnight).delivered_today, 0);
+        let (pb, _) = problem(&s, after_midnight, &c).unwrap();
+        assert_eq!(pb.riders[0].delivered_today, 0);
+        // ...and the next delivery starts the new day at one.
+        assert_eq!(deliver("p2", after_midnight).delivered_today, 1);
+    }
+
+    #[test]
     fn re_adding_an_assigned_parcel_keeps_its_rider() {
         let s = MemoryStore::new();
-        report_rider(&s, &RiderId("a".into()), &report(31.23, 121.47, true), 0).unwrap();
+        rep(&s, "a", &report(31.23, 121.47, true), 0);
         add_parcels(&s, &[ready("p1", ColdChain::Ambient)]).unwrap();
         run(&s, 10);
         add_parcels(&s, &[ready("p1", ColdChain::Ambient)]).unwrap();
         let b = parcels(&s).unwrap();
-        assert_eq!(b[0].rider, Some(RiderId("a".into())));
+        assert_eq!(b[0].rider, Some(rid("a")));
     }
 }

@@ -191,6 +191,77 @@ fn bad_addresses_and_impossible_windows_are_exceptions() {
     assert!(plan.assignments.is_empty());
 }
 
+/// `dispatch` called directly (not through the board's range checks) with the extremes
+/// of i64: nothing traps, and nothing wraps into a plausible-looking value (these tests
+/// run in release too, where a wrap would otherwise pass silently).
+#[test]
+fn extreme_times_and_sizes_saturate_instead_of_wrapping() {
+    let mut late_forever = parcel("ancient", (0.0, 0.0), (100.0, 0.0), i64::MIN, i64::MIN);
+    late_forever.pickup_service = i64::MAX;
+    late_forever.dropoff_service = i64::MAX;
+    let mut heavy = parcel("heavy", (0.0, 0.0), (100.0, 0.0), 0, i64::MAX);
+    heavy.size = Load::new(i64::MAX, i64::MAX, i64::MAX);
+    let mut never_free = rider("never", 0.0, 0.0);
+    never_free.free_at = i64::MAX;
+    never_free.shift_end = i64::MAX;
+    never_free.position_at = i64::MIN;
+    never_free.delivered_today = i64::MAX;
+    let mut big = rider("big", 0.0, 0.0);
+    big.capacity = Load::new(i64::MAX, i64::MAX, i64::MAX);
+    big.shift_end = i64::MAX;
+    big.delivered_today = i64::MAX;
+    let mut far_away = parcel("far", (1e300, -1e300), (-1e300, 1e300), 0, 0);
+    far_away.size = Load::new(0, 0, 0);
+    for now in [0, i64::MIN, i64::MAX] {
+        let problem = Problem {
+            now,
+            riders: vec![never_free.clone(), big.clone()],
+            parcels: vec![late_forever.clone(), heavy.clone(), far_away.clone()],
+        };
+        let plan = dispatch(
+            &problem,
+            &DispatchConfig::default(),
+            &PLANE,
+            &mut Iterations::new(20),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.assignments.len() + plan.unassigned.len(),
+            3,
+            "{plan:?}"
+        );
+        for a in &plan.assignments {
+            assert!(a.lateness >= 0, "{a:?}");
+            assert!(a.dropoff_at >= a.pickup_at, "{a:?}");
+            assert!(a.marginal.load_squared >= 0, "{a:?}");
+        }
+        assert!(
+            plan.score.lateness >= 0 && plan.score.travel >= 0,
+            "{plan:?}"
+        );
+        for r in &plan.routes {
+            for w in r.stops.windows(2) {
+                assert!(w[1].arrive_at >= w[0].depart_at, "{r:?}");
+            }
+        }
+        if now == 0 {
+            // "ancient" was promised at the dawn of i64: as late as can be, not early.
+            let a = plan.assignments.iter().find(|a| a.parcel.0 == "ancient");
+            assert_eq!(a.map(|a| a.lateness), Some(i64::MAX), "{plan:?}");
+        }
+        let _ = check(&problem, &DispatchConfig::default(), &PLANE, &plan);
+        let _ = explain(
+            &problem,
+            &DispatchConfig::default(),
+            &PLANE,
+            &plan,
+            &ParcelId("heavy".into()),
+            &RiderId("never".into()),
+            &RiderId("big".into()),
+        );
+    }
+}
+
 #[test]
 fn shift_end_and_capacity_are_respected() {
     let mut short = rider("short", 0.0, 0.0);

@@ -22,6 +22,7 @@ use thiserror::Error;
 
 use super::error::ImportError;
 use super::import::{BillParser, StatementKind};
+use super::own_formats::{PosShift, PosShiftReader};
 use super::record::BillLine;
 use super::upload::{sha256_hex, ChunkInfo, ChunkOutcome, UploadError, UploadManifest};
 use crate::order::ChannelId;
@@ -254,6 +255,36 @@ pub struct ImportedBill {
     pub lines: Vec<BillLine>,
 }
 
+/// Chunk `i` of a completed upload, as stored under its digest.
+fn read_chunk<S: KeyValue>(
+    store: &S,
+    upload_id: &str,
+    i: u32,
+    info: &ChunkInfo,
+) -> Result<Vec<u8>, BillStoreError> {
+    store
+        .get(&chunk_key(upload_id, i, &info.sha256))?
+        .ok_or_else(|| BillStoreError::Corrupt(format!("chunk {i} of {upload_id} is gone")))
+}
+
+/// The shifts of a completed POS shift-totals upload, read one chunk at a time: what
+/// our POS orders are summed by before they are matched (see [`pos_shift_records`]).
+///
+/// [`pos_shift_records`]: super::own_formats::pos_shift_records
+pub fn upload_pos_shifts<S: KeyValue>(
+    store: &S,
+    upload_id: &str,
+) -> Result<Vec<PosShift>, BillStoreError> {
+    let spec = load_spec(store, upload_id)?;
+    let m = load_manifest(store, upload_id, &spec)?;
+    m.statement_id()?;
+    let mut reader = PosShiftReader::new();
+    for (i, info) in &m.chunks {
+        reader.feed(&read_chunk(store, upload_id, *i, info)?)?;
+    }
+    Ok(reader.finish()?)
+}
+
 pub fn import_upload<S: KeyValue>(
     store: &S,
     upload_id: &str,
@@ -261,11 +292,7 @@ pub fn import_upload<S: KeyValue>(
     let spec = load_spec(store, upload_id)?;
     let m = load_manifest(store, upload_id, &spec)?;
     let statement_id = m.statement_id()?;
-    let chunk = |i: u32, info: &ChunkInfo| -> Result<Vec<u8>, BillStoreError> {
-        store
-            .get(&chunk_key(upload_id, i, &info.sha256))?
-            .ok_or_else(|| BillStoreError::Corrupt(format!("chunk {i} of {upload_id} is gone")))
-    };
+    let chunk = |i: u32, info: &ChunkInfo| read_chunk(store, upload_id, i, info);
     let chunk_size = usize::try_from(MAX_CHUNK_BYTES).unwrap_or(usize::MAX);
     let lines = match spec.statement.streaming_parser()? {
         Some(mut parser) => {

@@ -264,3 +264,65 @@ fn a_payment_bill_day_with_every_class_through_the_stores() {
         out.report.to_json()
     );
 }
+
+/// A POS statement is shift totals: the run sums our POS orders per shift before it
+/// matches, so a shift whose orders add up is no difference, and only a sale in no
+/// shift is missing from the bill (not every order, and every shift, as before).
+#[test]
+fn a_pos_shift_run_compares_shift_totals_with_our_orders_per_shift() {
+    let (bills, orders) = (MemoryStore::new(), MemoryStore::new());
+    for spec in [
+        OrderSpec::new("pos", "P1", "2026-11-24 09:00:00", dec!(10.00))
+            .discounts(dec!(1.00), dec!(0)),
+        OrderSpec::new("pos", "P2", "2026-11-24 15:59:59", dec!(20.00)),
+        OrderSpec::new("pos", "P3", "2026-11-24 16:30:00", dec!(4.00)),
+        OrderSpec::new("pos", "P4", "2026-11-24 17:00:00", dec!(7.00)),
+    ] {
+        let events = vec![ChannelEvent::Order {
+            order: Box::new(spec.order()),
+        }];
+        book::apply(&orders, &events).unwrap();
+        day_index::index_events(&orders, &events, 480).unwrap();
+    }
+    let shift = |id: &str, open: &str, close: &str, gross: &str, disc: &str, net: &str| {
+        format!(r#"{{"store_id":"S1","shift_id":"{id}","business_date":"2026-11-24","opened_at":"2026-11-24 {open}","closed_at":"2026-11-24 {close}","order_count":2,"gross_sales":"{gross}","discounts":"{disc}","refunds":"0.00","net_sales":"{net}","tenders":{{"cash":"{net}"}}}}"#)
+    };
+    // S1-A holds P1 and P2 and agrees; S1-B holds P4 (P3 falls between the shifts)
+    // and says 7.50.
+    let bill = format!(
+        "{}\n{}\n",
+        shift("S1-A", "08:00:00", "16:00:00", "30.00", "1.00", "29.00"),
+        shift("S1-B", "17:00:00", "22:00:00", "7.50", "0.00", "7.50"),
+    );
+    let st = create_upload(
+        &bills,
+        &UploadSpec {
+            channel: ChannelId::new("pos"),
+            statement: StatementKind::PosShift,
+            ..spec(2)
+        },
+    )
+    .unwrap();
+    for (i, c) in bill.as_bytes().chunks(bill.len().div_ceil(2)).enumerate() {
+        put_chunk(&bills, &st.upload_id, i as u32, c).unwrap();
+    }
+    let out = run_day(&bills, &orders, &ChannelId::new("pos"), day("2026-11-24")).unwrap();
+    use crate::reconcile::Component;
+    let found: Vec<(DifferenceClass, &str, Option<Component>)> = out
+        .report
+        .differences
+        .iter()
+        .map(|d| (d.class, d.key.as_str(), d.component))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (DifferenceClass::MissingInBill, "P3", None),
+            (DifferenceClass::AmountMismatch, "S1-B", Some(Component::Goods)),
+            (DifferenceClass::AmountMismatch, "S1-B", Some(Component::Paid)),
+        ],
+        "{}",
+        out.report.to_json()
+    );
+    assert_eq!(out.report.summary.matched, 2);
+}

@@ -83,6 +83,6 @@ pub mod statement_mappings {
 }
 pub use own_formats::{
     groupbuy_settlement_parser, pos_shift_parser, pos_shift_records, read_pos_shifts,
-    JsonLinesParser, PosShift,
+    JsonLinesParser, PosShift, PosShiftReader,
 };
 pub use upload::{sha256_hex, ChunkInfo, ChunkOutcome, UploadError, UploadManifest};

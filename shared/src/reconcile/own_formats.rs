@@ -167,6 +167,8 @@ where
 pub struct PosShift {
     pub store_id: String,
     pub shift_id: String,
+    /// The day the till books the shift on (a late shift may close after midnight).
+    pub business_date: NaiveDate,
     pub opened_at: NaiveDateTime,
     pub closed_at: NaiveDateTime,
 }
@@ -231,39 +233,64 @@ fn read_shift(doc: &Doc<'_>) -> Result<PosShift, ImportError> {
     Ok(PosShift {
         store_id: doc.text("store_id")?,
         shift_id: doc.text("shift_id")?,
+        business_date: doc.date("business_date")?,
         opened_at: doc.datetime("opened_at")?,
         closed_at: doc.datetime("closed_at")?,
     })
 }
 
-/// The shifts of a POS shift-totals file (few per store and day, so read whole), for
-/// [`pos_shift_records`].
+/// The shifts of a POS shift-totals file, fed chunk by chunk like the importers (a
+/// stored upload is read back one chunk at a time), for [`pos_shift_records`].
+#[derive(Default)]
+pub struct PosShiftReader {
+    lines: LineSplitter,
+    shifts: Vec<PosShift>,
+}
+
+impl PosShiftReader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), ImportError> {
+        let shifts = &mut self.shifts;
+        self.lines.feed(chunk, |no, raw| read_shift_line(no, raw, shifts))
+    }
+
+    pub fn finish(mut self) -> Result<Vec<PosShift>, ImportError> {
+        let shifts = &mut self.shifts;
+        self.lines
+            .finish(|no, raw| read_shift_line(no, raw, shifts))?;
+        Ok(self.shifts)
+    }
+}
+
+fn read_shift_line(no: u64, raw: &[u8], shifts: &mut Vec<PosShift>) -> Result<(), ImportError> {
+    let text = TextEncoding::Utf8.decode(no, raw)?;
+    if text.trim().is_empty() {
+        return Ok(());
+    }
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        ImportError::at(
+            no,
+            ImportErrorKind::MalformedRecord {
+                detail: e.to_string(),
+            },
+        )
+    })?;
+    shifts.push(read_shift(&Doc {
+        line: no,
+        value: &value,
+        path: String::new(),
+    })?);
+    Ok(())
+}
+
+/// The shifts of a whole POS shift-totals file, for [`pos_shift_records`].
 pub fn read_pos_shifts(bytes: &[u8]) -> Result<Vec<PosShift>, ImportError> {
-    let mut shifts = Vec::new();
-    let mut lines = LineSplitter::new();
-    let mut on_line = |no: u64, raw: &[u8]| -> Result<(), ImportError> {
-        let text = TextEncoding::Utf8.decode(no, raw)?;
-        if text.trim().is_empty() {
-            return Ok(());
-        }
-        let value: Value = serde_json::from_str(&text).map_err(|e| {
-            ImportError::at(
-                no,
-                ImportErrorKind::MalformedRecord {
-                    detail: e.to_string(),
-                },
-            )
-        })?;
-        shifts.push(read_shift(&Doc {
-            line: no,
-            value: &value,
-            path: String::new(),
-        })?);
-        Ok(())
-    };
-    lines.feed(bytes, &mut on_line)?;
-    lines.finish(&mut on_line)?;
-    Ok(shifts)
+    let mut reader = PosShiftReader::new();
+    reader.feed(bytes)?;
+    reader.finish()
 }
 
 /// Our POS orders summed per shift, keyed like the shift lines: an order belongs to the
@@ -293,7 +320,9 @@ pub fn pos_shift_records(
             transaction_id: None,
             store_id: Some(s.store_id.clone()),
             paid_at_local: s.opened_at,
-            business_date: r.business_date,
+            // The shift's day, not its first order's: a late shift's after-midnight
+            // sales are booked on the day the shift opened for.
+            business_date: s.business_date,
             status: crate::order::OrderStatus::Completed,
             amounts: Amounts::default(),
             refunds: Vec::new(),
@@ -402,6 +431,7 @@ mod tests {
             vec![PosShift {
                 store_id: "S1".into(),
                 shift_id: "S1-A".into(),
+                business_date: day("2026-11-24"),
                 opened_at: local("2026-11-24 08:00:00"),
                 closed_at: local("2026-11-24 16:00:00"),
             }]
