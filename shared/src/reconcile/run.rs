@@ -1,13 +1,17 @@
 //! One reconciliation run over the stores: the day's bill (and its neighbours', when
 //! in), our orders of D-1..D+1 and those refunded on D (from the order day index), the
-//! report persisted under [`Report::storage_key`]. A rerun over the same statement gives
-//! the same report; a run over a newer statement supersedes the stored one and says
-//! what changed. Nothing is written unless the whole run succeeds.
+//! report persisted under [`Report::storage_key`]. A POS shift statement is matched
+//! against our orders summed per shift ([`pos_shift_records`]), not order by order. A
+//! rerun over the same statement gives the same report; a run over a newer statement
+//! supersedes the stored one and says what changed. Nothing is written unless the
+//! whole run succeeds.
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::bill_store::{current_bill, import_upload, BillStoreError};
+use super::bill_store::{current_bill, import_upload, upload_pos_shifts, BillStoreError};
+use super::import::StatementKind;
+use super::own_formats::pos_shift_records;
 use super::matcher::{reconcile_day, DayBills, ReconcileRequest};
 use super::ours::OurRecord;
 use super::record::BillLine;
@@ -61,6 +65,12 @@ pub fn run_day<B: KeyValue, O: KeyValue>(
     let previous_day = neighbour(date.pred_opt())?;
     let next_day = neighbour(date.succ_opt())?;
     let ours = our_records(orders, channel, date)?;
+    // A POS statement lists shift totals, not orders: our POS orders are summed per
+    // shift (by store and payment time) so each shift line meets its own total.
+    let ours = match bill.spec.statement {
+        StatementKind::PosShift => pos_shift_records(&upload_pos_shifts(bills, &upload)?, ours),
+        _ => ours,
+    };
 
     let req = ReconcileRequest {
         channel: channel.clone(),
