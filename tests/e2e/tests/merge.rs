@@ -78,6 +78,11 @@ fn seed_skus(app: &App) {
         );
         assert_eq!(r.status, 200, "{channel}: {}", r.body);
     }
+    // In stock: a short order is an exception, and exceptions never merge.
+    app.stock_up(
+        &["SKU-APPLE-1KG", "SKU-MILK-950", "SKU-YOGURT", "SKU-RICE-5KG"],
+        100,
+    );
 }
 
 /// One own-app `order.created`, signed like the app does.
@@ -440,4 +445,156 @@ fn the_window_job_needs_its_token() {
     let r = close_windows(&app);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["released"], json!([]));
+}
+
+fn rider_report(app: &App, rider: &str, lat: f64, lng: f64) {
+    let body = json!({
+        "position": { "x": lng, "y": lat },
+        "shift_end": now() + 4 * 3600,
+        "capacity": { "weight_g": 30_000, "volume_ml": 100_000, "parcels": 8 },
+        "capabilities": { "insulated": true, "freezer": false },
+        "online": true,
+    });
+    let r = app.request(
+        "POST",
+        &format!("/riders/{rider}/report"),
+        &[
+            ("content-type", "application/json"),
+            ("authorization", "Bearer dev-rider-token"),
+        ],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "report {rider}: {}", r.body);
+}
+
+/// The whole pipeline, no hand-fed parcels: a webhook order is stored, reserved (and,
+/// being paid, confirmed), merged, split, handed to dispatch by the merge step itself,
+/// given to a rider, and its reservation committed.
+#[test]
+fn released_parcels_reach_dispatch_and_a_rider_takes_them() {
+    let app = App::spawn_host(&[]);
+    seed_skus(&app);
+    // Without a pickup point for its store a parcel cannot be routed: the table first,
+    // refused with paths when wrong.
+    let bad = json!({"stores": {"store-001": {"lat": 131.0, "lng": 121.47}}});
+    let r = admin(&app, "PUT", "/admin/merge/pickups", &bad);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json()["errors"][0]["path"], "$.stores.store-001", "{}", r.body);
+    let pickups = json!({"stores": {"store-001": {"lat": 31.2080, "lng": 121.5900, "prep_minutes": 5}}});
+    let r = admin(&app, "PUT", "/admin/merge/pickups", &pickups);
+    assert_eq!(r.status, 200, "{}", r.body);
+    rider_report(&app, "r-pipeline", 31.2075, 121.5895);
+
+    // Promised within 15 minutes: it cannot wait out a window (20-minute lead), so the
+    // offer releases it.
+    let id = format!("D{}", now());
+    push_app_order(
+        &app,
+        &id,
+        json!([
+            {"sku": "APP-APPLE", "name": "苹果", "quantity": 2, "unit_price": "10.00"},
+            {"sku": "APP-YOGURT", "name": "酸奶", "quantity": 1, "unit_price": "8.00"}
+        ]),
+        "28.00",
+        json!({"asap": false, "start": rfc3339(now()), "end": rfc3339(now() + 900)}),
+    );
+    let oid = format!("app-{id}");
+    let m = merge_of(&app, &oid);
+    assert!(!m["group"].is_null(), "not released at once: {m}");
+
+    // Dispatch ran inside the hand-over: the order's history names the rider for each
+    // of its two parcels (ambient, chilled).
+    let order = app.get(&format!("/orders/{oid}")).json();
+    let dispatched: Vec<&serde_json::Value> = order["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "dispatched")
+        .collect();
+    assert_eq!(dispatched.len(), 2, "{order}");
+    assert!(dispatched.iter().all(|e| e["rider_id"] == "r-pipeline"), "{order}");
+
+    // The reservation was committed: nothing of it is still held, 2 + 1 units shipped.
+    let r = app.admin("GET", &format!("/admin/stock/reservations/{oid}"), &json!(null));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let view = r.json();
+    assert_eq!(view["confirmed"], true, "paid orders' holds do not expire: {view}");
+    assert_eq!(view["state"], "committed", "{view}");
+    let shipped: i64 = view["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["committed"].as_i64().unwrap())
+        .sum();
+    assert_eq!(shipped, 3, "{view}");
+
+    // A second close-windows run retries nothing: the group was handed over.
+    let again = close_windows(&app).json();
+    assert!(again["handover_retried"].as_array().unwrap().is_empty(), "{again}");
+    // Nor does the pipeline's catch-up: the order was forwarded (it needs its token).
+    assert_eq!(app.post("/jobs/pipeline/catch-up", &[], b"").status, 401);
+    let bearer = format!("Bearer {JOB_TOKEN}");
+    let r = app.post("/jobs/pipeline/catch-up", &[("authorization", &bearer)], b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let backlog = r.json();
+    assert!(
+        !backlog["orders"].as_array().unwrap().iter().any(|o| o == oid.as_str()),
+        "{backlog}"
+    );
+}
+
+/// Issue 4's price check through the host: with pricing rules stored for Meituan, a
+/// push whose own figures agree with the one calculation carries no exception; rules
+/// that disagree (a 4-yuan delivery fee against Meituan's 5) make the next order a
+/// `price_mismatch`, kept and flagged, never dropped. Bad rules are refused with paths.
+#[test]
+fn platform_figures_are_checked_against_the_channel_pricing_rules() {
+    let app = App::spawn_host(&[]);
+    seed_skus(&app);
+    let rules = |delivery_base: &str| {
+        json!({
+            "thresholds": [],
+            "delivery": {"base": delivery_base, "free_over": null, "included_weight_g": 0,
+                         "surcharge_per_step": "0", "step_g": 1000},
+            "packaging": {"per_order": "1.00", "per_unit": "0"},
+            "tolerance": "0.01"
+        })
+    };
+    let mut bad = rules("5.00");
+    bad["packaging"]["per_order"] = json!("-1");
+    let r = admin(&app, "PUT", "/admin/channels/meituan/pricing", &bad);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("$.packaging.per_order"), "{}", r.body);
+
+    let r = admin(&app, "PUT", "/admin/channels/meituan/pricing", &rules("5.00"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let agreeing = format!("28{}", now());
+    push_meituan_order(&app, &agreeing);
+    let order = app.get(&format!("/orders/meituan-{agreeing}")).json();
+    let codes = |o: &serde_json::Value| -> Vec<String> {
+        o["exceptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(!codes(&order).contains(&"price_mismatch".to_string()), "{order}");
+
+    let r = admin(&app, "PUT", "/admin/channels/meituan/pricing", &rules("4.00"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let disagreeing = format!("29{}", now());
+    push_meituan_order(&app, &disagreeing);
+    let order = app.get(&format!("/orders/meituan-{disagreeing}")).json();
+    assert!(codes(&order).contains(&"price_mismatch".to_string()), "{order}");
+    let detail = order["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["code"] == "price_mismatch")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("delivery fee"), "{detail}");
 }
