@@ -152,9 +152,18 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_str("[79228162514264337593543950335, 1e13, \"1e3\"]").unwrap();
         let a = v.as_array().unwrap();
-        assert!(matches!(yuan_from_json(&a[0]), Err(MoneyError::OutOfRange(_))));
-        assert!(matches!(yuan_from_json(&a[1]), Err(MoneyError::OutOfRange(_))));
-        assert!(matches!(yuan_from_json(&a[2]), Err(MoneyError::NotADecimal(_))));
+        assert!(matches!(
+            yuan_from_json(&a[0]),
+            Err(MoneyError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            yuan_from_json(&a[1]),
+            Err(MoneyError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            yuan_from_json(&a[2]),
+            Err(MoneyError::NotADecimal(_))
+        ));
     }
 
     #[test]

@@ -285,7 +285,9 @@ fn a_pos_shift_run_compares_shift_totals_with_our_orders_per_shift() {
         day_index::index_events(&orders, &events, 480).unwrap();
     }
     let shift = |id: &str, open: &str, close: &str, gross: &str, disc: &str, net: &str| {
-        format!(r#"{{"store_id":"S1","shift_id":"{id}","business_date":"2026-11-24","opened_at":"2026-11-24 {open}","closed_at":"2026-11-24 {close}","order_count":2,"gross_sales":"{gross}","discounts":"{disc}","refunds":"0.00","net_sales":"{net}","tenders":{{"cash":"{net}"}}}}"#)
+        format!(
+            r#"{{"store_id":"S1","shift_id":"{id}","business_date":"2026-11-24","opened_at":"2026-11-24 {open}","closed_at":"2026-11-24 {close}","order_count":2,"gross_sales":"{gross}","discounts":"{disc}","refunds":"0.00","net_sales":"{net}","tenders":{{"cash":"{net}"}}}}"#
+        )
     };
     // S1-A holds P1 and P2 and agrees; S1-B holds P4 (P3 falls between the shifts)
     // and says 7.50.
@@ -318,8 +320,16 @@ fn a_pos_shift_run_compares_shift_totals_with_our_orders_per_shift() {
         found,
         vec![
             (DifferenceClass::MissingInBill, "P3", None),
-            (DifferenceClass::AmountMismatch, "S1-B", Some(Component::Goods)),
-            (DifferenceClass::AmountMismatch, "S1-B", Some(Component::Paid)),
+            (
+                DifferenceClass::AmountMismatch,
+                "S1-B",
+                Some(Component::Goods)
+            ),
+            (
+                DifferenceClass::AmountMismatch,
+                "S1-B",
+                Some(Component::Paid)
+            ),
         ],
         "{}",
         out.report.to_json()

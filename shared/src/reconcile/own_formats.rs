@@ -254,7 +254,8 @@ impl PosShiftReader {
 
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), ImportError> {
         let shifts = &mut self.shifts;
-        self.lines.feed(chunk, |no, raw| read_shift_line(no, raw, shifts))
+        self.lines
+            .feed(chunk, |no, raw| read_shift_line(no, raw, shifts))
     }
 
     pub fn finish(mut self) -> Result<Vec<PosShift>, ImportError> {

@@ -80,7 +80,11 @@ fn alipay_rows_of_huge_amounts_are_refused_in_csv_and_zip() {
 fn platform_statement_rows_of_huge_amounts_are_refused() {
     let header = "订单号,账单日期,订单状态,商品总价,美团补贴,商家活动支出,配送费,打包费,佣金,退款金额,商家应收金额,备注";
     let row = |id: &str| format!("{id},2026-11-24,已完成,{HUGE},0,0,0,0,0,0,0,");
-    let csv = format!("{header}\r\n{}\r\n{}\r\n合计,,,0,0,0,0,0,0,0,0,\r\n", row("1"), row("2"));
+    let csv = format!(
+        "{header}\r\n{}\r\n{}\r\n合计,,,0,0,0,0,0,0,0,0,\r\n",
+        row("1"),
+        row("2")
+    );
     let parser = StatementParser::new(statement_mappings::meituan()).unwrap();
     let err = import_chunks(parser, [gbk(&csv).as_slice()]).unwrap_err();
     out_of_range(&err, 2, "商品总价");
@@ -89,7 +93,11 @@ fn platform_statement_rows_of_huge_amounts_are_refused() {
     let line = |id: u32, goods: &str| {
         format!("{{\"orderId\":\"{id}\",\"billDate\":\"2026-11-24\",\"goodsAmount\":{goods},\"settleAmount\":0}}\n")
     };
-    let json = format!("{}{}", line(1, "9223372036854775807"), line(2, "9223372036854775807"));
+    let json = format!(
+        "{}{}",
+        line(1, "9223372036854775807"),
+        line(2, "9223372036854775807")
+    );
     let parser = StatementParser::new(statement_mappings::eleme_json()).unwrap();
     let err = import_chunks(parser, [json.as_bytes()]).unwrap_err();
     out_of_range(&err, 1, "goodsAmount");
@@ -104,7 +112,9 @@ fn platform_statement_rows_of_huge_amounts_are_refused() {
 #[test]
 fn pos_shifts_and_groupbuy_settlements_of_huge_amounts_are_refused() {
     let shift = |id: &str, gross: &str, cash: &str| {
-        format!(r#"{{"store_id":"S1","shift_id":"{id}","business_date":"2026-11-24","opened_at":"2026-11-24 08:00:00","closed_at":"2026-11-24 16:00:00","order_count":2,"gross_sales":"{gross}","discounts":"0","refunds":"0","net_sales":"1.00","tenders":{{"cash":"{cash}","wechat":"{cash}"}}}}"#)
+        format!(
+            r#"{{"store_id":"S1","shift_id":"{id}","business_date":"2026-11-24","opened_at":"2026-11-24 08:00:00","closed_at":"2026-11-24 16:00:00","order_count":2,"gross_sales":"{gross}","discounts":"0","refunds":"0","net_sales":"1.00","tenders":{{"cash":"{cash}","wechat":"{cash}"}}}}"#
+        )
     };
     let two = format!("{}\n{}\n", shift("A", HUGE, "0"), shift("B", HUGE, "0"));
     let err = import_chunks(pos_shift_parser(), [two.as_bytes()]).unwrap_err();
@@ -113,7 +123,9 @@ fn pos_shifts_and_groupbuy_settlements_of_huge_amounts_are_refused() {
     let err = import_chunks(pos_shift_parser(), [tenders.as_bytes()]).unwrap_err();
     out_of_range(&err, 1, "tenders.cash");
 
-    let order = |id: &str| format!(r#"{{"order_id":"{id}","goods":"{HUGE}","refund":"0","commission":"0"}}"#);
+    let order = |id: &str| {
+        format!(r#"{{"order_id":"{id}","goods":"{HUGE}","refund":"0","commission":"0"}}"#)
+    };
     let doc = format!(
         r#"{{"settlement_id":"GB","leader_id":"L7","business_date":"2026-11-24","orders":[{},{}],"total_goods":"0","total_refund":"0","total_commission":"0"}}"#,
         order("G1"),

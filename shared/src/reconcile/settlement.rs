@@ -5,8 +5,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::record::Component;
-use crate::money::saturating_sum;
 use super::report::SideTotals;
+use crate::money::saturating_sum;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettlementSummary {
