@@ -39,6 +39,7 @@ pub fn meituan() -> StatementMapping {
         total_row_label: Some("合计".to_string()),
         preamble_lines: 0,
         comment_prefix: Some("#".to_string()),
+        commission_rate: None,
     }
 }
 
@@ -67,6 +68,7 @@ pub fn eleme() -> StatementMapping {
         total_row_label: None,
         preamble_lines: 0,
         comment_prefix: None,
+        commission_rate: None,
     }
 }
 
@@ -95,5 +97,6 @@ pub fn eleme_json() -> StatementMapping {
         total_row_label: None,
         preamble_lines: 0,
         comment_prefix: None,
+        commission_rate: None,
     }
 }

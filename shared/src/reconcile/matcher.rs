@@ -17,7 +17,7 @@ use super::ours::OurRecord;
 use super::record::{BillLine, BillStatus, Component, LineKeys, LineKind, StatementSource};
 use super::report::{ChannelSummary, Difference, DifferenceClass, Report, SideTotals, Subject};
 use super::settlement::SettlementSummary;
-use crate::money::saturating_sum;
+use crate::money::{round_fen, saturating_sum, FEN};
 use crate::order::{ChannelId, OrderStatus};
 
 /// What to reconcile.
@@ -58,10 +58,32 @@ const COMPARED: [Component; 6] = [
     Component::Paid,
 ];
 
+/// How lines are judged beyond the bill and our records: per-channel configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MatchOptions {
+    /// The channel's contracted commission rate on goods (0.08 for 8 %), from the
+    /// statement mapping. Our orders hold no commission, so without it a commission is
+    /// only questioned when the bill line does not add up by its own columns.
+    pub commission_rate: Option<Decimal>,
+}
+
 /// Reconcile one channel and one business day. `ours` are the records that should be
 /// in this bill: the orders paid on the day and the adjacent days, and the orders with
 /// a refund on the day. Anything else in `ours` is harmless.
 pub fn reconcile_day<I>(req: &ReconcileRequest, bills: DayBills<'_>, ours: I) -> Report
+where
+    I: IntoIterator<Item = OurRecord>,
+{
+    reconcile_day_with(req, bills, ours, MatchOptions::default())
+}
+
+/// [`reconcile_day`] with the channel's [`MatchOptions`].
+pub fn reconcile_day_with<I>(
+    req: &ReconcileRequest,
+    bills: DayBills<'_>,
+    ours: I,
+    options: MatchOptions,
+) -> Report
 where
     I: IntoIterator<Item = OurRecord>,
 {
@@ -118,6 +140,7 @@ where
     let mut m = Matcher {
         diffs: Vec::new(),
         matched: 0,
+        commission_rate: options.commission_rate,
     };
     let mut theirs = SideTotals::default();
     // First payment line per order of ours (flat: one slot per record), and per
@@ -161,7 +184,11 @@ where
     let adjacent_payments = AdjacentIndex::new(&bills, prev, next, LineKind::Payment);
     let adjacent_refunds = AdjacentIndex::new(&bills, prev, next, LineKind::Refund);
 
-    // Duplicate refund lines: a refund id listed twice.
+    // Duplicate refund lines: a refund id listed twice. Platform statements give refund
+    // lines no id; there the same amounts on the same date for the same order are taken
+    // as the same refund listed twice (two equal partial refunds of one order on one
+    // day, without ids, are indistinguishable from a duplicate; the duplicate is the
+    // likelier and the safer reading, as it is reviewed, not summed into a mismatch).
     for (group, lines) in refunds.iter_mut() {
         let r = match group {
             Group::Ours(i) => Some(&ours[*i]),
@@ -170,9 +197,10 @@ where
         let mut kept: Vec<usize> = Vec::with_capacity(lines.len());
         for &i in lines.iter() {
             let line = &bills.day[i];
-            let first = kept.iter().copied().find(|&k| {
-                line.keys.refund_id.is_some() && bills.day[k].keys.refund_id == line.keys.refund_id
-            });
+            let first = kept
+                .iter()
+                .copied()
+                .find(|&k| same_refund(&bills.day[k], line));
             match first {
                 Some(k) => m.duplicate(r, &bills.day[k], line, Subject::Refund),
                 None => kept.push(i),
@@ -367,6 +395,7 @@ where
 struct Matcher {
     diffs: Vec<Difference>,
     matched: u64,
+    commission_rate: Option<Decimal>,
 }
 
 impl Matcher {
@@ -437,9 +466,11 @@ impl Matcher {
                 Some(r.refunds_until(line_day(line, r))),
             );
         }
+        let commission_questioned = self.check_commission(r, line);
         // Settled is the residual: reported only when every part agrees, i.e. when the
-        // platform's arithmetic (with its own commission and fees) differs from ours.
-        if !any && line.amounts.get(Component::Goods).is_some() {
+        // platform's arithmetic (with its own commission and fees) differs from ours,
+        // and the gap was not already put down to the commission.
+        if !any && !commission_questioned && line.amounts.get(Component::Goods).is_some() {
             if let Some(t) = line.amounts.get(Component::Settled) {
                 let o = |c| r.amounts.or_zero(c);
                 let refund = line
@@ -469,6 +500,74 @@ impl Matcher {
                 }
             }
         }
+    }
+}
+
+impl Matcher {
+    /// Our orders hold no commission, so the bill's is questioned two ways, on settled
+    /// lines that state one: against the contracted rate when the channel has one
+    /// (rate × goods, to the fen; more than a fen off is a difference), else against
+    /// the line's own arithmetic, the commission that makes goods − merchant discount +
+    /// delivery + packaging − fee − commission − refund equal its settled amount (a
+    /// line that does not add up). `ours` is then that expected commission. Answers
+    /// whether a difference was reported.
+    fn check_commission(&mut self, r: &OurRecord, line: &BillLine) -> bool {
+        let Some(theirs) = line.amounts.get(Component::Commission) else {
+            return false;
+        };
+        if line.status != BillStatus::Settled {
+            return false;
+        }
+        let a = |c| line.amounts.or_zero(c);
+        let expected = match (self.commission_rate, line.amounts.get(Component::Settled)) {
+            (Some(rate), _) => {
+                let due = round_fen(a(Component::Goods).saturating_mul(rate));
+                (due.saturating_sub(theirs).abs() > FEN).then_some(due)
+            }
+            (None, Some(settled)) if line.amounts.get(Component::Goods).is_some() => {
+                let implied = saturating_sum([
+                    a(Component::Goods),
+                    -a(Component::MerchantDiscount),
+                    a(Component::DeliveryFee),
+                    a(Component::PackagingFee),
+                    -a(Component::Fee),
+                    -a(Component::Refund),
+                    -settled,
+                ]);
+                (implied != theirs).then_some(implied)
+            }
+            (None, _) => None,
+        };
+        let Some(expected) = expected else {
+            return false;
+        };
+        self.push(
+            line_diff(
+                line,
+                DifferenceClass::AmountMismatch,
+                Subject::Payment,
+                Some(r),
+            )
+            .component(Component::Commission)
+            .values(Some(money(expected)), Some(money(theirs))),
+        );
+        true
+    }
+}
+
+/// Whether two refund lines of the same group (same order) are the same refund: by
+/// refund id when the line has one, else by kind, amounts and when (the time when the
+/// source gives one, else the date).
+fn same_refund(a: &BillLine, b: &BillLine) -> bool {
+    match (&a.keys.refund_id, &b.keys.refund_id) {
+        (Some(x), Some(y)) => x == y,
+        (None, None) => {
+            a.kind == b.kind
+                && a.amounts == b.amounts
+                && a.occurred_at == b.occurred_at
+                && a.business_date == b.business_date
+        }
+        _ => false,
     }
 }
 

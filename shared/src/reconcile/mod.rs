@@ -61,7 +61,7 @@ pub use bill_store::{
 };
 pub use error::{ImportError, ImportErrorKind};
 pub use import::{import_chunks, BillParser, StatementKind};
-pub use matcher::{reconcile_day, DayBills, ReconcileRequest};
+pub use matcher::{reconcile_day, reconcile_day_with, DayBills, MatchOptions, ReconcileRequest};
 pub use ours::{
     business_date_at, previous_business_day, OurRecord, OurRefund, DEFAULT_UTC_OFFSET_MINUTES,
 };

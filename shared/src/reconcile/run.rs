@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use super::bill_store::{current_bill, import_upload, upload_pos_shifts, BillStoreError};
 use super::import::StatementKind;
-use super::own_formats::pos_shift_records;
-use super::matcher::{reconcile_day, DayBills, ReconcileRequest};
+use super::matcher::{reconcile_day_with, DayBills, MatchOptions, ReconcileRequest};
 use super::ours::OurRecord;
+use super::own_formats::pos_shift_records;
 use super::record::BillLine;
 use super::report::Report;
 use crate::order::{book, day_index, ChannelId};
@@ -83,7 +83,13 @@ pub fn run_day<B: KeyValue, O: KeyValue>(
         previous_day: &previous_day,
         next_day: &next_day,
     };
-    let mut report = reconcile_day(&req, days, ours);
+    let options = MatchOptions {
+        commission_rate: match &bill.spec.statement {
+            StatementKind::Platform { mapping } => mapping.commission_rate,
+            _ => None,
+        },
+    };
+    let mut report = reconcile_day_with(&req, days, ours, options);
     let key = Report::storage_key(channel, date);
     let effect = match bills.get_json::<Report>(&key)? {
         None => RunEffect::Created,

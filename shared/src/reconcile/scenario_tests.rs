@@ -340,6 +340,13 @@ fn mt(id: &'static str, s: &OrderSpec, commission: Decimal, refund: Decimal) -> 
     }
 }
 
+/// A row whose columns were changed, settled again by its own columns: a platform's
+/// line adds up (one that does not is a commission difference, see M8).
+fn resettled(mut r: Mt) -> Mt {
+    r.settled = r.goods - r.merchant + r.delivery + r.packaging - r.commission - r.refund;
+    r
+}
+
 fn meituan_statement(rows: &[Mt]) -> Vec<u8> {
     let mut s = String::from("订单号,账单日期,订单状态,商品总价,美团补贴,商家活动支出,配送费,打包费,佣金,退款金额,商家应收金额\r\n");
     let line = |id: &str, date: &str, st: &str, v: [Decimal; 8]| {
@@ -401,19 +408,19 @@ fn meituan_statement_classifies_every_component() {
     let mut rows = vec![mt("M1", by("M1"), c, Decimal::ZERO)];
     let mut r = mt("M2", by("M2"), c, Decimal::ZERO);
     r.goods = dec!(61.00);
-    rows.push(r);
+    rows.push(resettled(r));
     let mut r = mt("M3", by("M3"), c, Decimal::ZERO);
     r.merchant = dec!(2.00);
-    rows.push(r);
+    rows.push(resettled(r));
     let mut r = mt("M4", by("M4"), c, Decimal::ZERO);
     r.platform = dec!(6.00);
     rows.push(r);
     let mut r = mt("M5", by("M5"), c, Decimal::ZERO);
     r.delivery = dec!(3.50);
-    rows.push(r);
+    rows.push(resettled(r));
     let mut r = mt("M6", by("M6"), c, Decimal::ZERO);
     r.packaging = dec!(0.00);
-    rows.push(r);
+    rows.push(resettled(r));
     rows.push(mt("M7", by("M7"), c, dec!(4.00)));
     let mut r = mt("M8", by("M8"), c, Decimal::ZERO);
     r.settled -= dec!(0.10);
@@ -461,7 +468,8 @@ fn meituan_statement_classifies_every_component() {
         am("M5", Component::DeliveryFee),
         am("M6", Component::PackagingFee),
         am("M7", Component::Refund),
-        am("M8", Component::Settled),
+        // Its settled amount is 0.10 short of its own columns: put down to commission.
+        am("M8", Component::Commission),
         f(StatusMismatch, "M9", Subject::Payment, None),
         f(StatusMismatch, "M10", Subject::Payment, None),
         f(MissingInBill, "M11", Subject::Payment, None),
@@ -488,7 +496,7 @@ fn meituan_statement_classifies_every_component() {
     let m8 = report.differences.iter().find(|d| d.key == "M8").unwrap();
     assert_eq!(
         (m8.ours.as_deref(), m8.theirs.as_deref()),
-        (Some("47.80"), Some("47.70"))
+        (Some("4.30"), Some("4.20"))
     );
 
     // T+1: ours from our orders, fees and commission as the platform charged them.
@@ -699,4 +707,112 @@ proptest! {
         prop_assert_eq!(found(&report), expected);
         prop_assert_eq!(report.differences.len(), found(&report).len());
     }
+}
+
+/// A refund-only Meituan line (no goods, a refund, settled negative) for an earlier
+/// order refunded on the day.
+fn mt_refund(id: &'static str, refund: Decimal) -> Mt {
+    let spec = OrderSpec::new("meituan", id, "2026-11-24 12:00:00", Decimal::ZERO);
+    let mut r = mt(id, &spec, Decimal::ZERO, refund);
+    r.settled = -refund;
+    r
+}
+
+fn meituan_report(rows: &[Mt], specs: &[OrderSpec], options: MatchOptions) -> Report {
+    let bytes = meituan_statement(rows);
+    let parser = StatementParser::new(statement_mappings::meituan()).unwrap();
+    let lines = import_chunks(parser, [bytes.as_slice()]).unwrap();
+    reconcile_day_with(
+        &request("meituan", StatementSource::PlatformStatement, "mt"),
+        DayBills {
+            day: &lines,
+            ..DayBills::default()
+        },
+        ours_of(specs),
+        options,
+    )
+}
+
+/// Platform refund lines carry no refund id: the same refund listed twice is a
+/// duplicate (by order, amounts and date), not a doubled amount; two different refunds
+/// of one order still add up.
+#[test]
+fn a_refund_line_without_id_listed_twice_is_a_duplicate() {
+    let earlier = |id: &str| OrderSpec::new("meituan", id, "2026-11-20 12:00:00", dec!(30.00));
+    let specs = vec![
+        earlier("M16").refund("2026-11-24 09:00:00", dec!(7.00)),
+        earlier("M17")
+            .refund("2026-11-24 09:00:00", dec!(2.00))
+            .refund("2026-11-24 10:00:00", dec!(3.00)),
+    ];
+    let rows = [
+        mt_refund("M16", dec!(7.00)),
+        mt_refund("M17", dec!(2.00)),
+        mt_refund("M16", dec!(7.00)),
+        mt_refund("M17", dec!(3.00)),
+    ];
+    let report = meituan_report(&rows, &specs, MatchOptions::default());
+    let expected: BTreeSet<Found> = [f(
+        DifferenceClass::DuplicateLine,
+        "M16",
+        Subject::Refund,
+        None,
+    )]
+    .into_iter()
+    .collect();
+    assert_eq!(found(&report), expected, "{}", report.to_json());
+    assert_eq!(report.differences.len(), 1);
+    assert_eq!(report.differences[0].bill_lines, vec![2, 4]);
+}
+
+/// With a contracted rate, a commission more than a fen off rate × goods is a
+/// commission difference (ours: what the rate gives); within a fen is rounding.
+#[test]
+fn a_commission_off_the_contracted_rate_is_a_difference() {
+    let o = |id: &str| OrderSpec::new("meituan", id, "2026-11-24 12:00:00", dec!(50.00));
+    let specs = vec![o("C1"), o("C2"), o("C3")];
+    let rows = [
+        mt("C1", &specs[0], dec!(4.00), Decimal::ZERO),
+        mt("C2", &specs[1], dec!(4.01), Decimal::ZERO),
+        mt("C3", &specs[2], dec!(4.50), Decimal::ZERO),
+    ];
+    let rate = MatchOptions {
+        commission_rate: Some(dec!(0.08)),
+    };
+    let report = meituan_report(&rows, &specs, rate);
+    assert_eq!(
+        found(&report),
+        [f(
+            DifferenceClass::AmountMismatch,
+            "C3",
+            Subject::Payment,
+            Some(Component::Commission)
+        )]
+        .into_iter()
+        .collect::<BTreeSet<Found>>(),
+        "{}",
+        report.to_json()
+    );
+    let c3 = &report.differences[0];
+    assert_eq!(
+        (c3.ours.as_deref(), c3.theirs.as_deref()),
+        (Some("4.00"), Some("4.50"))
+    );
+    // Without a rate the lines add up by their own columns: nothing to question.
+    let report = meituan_report(&rows, &specs, MatchOptions::default());
+    assert!(report.differences.is_empty(), "{}", report.to_json());
+}
+
+#[test]
+fn a_commission_rate_outside_zero_to_one_is_refused_with_the_mapping() {
+    let mut mapping = statement_mappings::meituan();
+    mapping.commission_rate = Some(dec!(1.5));
+    let err = StatementParser::new(mapping.clone()).err().unwrap();
+    assert_eq!(err.column.as_deref(), Some("commission_rate"));
+    mapping.commission_rate = Some(dec!(0.08));
+    let json = serde_json::to_value(&mapping).unwrap();
+    assert_eq!(json["commission_rate"], serde_json::json!("0.08"));
+    assert!(StatementParser::new(mapping).is_ok());
+    let shipped = serde_json::to_value(statement_mappings::meituan()).unwrap();
+    assert!(shipped.get("commission_rate").is_none());
 }

@@ -113,6 +113,12 @@ pub struct StatementMapping {
     /// Lines starting with this are comments anywhere in the file.
     #[serde(default)]
     pub comment_prefix: Option<String>,
+    /// The channel's contracted commission rate on goods (`"0.08"` for 8 %), when known:
+    /// a bill line whose commission is more than a fen off rate × goods is reported as
+    /// a commission difference. None (the default): a commission is only questioned
+    /// when its line does not add up (see `MatchOptions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_rate: Option<Decimal>,
 }
 
 impl StatementMapping {
@@ -123,8 +129,20 @@ impl StatementMapping {
             .map(|(c, _)| c.as_str())
     }
 
-    /// The mapping itself is checked before any file: every required field mapped.
+    /// The mapping itself is checked before any file: every required field mapped, a
+    /// commission rate between 0 and 1.
     pub fn validate(&self) -> Result<(), ImportError> {
+        if let Some(rate) = self.commission_rate {
+            if rate.is_sign_negative() || rate > Decimal::ONE {
+                return Err(ImportError::in_column(
+                    0,
+                    "commission_rate",
+                    ImportErrorKind::UnknownValue {
+                        value: rate.to_string(),
+                    },
+                ));
+            }
+        }
         for f in StatementField::REQUIRED {
             if self.column_of(f).is_none() {
                 let name = serde_json::to_value(f)
@@ -310,7 +328,9 @@ impl StatementParser {
                     return Err(ImportError::in_column(
                         no,
                         &column,
-                        ImportErrorKind::TotalOutOfRange { field: column.clone() },
+                        ImportErrorKind::TotalOutOfRange {
+                            field: column.clone(),
+                        },
                     ));
                 }
                 out.push(*line);
