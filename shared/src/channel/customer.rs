@@ -63,6 +63,18 @@ pub fn customer_key(
     format!("{channel}:order:{channel_order_id}")
 }
 
+/// What a platform's privacy number still shows of the real one: `138xxxx1234` keeps
+/// the first three and last four digits of an 11-digit mobile number. The same mask of
+/// a real number is the link between a customer's masked and unmasked orders; merge
+/// uses it only together with the same door, where a chance collision (1 in 10^4 per
+/// pair of different phones) is further ruled out when both real numbers are known.
+pub fn phone_mask(number: &str) -> Option<String> {
+    let b = number.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    (b.len() == 11 && b[0] == b'1' && digits(0..3) && digits(7..11))
+        .then(|| format!("{}****{}", &number[..3], &number[7..]))
+}
+
 pub fn customer(
     channel: &ChannelId,
     channel_user_id: Option<String>,

@@ -16,6 +16,16 @@ pub struct MemberView {
     pub order_id: OrderId,
     pub channel: ChannelId,
     pub customer_key: String,
+    /// Who the order is for, as merge tells customers apart: the phone's mask
+    /// (`phone~138****1234`, the same for a real number and the platform's privacy
+    /// number of it) when there is a phone, else `customer_key`. Empty in views stored
+    /// before it existed: [`MemberView::identity`] falls back to `customer_key`.
+    #[serde(default)]
+    pub identity: String,
+    /// The real phone number, when the channel sent one: two different real numbers
+    /// are two customers, whatever their masks.
+    #[serde(default)]
+    pub phone: Option<String>,
     /// `None` for orders without a delivery address (pickup, in-store, missing).
     pub merge_key: Option<String>,
     pub location: Option<GeoPoint>,
@@ -46,6 +56,19 @@ impl MemberView {
             order_id: order.id.clone(),
             channel: order.channel.clone(),
             customer_key: order.customer.customer_key.clone(),
+            identity: order
+                .customer
+                .phone
+                .as_ref()
+                .and_then(|p| crate::channel::customer::phone_mask(&p.number))
+                .map(|m| format!("phone~{m}"))
+                .unwrap_or_else(|| order.customer.customer_key.clone()),
+            phone: order
+                .customer
+                .phone
+                .as_ref()
+                .filter(|p| !p.is_privacy)
+                .map(|p| p.number.clone()),
             merge_key: address
                 .map(|a| a.merge_key.clone())
                 .filter(|k| !k.is_empty()),
@@ -64,6 +87,21 @@ impl MemberView {
                 .and_then(|a| a.district.clone())
                 .or_else(|| order.store_id.clone()),
         }
+    }
+
+    /// Who the order is for, as merge tells customers apart (see the field).
+    pub fn identity(&self) -> &str {
+        if self.identity.is_empty() {
+            &self.customer_key
+        } else {
+            &self.identity
+        }
+    }
+
+    /// Same customer: the same identity, and not two different real phone numbers.
+    pub fn same_customer(&self, other: &MemberView) -> bool {
+        let different_phones = matches!((&self.phone, &other.phone), (Some(a), Some(b)) if a != b);
+        self.identity() == other.identity() && !different_phones
     }
 
     /// The latest moment this order may still wait in an open group.
@@ -144,7 +182,7 @@ pub fn exclusion(rules: &RuleSet, candidate: &MemberView) -> Option<Verdict> {
             "not a delivery order with an address: never merged",
         ));
     }
-    if candidate.customer_key.trim().is_empty() {
+    if candidate.identity().trim().is_empty() {
         return Some(Verdict::refuse(
             "hard:no-customer",
             "no customer key: cannot tell whose order it is",
@@ -239,7 +277,7 @@ pub fn evaluate(
 /// The invariants no rule set can switch off: same customer, same address.
 pub fn hard_invariant(candidate: &MemberView, members: &[MemberView]) -> Option<Verdict> {
     for m in members {
-        if m.customer_key != candidate.customer_key {
+        if !m.same_customer(candidate) {
             return Some(Verdict::refuse(
                 "hard:same-customer",
                 format!("different customer than {}", m.order_id),
@@ -282,7 +320,7 @@ fn holds_in(
     ctx: &Ctx,
 ) -> bool {
     match c {
-        Condition::SameCustomer => members.iter().all(|m| m.customer_key == cand.customer_key),
+        Condition::SameCustomer => members.iter().all(|m| m.same_customer(cand)),
         Condition::SameAddress { within_metres } => members
             .iter()
             .all(|m| same_address(cand, m, *within_metres)),

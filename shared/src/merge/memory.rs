@@ -110,13 +110,13 @@ impl Merger {
         }
         let window = if self.rules.adaptive.enabled {
             let w = self.adaptive.window_for(
-                &view.customer_key,
+                view.identity(),
                 view.area.as_deref(),
                 &self.rules.window,
                 &self.rules.adaptive,
             );
             self.adaptive.observe(
-                &view.customer_key,
+                view.identity(),
                 view.area.as_deref(),
                 view.placed_at,
                 self.rules.window.max_minutes,
@@ -127,7 +127,7 @@ impl Merger {
         };
         let latest_close = view.latest_close(&self.rules);
         let max_lanes = self.rules.max_lanes as usize;
-        let lanes = self.lanes.entry(view.customer_key.clone()).or_default();
+        let lanes = self.lanes.entry(view.identity().to_string()).or_default();
         if lanes.len() < max_lanes {
             lanes.resize_with(max_lanes, || None);
         }
@@ -187,7 +187,7 @@ impl Merger {
             "open",
             format!("opened with a {window}-minute window"),
         );
-        let customer = view.customer_key.clone();
+        let customer = view.identity().to_string();
         lanes[lane] = Some(OpenGroup {
             id,
             members: vec![view],

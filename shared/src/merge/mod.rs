@@ -12,8 +12,8 @@
 //! # Concurrency without compare-and-swap
 //!
 //! The store's only atomic operation is `increment`. Orders of one customer share an
-//! *anchor* (a hash of `customer_key`) with `max_lanes` lanes; each lane holds at most
-//! one open group at a time, its *epoch*. Everything that must be decided once is
+//! *anchor* (a hash of the order's merge identity, [`MemberView::identity`]) with
+//! `max_lanes` lanes; each lane holds at most one open group at a time, its *epoch*. Everything that must be decided once is
 //! decided by an increment:
 //!
 //! - **Membership**: an order claims slot `n = increment(slots(group), 1)`. Two

@@ -82,6 +82,52 @@ fn seed_example_app_and_meituan_same_address_make_one_parcel() {
     );
 }
 
+fn with_phone(mut o: Order, number: &str, privacy: bool) -> Order {
+    o.customer.phone = Some(Phone {
+        number: number.into(),
+        extension: privacy.then(|| "5678".into()),
+        is_privacy: privacy,
+    });
+    o.customer.customer_key = if privacy {
+        format!("{}:user:u-{}", o.channel, o.channel_order_id)
+    } else {
+        format!("phone:{number}")
+    };
+    o
+}
+
+/// The seed's example as Meituan really sends it: a privacy number (`138xxxx1234`),
+/// so the Meituan order's customer key is not the app's. The mask of both numbers and
+/// the same door still make it one customer and one parcel.
+#[test]
+fn seed_example_holds_with_meituan_privacy_numbers() {
+    let store = MemoryStore::new();
+    let app = with_phone(order("app", "A1", "", home(), 0), "13812341234", false);
+    let mt = with_phone(order("meituan", "M1", "", home(), 12), "138xxxx1234", true);
+    assert_ne!(app.customer.customer_key, mt.customer.customer_key);
+    offer(&store, &rules(), &app, at(0)).unwrap();
+    let d2 = offer(&store, &rules(), &mt, at(12)).unwrap();
+    assert!(matches!(d2.decision.outcome, MergeOutcome::Joined { .. }), "{:?}", d2.decision);
+    let released = close_due(&store, &rules(), at(31)).unwrap();
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].members.len(), 2);
+}
+
+/// Two real numbers with the same mask at the same door are two people: never merged,
+/// even by a rule set that joins everything.
+#[test]
+fn different_real_phones_with_one_mask_never_merge() {
+    let a = with_phone(order("app", "A1", "", home(), 0), "13812341234", false);
+    let b = with_phone(order("app", "B1", "", home(), 5), "13899991234", false);
+    assert_eq!(v(&a).identity(), v(&b).identity());
+    let verdict = evaluate(&permissive_join(), &v(&b), &[v(&a)], 30);
+    assert!(!verdict.join, "{verdict:?}");
+    assert_eq!(verdict.rule_id, "hard:same-customer");
+    // A privacy number of either still joins the one it matches by door.
+    let c = with_phone(order("meituan", "M1", "", home(), 6), "138xxxx1234", true);
+    assert!(evaluate(&rules(), &v(&c), &[v(&a)], 30).join);
+}
+
 #[test]
 fn retries_are_idempotent_and_late_orders_start_a_new_group() {
     let store = MemoryStore::new();

@@ -159,7 +159,7 @@ pub fn offer(
             released: Vec::new(),
         });
     }
-    let anchor = anchor_of(&view.customer_key);
+    let anchor = anchor_of(view.identity());
     if let Some(v) = exclusion(rules, &view) {
         return release_alone(store, &anchor, view, now, v, ReleaseReason::NeverMerges);
     }
