@@ -107,7 +107,7 @@ fn order_push(ctx: &Ctx, obj: &Value) -> Result<ChannelEvent, NormalizeError> {
             sku_fields: &["app_food_code", "sku_id"],
             name_field: "food_name",
         };
-        raw_lines.push(item_fields.read(item, &field)?);
+        raw_lines.push(item_fields.read(item, field)?);
     }
     let lines = build_lines(cfg, ctx.sku_map, raw_lines, &mut exceptions);
 
