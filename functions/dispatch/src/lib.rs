@@ -8,8 +8,10 @@
 //!   operator's manual entry point (same body and answer as the private `/parcels`).
 //! - `riders` (`/riders/...`, rider token): reports, accept/reject, a rider's state and
 //!   route, and `GET /riders/explain?parcel=&a=&b=` (why rider A and not rider B).
-//! - `dispatch-admin` (`/admin/dispatch/...`, admin token, no store):
-//!   `POST /admin/dispatch/cvrp`, the static-routing benchmark's solver run (`bench.rs`).
+//! - `dispatch-admin` (`/admin/dispatch/...`, admin token, store `dispatch` only):
+//!   `GET`/`PUT /admin/dispatch/config`, the stored dispatch configuration
+//!   (`admin.rs`), and `POST /admin/dispatch/cvrp`, the static-routing benchmark's
+//!   solver run (`bench.rs`).
 //!
 //! Same shape as every component: parse, call the core, apply its effects, answer.
 
@@ -17,6 +19,7 @@ use orderhub_shell::{auth, finish, health};
 use spin_sdk::http::{Params, Request, Response, Router};
 use spin_sdk::http_component;
 
+mod admin;
 mod bench;
 mod clock;
 mod riders;
@@ -24,6 +27,10 @@ mod run;
 
 fn jobs(req: &Request) -> Result<(), orderhub_shell::ApiError> {
     auth::require_bearer(req, "job_token")
+}
+
+fn admin_auth(req: &Request) -> Result<(), orderhub_shell::ApiError> {
+    auth::require_bearer(req, "admin_token")
 }
 
 fn rider_auth(req: &Request) -> Result<(), orderhub_shell::ApiError> {
@@ -62,6 +69,12 @@ async fn handle(req: Request) -> Response {
 
     router.post("/admin/dispatch/cvrp", |req: Request, _: Params| {
         finish(bench::cvrp(&req))
+    });
+    router.get("/admin/dispatch/config", |req: Request, _: Params| {
+        finish(admin_auth(&req).and_then(|()| admin::get_config()))
+    });
+    router.put("/admin/dispatch/config", |req: Request, _: Params| {
+        finish(admin_auth(&req).and_then(|()| admin::put_config(req.body())))
     });
 
     router.get("/riders/health", |_: Request, _: Params| health("dispatch"));

@@ -3,16 +3,15 @@
 
 use chrono::Utc;
 use orderhub_core::dispatch::state::{self, Progress, RiderReport};
-use orderhub_core::dispatch::{
-    explain as core_explain, DispatchConfig, Haversine, ParcelId, RiderId,
-};
+use orderhub_core::dispatch::{explain as core_explain, Haversine, ParcelId, RiderId};
 use orderhub_core::order::{book, EventKind, EventSource, OrderEvent};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{json, ApiError};
 use serde::Deserialize;
 use spin_sdk::http::Response;
 
-use crate::{clock, run};
+use crate::clock;
+use crate::run::{self, board_error};
 
 #[derive(Deserialize)]
 struct Parcels {
@@ -26,16 +25,6 @@ fn rider_id(id: &str) -> Result<RiderId, ApiError> {
     Ok(RiderId(id.to_string()))
 }
 
-fn board_error(e: state::BoardError) -> ApiError {
-    match e {
-        state::BoardError::Store(s) => ApiError::store(s),
-        state::BoardError::NoPosition(_) => {
-            ApiError::bad_request("position_required", e.to_string())
-        }
-        state::BoardError::UnknownRider(_) => ApiError::not_found("unknown_rider", e.to_string()),
-    }
-}
-
 /// `POST /riders/{id}/report`: position, shift end, capacity, capabilities, online.
 /// Going offline hands the rider's not-yet-picked parcels to the others at once.
 pub async fn report(id: &str, body: &[u8]) -> Result<Response, ApiError> {
@@ -43,15 +32,17 @@ pub async fn report(id: &str, body: &[u8]) -> Result<Response, ApiError> {
     let report: RiderReport = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("unreadable_report", e.to_string()))?;
     let store = Bucket::open("dispatch")?;
+    let config = state::load_config(&store)?;
     let now = clock::now_secs();
-    let (rider, progress) = state::report_rider(&store, &id, &report, now).map_err(board_error)?;
+    let (rider, progress) =
+        state::report_rider(&store, &id, &report, &config, now).map_err(board_error)?;
     record_progress(&store, &id, &progress)?;
     if rider.online {
         return Ok(json(200, &serde_json::json!({ "rider": rider })));
     }
-    let (mut problem, board) = state::problem(&store, now)?;
+    let (mut problem, board) = state::problem(&store, now, &config)?;
     let released = state::release(&store, &mut problem, &id, None).map_err(board_error)?;
-    let outcome = run::redispatch(&store, problem, &board).await?;
+    let outcome = run::redispatch(&store, &config, problem, &board).await?;
     Ok(json(
         200,
         &serde_json::json!({
@@ -96,10 +87,11 @@ pub async fn reject(id: &str, body: &[u8]) -> Result<Response, ApiError> {
     let Parcels { parcels } = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("unreadable_reject", e.to_string()))?;
     let store = Bucket::open("dispatch")?;
-    let (mut problem, board) = state::problem(&store, clock::now_secs())?;
+    let config = state::load_config(&store)?;
+    let (mut problem, board) = state::problem(&store, clock::now_secs(), &config)?;
     let released =
         state::release(&store, &mut problem, &id, Some(&parcels)).map_err(board_error)?;
-    let outcome = run::redispatch(&store, problem, &board).await?;
+    let outcome = run::redispatch(&store, &config, problem, &board).await?;
     Ok(json(
         200,
         &serde_json::json!({
@@ -116,7 +108,8 @@ pub fn accept(id: &str, body: &[u8]) -> Result<Response, ApiError> {
     let Parcels { parcels } = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("unreadable_accept", e.to_string()))?;
     let store = Bucket::open("dispatch")?;
-    let rider = state::get_rider(&store, &id)?
+    let config = state::load_config(&store)?;
+    let rider = state::get_rider(&store, &id, &config, clock::now_secs())?
         .ok_or_else(|| ApiError::not_found("unknown_rider", format!("unknown rider `{id}`")))?;
     let (accepted, refused): (Vec<ParcelId>, Vec<ParcelId>) = parcels
         .into_iter()
@@ -127,13 +120,15 @@ pub fn accept(id: &str, body: &[u8]) -> Result<Response, ApiError> {
     ))
 }
 
-/// `GET /riders/{id}`: the rider's last report and planned route.
+/// `GET /riders/{id}`: the rider's last report and planned route, and what the tick
+/// released if the rider has been silent too long.
 pub fn show(id: &str) -> Result<Response, ApiError> {
     let id = rider_id(id)?;
     let store = Bucket::open("dispatch")?;
-    let rider = state::get_rider(&store, &id)?
+    let config = state::load_config(&store)?;
+    let rider = state::get_rider(&store, &id, &config, clock::now_secs())?
         .ok_or_else(|| ApiError::not_found("unknown_rider", format!("unknown rider `{id}`")))?;
-    let plan = state::last_plan(&store)?.map(|(plan, _)| plan);
+    let plan = state::last_plan(&store)?.map(|last| last.plan);
     let route = plan
         .as_ref()
         .and_then(|p| p.routes.iter().find(|r| r.rider == id).cloned());
@@ -141,9 +136,14 @@ pub fn show(id: &str) -> Result<Response, ApiError> {
         .iter()
         .flat_map(|p| p.assignments.iter().filter(|a| a.rider == id).cloned())
         .collect();
+    // Why a silent rider's route shrank, if the tick released it during this silence.
+    let silent_release = state::silent_release(&store, &id, rider.position_at)?;
     Ok(json(
         200,
-        &serde_json::json!({ "rider": rider, "route": route, "assignments": assignments }),
+        &serde_json::json!({
+            "rider": rider, "route": route, "assignments": assignments,
+            "silent_release": silent_release,
+        }),
     ))
 }
 
@@ -164,13 +164,14 @@ pub fn explain(query: &str) -> Result<Response, ApiError> {
         RiderId(param("b")?),
     );
     let store = Bucket::open("dispatch")?;
-    let (plan, problem) = state::last_plan(&store)?
+    // Replayed with the config the plan was made with, not today's.
+    let last = state::last_plan(&store)?
         .ok_or_else(|| ApiError::not_found("no_plan", "nothing dispatched yet"))?;
     let explanation = core_explain(
-        &problem,
-        &DispatchConfig::default(),
+        &last.problem,
+        &last.config,
         &Haversine::default(),
-        &plan,
+        &last.plan,
         &parcel,
         &a,
         &b,

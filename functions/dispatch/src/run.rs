@@ -1,10 +1,12 @@
 //! One dispatch call over the board, and its effects: committed routes, `Dispatched`
-//! events and stock commits for assigned parcels, exceptions for impossible ones.
+//! events and stock commits for assigned parcels, exceptions for impossible ones. Every
+//! call runs with the configuration stored by `PUT /admin/dispatch/config` (the
+//! default until one is stored).
 
 use chrono::Utc;
-use orderhub_core::dispatch::state::{self, BoardParcel, ReadyParcel};
+use orderhub_core::dispatch::state::{self, BoardError, BoardParcel, ReadyParcel};
 use orderhub_core::dispatch::{
-    dispatch, Deadline, DispatchConfig, Haversine, Plan, Problem, Unassignable,
+    dispatch, Deadline, DispatchConfig, Haversine, Plan, Problem, SilentRelease, Unassignable,
 };
 use orderhub_core::order::{book, EventKind, EventSource, OrderEvent, OrderException, OrderId};
 use orderhub_shell::kv::Bucket;
@@ -27,8 +29,21 @@ pub struct Outcome {
     #[serde(flatten)]
     pub plan: Plan,
     pub exceptions: Vec<Exception>,
+    /// Riders silent too long whose unpicked parcels the tick gave back (tick only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub silent_released: Vec<SilentRelease>,
     /// Wall time of the core call alone, microseconds.
     pub dispatch_micros: u64,
+}
+
+/// A board error as an answer: bad input is a 400 with the core's code.
+pub fn board_error(e: BoardError) -> ApiError {
+    match e {
+        BoardError::Store(s) => ApiError::store(s),
+        BoardError::NoPosition(_) => ApiError::bad_request("position_required", e.to_string()),
+        BoardError::UnknownRider(_) => ApiError::not_found("unknown_rider", e.to_string()),
+        BoardError::Invalid(d) => ApiError::bad_request(d.code(), d.to_string()),
+    }
 }
 
 /// `POST /parcels`: a JSON list of parcels ready for dispatch.
@@ -36,31 +51,40 @@ pub async fn ready_parcels(body: &[u8]) -> Result<Response, ApiError> {
     let ready: Vec<ReadyParcel> = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("unreadable_parcels", e.to_string()))?;
     let store = Bucket::open("dispatch")?;
-    state::add_parcels(&store, &ready)?;
-    let (problem, board) = state::problem(&store, clock::now_secs())?;
-    Ok(json(200, &redispatch(&store, problem, &board).await?))
+    let config = state::load_config(&store)?;
+    state::add_parcels(&store, &ready).map_err(board_error)?;
+    let (problem, board) = state::problem(&store, clock::now_secs(), &config)?;
+    Ok(json(
+        200,
+        &redispatch(&store, &config, problem, &board).await?,
+    ))
 }
 
-/// `POST /jobs/dispatch/tick`: re-plan every open parcel with the riders' latest reports.
+/// `POST /jobs/dispatch/tick`: give back the unpicked parcels of riders silent too long,
+/// then re-plan every open parcel with the riders' latest reports.
 pub async fn tick() -> Result<Response, ApiError> {
     let store = Bucket::open("dispatch")?;
-    let (problem, board) = state::problem(&store, clock::now_secs())?;
-    Ok(json(200, &redispatch(&store, problem, &board).await?))
+    let config = state::load_config(&store)?;
+    let (mut problem, board) = state::problem(&store, clock::now_secs(), &config)?;
+    let released = state::release_silent_riders(&store, &mut problem, &config)?;
+    let mut outcome = redispatch(&store, &config, problem, &board).await?;
+    outcome.silent_released = released;
+    Ok(json(200, &outcome))
 }
 
 /// Run the core on `problem` under the wall-clock budget and apply the plan.
 pub async fn redispatch(
     store: &Bucket,
+    config: &DispatchConfig,
     mut problem: Problem,
     board: &[BoardParcel],
 ) -> Result<Outcome, ApiError> {
-    let config = DispatchConfig::default();
     let started = clock::now_micros();
     let mut budget = Deadline::after_millis(clock::now_micros, config.budget_millis);
-    let plan = dispatch(&problem, &config, &Haversine::default(), &mut budget)
-        .map_err(|e| ApiError::new(422, "dispatch_problem_invalid", e.to_string()))?;
+    let plan = dispatch(&problem, config, &Haversine::default(), &mut budget)
+        .map_err(|e| ApiError::new(422, e.code(), e.to_string()))?;
     let dispatch_micros = clock::now_micros().saturating_sub(started);
-    state::save_plan(store, &mut problem, board, &plan)?;
+    state::save_plan(store, &mut problem, board, &plan, config)?;
 
     let orders = Bucket::open("orders")?;
     let orders_of = |parcel: &str| -> Vec<OrderId> {
@@ -111,6 +135,7 @@ pub async fn redispatch(
     Ok(Outcome {
         plan,
         exceptions,
+        silent_released: Vec::new(),
         dispatch_micros,
     })
 }

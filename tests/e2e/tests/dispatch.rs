@@ -370,3 +370,242 @@ fn fifty_parcels_over_twenty_riders_timed_through_the_host() {
          (core ms {core:?}); tick ms {ticks:?}"
     );
 }
+
+/// `/admin/dispatch/config`: admin token only, refusals name their field, and every run
+/// loads what is stored: a configured service area turns a far parcel into a bad-address
+/// exception, a lateness bound an impossible window into one.
+#[test]
+fn stored_config_drives_dispatch_and_bad_configs_are_refused() {
+    let app = App::start();
+    let path = "/admin/dispatch/config";
+    let r = app.admin("GET", path, &Value::Null);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["stale_after"], 180, "default until one is stored");
+    assert_eq!(r.json()["service_area"], Value::Null);
+    let put = |token: &str, body: &Value| {
+        let auth = format!("Bearer {token}");
+        app.request(
+            "PUT",
+            path,
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &auth),
+            ],
+            body.to_string().as_bytes(),
+        )
+    };
+    assert_eq!(put(JOB_TOKEN, &json!({})).status, 401);
+    assert_eq!(put(RIDER_TOKEN, &json!({})).status, 401);
+    assert_eq!(app.request("GET", path, &[], b"").status, 401);
+
+    for (body, code, field) in [
+        (json!([1]), "unreadable_config", "$"),
+        (json!({ "stale_aftr": 60 }), "unknown_field", "stale_aftr"),
+        (
+            json!({ "weights": { "travel": -1 } }),
+            "out_of_range",
+            "weights.travel",
+        ),
+        (
+            json!({ "budget_millis": "fast" }),
+            "wrong_type",
+            "budget_millis",
+        ),
+        (
+            json!({ "max_lateness": 10_000_000 }),
+            "out_of_range",
+            "max_lateness",
+        ),
+        (
+            json!({ "service_area": { "min": { "x": 122, "y": 31 }, "max": { "x": 121, "y": 32 } } }),
+            "empty_service_area",
+            "service_area",
+        ),
+    ] {
+        let r = put(ADMIN_TOKEN, &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        let e = &r.json()["error"];
+        assert_eq!(e["code"], code, "{body}: {}", r.body);
+        assert_eq!(e["field"], field, "{body}: {}", r.body);
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // Nothing refused was stored.
+    assert_eq!(
+        app.admin("GET", path, &Value::Null).json()["stale_after"],
+        180
+    );
+
+    // Central Shanghai only, and at most 10 minutes late.
+    let config = json!({
+        "service_area": { "min": { "x": 121.40, "y": 31.18 }, "max": { "x": 121.55, "y": 31.28 } },
+        "max_lateness": 600,
+        "weights": { "lateness": 20, "travel": 1, "balance": 30 },
+    });
+    let r = put(ADMIN_TOKEN, &config);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let stored = app.admin("GET", path, &Value::Null).json();
+    assert_eq!(stored["max_lateness"], 600);
+    assert_eq!(stored["weights"]["lateness"], 20.0);
+    assert_eq!(
+        stored["budget_millis"], 50,
+        "absent fields take their defaults"
+    );
+
+    report(&app, "bike", 31.231, 121.474, true, false);
+    let mut too_late = parcel("too-late", "ambient", Some(STORE), Some(near(2)));
+    too_late["promised_at"] = json!(now() - 3_600);
+    let batch = json!([
+        parcel("inside", "ambient", Some(STORE), Some(near(1))),
+        // Hangzhou: a real address, outside this service area.
+        parcel(
+            "hangzhou",
+            "ambient",
+            Some(STORE),
+            Some((30.2741, 120.1551))
+        ),
+        too_late,
+    ]);
+    let r = post(&app, "/jobs/dispatch/parcels", JOB_TOKEN, &batch);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let out = r.json();
+    assert_eq!(
+        rider_of(&out, "inside").as_deref(),
+        Some("bike"),
+        "{}",
+        r.body
+    );
+    let far = exception_of(&out, "hangzhou").expect("outside the area is an exception");
+    assert_eq!(
+        far["reason"]["reason"], "outside_service_area",
+        "{}",
+        r.body
+    );
+    assert_eq!(far["exception"]["code"], "bad_address", "{}", r.body);
+    let late = exception_of(&out, "too-late").expect("an impossible window is an exception");
+    assert_eq!(late["reason"]["reason"], "window_impossible", "{}", r.body);
+    let history = app.get("/orders/order-hangzhou/history").json();
+    assert!(
+        history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "exception" && e["code"] == "bad_address"),
+        "{history}"
+    );
+    // Explanations replay with the config the plan was made with.
+    let r = get(
+        &app,
+        "/riders/explain?parcel=inside&a=bike&b=bike",
+        RIDER_TOKEN,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// Times and sizes far outside anything real are refused where they enter, with a code;
+/// nothing of the request is stored and the board keeps working.
+#[test]
+fn extreme_times_and_sizes_are_refused_with_a_code() {
+    let app = App::start();
+    report(&app, "bike", 31.231, 121.474, true, false);
+    for (field, value) in [
+        ("promised_at", json!(i64::MIN)),
+        ("ready_at", json!(i64::MAX)),
+        ("pickup_service", json!(-1)),
+    ] {
+        let mut bad = parcel("bad", "ambient", Some(STORE), Some(near(1)));
+        bad[field] = value;
+        let batch = json!([parcel("good", "ambient", Some(STORE), Some(near(2))), bad]);
+        let r = post(&app, "/jobs/dispatch/parcels", JOB_TOKEN, &batch);
+        assert_eq!(r.status, 400, "{field}: {}", r.body);
+        assert_eq!(
+            r.json()["error"]["code"],
+            "value_out_of_range",
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains(field), "{}", r.body);
+    }
+    let mut huge = parcel("bad", "ambient", Some(STORE), Some(near(1)));
+    huge["size"]["weight_g"] = json!(i64::MAX);
+    let r = post(&app, "/jobs/dispatch/parcels", JOB_TOKEN, &json!([huge]));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("size.weight_g"), "{}", r.body);
+
+    for body in [
+        json!({ "free_at": i64::MAX }),
+        json!({ "shift_end": i64::MIN }),
+        json!({ "capacity": { "weight_g": -5, "volume_ml": 1, "parcels": 1 } }),
+    ] {
+        let r = post(&app, "/riders/bike/report", RIDER_TOKEN, &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(
+            r.json()["error"]["code"],
+            "value_out_of_range",
+            "{}",
+            r.body
+        );
+    }
+    // Nothing of the refused batches reached the board: the tick plans nothing.
+    let r = post(&app, "/jobs/dispatch/tick", JOB_TOKEN, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.json()["assignments"].as_array().unwrap().is_empty(),
+        "{}",
+        r.body
+    );
+    let r = post(
+        &app,
+        "/jobs/dispatch/parcels",
+        JOB_TOKEN,
+        &json!([parcel("fine", "ambient", Some(STORE), Some(near(3)))]),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(rider_of(&r.json(), "fine").as_deref(), Some("bike"));
+}
+
+/// A rider silent for `release_stale_after × stale_after` loses its unpicked parcels to
+/// the board at the next tick, and the tick says why.
+#[test]
+fn a_silent_rider_gives_its_unpicked_parcels_back_at_the_tick() {
+    let app = App::start();
+    let r = app.admin(
+        "PUT",
+        "/admin/dispatch/config",
+        &json!({ "stale_after": 1, "release_stale_after": 2 }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    report(&app, "quiet", 31.231, 121.474, true, false);
+    let r = post(
+        &app,
+        "/jobs/dispatch/parcels",
+        JOB_TOKEN,
+        &json!([parcel("p-quiet", "ambient", Some(STORE), Some(near(1)))]),
+    );
+    assert_eq!(
+        rider_of(&r.json(), "p-quiet").as_deref(),
+        Some("quiet"),
+        "{}",
+        r.body
+    );
+    std::thread::sleep(std::time::Duration::from_millis(3_500));
+    report(&app, "chatty", 31.229, 121.472, true, false);
+    // The host fires the minute's tick on its own too: whichever tick came first did it.
+    let r = post(&app, "/jobs/dispatch/tick", JOB_TOKEN, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    if let Some(released) = r.json()["silent_released"].as_array() {
+        assert!(released.iter().all(|x| x["rider"] == "quiet"), "{}", r.body);
+    }
+    let r = get(&app, "/riders/quiet", RIDER_TOKEN);
+    let why = &r.json()["silent_release"];
+    assert_eq!(why["reopened"], json!(["p-quiet"]), "{}", r.body);
+    assert_eq!(why["limit"], 2, "{}", r.body);
+    assert!(why["silent_for"].as_i64().unwrap() > 2, "{}", r.body);
+    assert!(
+        r.json()["route"]["stops"].as_array().unwrap().is_empty(),
+        "{}",
+        r.body
+    );
+    let r = get(&app, "/riders/chatty", RIDER_TOKEN);
+    let stops = r.json()["route"]["stops"].as_array().unwrap().clone();
+    assert!(stops.iter().any(|s| s["parcel"] == "p-quiet"), "{}", r.body);
+}
