@@ -125,7 +125,13 @@ pub fn record_event<S: KeyValue>(
 /// The history recorded for an order id, whether or not the order itself has
 /// arrived, sorted by time (ties by key, so the result is deterministic).
 pub fn history<S: KeyValue>(store: &S, id: &OrderId) -> Result<Vec<OrderEvent>, StoreError> {
-    let n = store.increment(&format!("order/{id}/seq"), 0)?;
+    // `increment(k, 0)` creates the key: a read of an unknown id (the public query
+    // route) must not write, so look first.
+    let seq = format!("order/{id}/seq");
+    if !store.exists(&seq)? {
+        return Ok(Vec::new());
+    }
+    let n = store.increment(&seq, 0)?;
     if n <= 0 {
         return Ok(Vec::new());
     }

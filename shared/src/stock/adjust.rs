@@ -28,7 +28,8 @@ pub struct AdjustRequest {
     pub warehouse: WarehouseId,
     pub change: Adjustment,
     pub reason: String,
-    /// WMS document id: a retry with the same reference is answered, not re-applied.
+    /// WMS document id: a retry of the same line (reference, SKU, warehouse) is
+    /// answered, not re-applied; other lines of the document apply on their own.
     #[serde(default)]
     pub reference: Option<String>,
 }
@@ -71,10 +72,10 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         }
         let result_key = match &request.reference {
             Some(reference) => {
-                if self.store.increment(&keys::adjust_ticket(reference), 1)? > 1 {
+                if self.store.increment(&keys::adjust_ticket(reference, &request.sku, &request.warehouse), 1)? > 1 {
                     return match self
                         .store
-                        .get_json::<AdjustOutcome>(&keys::adjust_result(reference))?
+                        .get_json::<AdjustOutcome>(&keys::adjust_result(reference, &request.sku, &request.warehouse))?
                     {
                         Some(first) => Ok(AdjustOutcome {
                             replayed: true,
@@ -83,7 +84,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                         None => Err(StockError::InFlight(reference.clone())),
                     };
                 }
-                Some(keys::adjust_result(reference))
+                Some(keys::adjust_result(reference, &request.sku, &request.warehouse))
             }
             None => None,
         };

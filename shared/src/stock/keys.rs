@@ -65,11 +65,12 @@ pub fn op_ticket(order: &OrderId, attempt: u32, kind: &str, op_id: &str) -> Stri
 pub fn op_result(order: &OrderId, attempt: u32, kind: &str, op_id: &str) -> String {
     format!("stock:res:{}:{attempt}:op:{kind}:{op_id}:r", order.0)
 }
-pub fn adjust_ticket(reference: &str) -> String {
-    format!("stock:adj:{reference}")
+/// Per (document, SKU, warehouse): one WMS document adjusts many lines.
+pub fn adjust_ticket(reference: &str, sku: &SkuId, warehouse: &WarehouseId) -> String {
+    format!("stock:adj:{reference}:{}@{}", sku.0, warehouse.0)
 }
-pub fn adjust_result(reference: &str) -> String {
-    format!("stock:adj:{reference}:r")
+pub fn adjust_result(reference: &str, sku: &SkuId, warehouse: &WarehouseId) -> String {
+    format!("stock:adj:{reference}:{}@{}:r", sku.0, warehouse.0)
 }
 pub fn expiry_len(bucket: i64) -> String {
     format!("stock:exp:{bucket}:n")

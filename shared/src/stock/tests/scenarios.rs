@@ -257,6 +257,18 @@ fn retries_never_double_count() {
     assert_eq!(ledger.adjust(&adjust, t0()).unwrap().applied, 5);
     assert!(ledger.adjust(&adjust, t0()).unwrap().replayed);
     assert_eq!(level(&ledger, "apple", "sh").on_hand, 13);
+    // The same goods receipt's next line (another SKU) is its own adjustment, not a
+    // replay of the first one's answer.
+    ledger.define_sku(&SkuStock::new(sku("pear"))).unwrap();
+    let pear = AdjustRequest {
+        sku: sku("pear"),
+        ..adjust.clone()
+    };
+    let second_line = ledger.adjust(&pear, t0()).unwrap();
+    assert_eq!((second_line.applied, second_line.replayed), (5, false));
+    assert_eq!(level(&ledger, "pear", "sh").on_hand, 5);
+    assert!(ledger.adjust(&pear, t0()).unwrap().replayed);
+    assert_eq!(level(&ledger, "pear", "sh").on_hand, 5);
 }
 
 #[test]
