@@ -70,7 +70,8 @@ pub fn customer_key(
 /// pair of different phones) is further ruled out when both real numbers are known.
 pub fn phone_mask(number: &str) -> Option<String> {
     let b = number.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
     (b.len() == 11 && b[0] == b'1' && digits(0..3) && digits(7..11))
         .then(|| format!("{}****{}", &number[..3], &number[7..]))
 }

@@ -14,7 +14,9 @@ use super::{
     offer, validate, MergeDecision, MergeError, MergeOutcome, Offered, ReleasedGroup, RuleError,
     RuleSet,
 };
-use crate::order::{book, EventKind, EventSource, Order, OrderEvent, OrderId};
+use crate::order::{
+    book, EventKind, EventSource, ExceptionCode, Order, OrderEvent, OrderException, OrderId,
+};
 use crate::split::{split_group, ParcelLimits, SplitError, SplitItem, SplitPlan};
 use crate::store::KeyValue;
 
@@ -98,7 +100,24 @@ pub fn deliver(
     let (plan, split_errors) =
         match split_group(&group.group_id, &SplitItem::of_orders(&loaded), limits) {
             Ok(p) => (Some(p), Vec::new()),
-            Err(e) => (None, e.iter().map(SplitError::to_string).collect()),
+            Err(errors) => {
+                // Nothing of the group can leave: each order with a line that fits no
+                // parcel goes to customer service with that line named.
+                for e in &errors {
+                    if let SplitError::TooBig { order_id, .. } = e {
+                        let exception =
+                            OrderException::new(ExceptionCode::ParcelTooLarge, e.to_string());
+                        book::record_exception(
+                            orders,
+                            order_id,
+                            &exception,
+                            now,
+                            EventSource::Component("merge".into()),
+                        )?;
+                    }
+                }
+                (None, errors.iter().map(SplitError::to_string).collect())
+            }
         };
     let delivery = GroupDelivery {
         group: group.clone(),

@@ -136,7 +136,10 @@ pub fn parse_pickups(json: &str) -> Result<PickupPoints, Vec<PickupError>> {
         ("default_prep_minutes", points.default_prep_minutes),
         ("asap_promise_minutes", points.asap_promise_minutes),
         ("pickup_service_seconds", points.pickup_service_seconds / 60),
-        ("dropoff_service_seconds", points.dropoff_service_seconds / 60),
+        (
+            "dropoff_service_seconds",
+            points.dropoff_service_seconds / 60,
+        ),
     ] {
         if v > MAX_MINUTES {
             errors.push(PickupError {
@@ -202,10 +205,7 @@ pub fn ready_parcels(
         let Some(first) = members.first() else {
             continue;
         };
-        let store = first
-            .store_id
-            .as_deref()
-            .and_then(|s| points.stores.get(s));
+        let store = first.store_id.as_deref().and_then(|s| points.stores.get(s));
         let prep = store
             .and_then(|s| s.prep_minutes)
             .unwrap_or(points.default_prep_minutes);
@@ -232,9 +232,7 @@ pub fn ready_parcels(
                     1,
                 ),
                 cold_chain: cold_chain(p.zone),
-                zone: first
-                    .delivery_address()
-                    .and_then(|a| a.district.clone()),
+                zone: first.delivery_address().and_then(|a| a.district.clone()),
                 pickup_service: Time::from(points.pickup_service_seconds),
                 dropoff_service: Time::from(points.dropoff_service_seconds),
                 declined_by: Vec::new(),

@@ -107,7 +107,11 @@ fn seed_example_holds_with_meituan_privacy_numbers() {
     assert_ne!(app.customer.customer_key, mt.customer.customer_key);
     offer(&store, &rules(), &app, at(0)).unwrap();
     let d2 = offer(&store, &rules(), &mt, at(12)).unwrap();
-    assert!(matches!(d2.decision.outcome, MergeOutcome::Joined { .. }), "{:?}", d2.decision);
+    assert!(
+        matches!(d2.decision.outcome, MergeOutcome::Joined { .. }),
+        "{:?}",
+        d2.decision
+    );
     let released = close_due(&store, &rules(), at(31)).unwrap();
     assert_eq!(released.len(), 1);
     assert_eq!(released[0].members.len(), 2);

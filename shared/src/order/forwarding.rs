@@ -116,7 +116,9 @@ mod tests {
             .collect();
         let events: Vec<ChannelEvent> = orders
             .iter()
-            .map(|o| ChannelEvent::Order { order: Box::new(o.clone()) })
+            .map(|o| ChannelEvent::Order {
+                order: Box::new(o.clone()),
+            })
             .collect();
         book::apply(store, &events).unwrap();
         orders.into_iter().map(|o| o.id).collect()
@@ -128,7 +130,10 @@ mod tests {
         let ids = store_orders(&store, &["A", "B", "C"]);
         let grace = Duration::minutes(2);
         // Too young: normalize may still be on it.
-        assert!(backlog(&store, 10, 100, grace, at(1)).unwrap().orders.is_empty());
+        assert!(backlog(&store, 10, 100, grace, at(1))
+            .unwrap()
+            .orders
+            .is_empty());
         let b = backlog(&store, 10, 100, grace, at(5)).unwrap();
         assert_eq!(b.orders, ids);
         assert_eq!(b.cursor, 0);
@@ -170,7 +175,11 @@ mod tests {
         let b = backlog(&store, 10, 100, Duration::zero(), at(10)).unwrap();
         assert_eq!(b.orders, vec![ids[0].clone(), e[0].clone(), e[1].clone()]);
         let b = backlog(&store, 10, 3, Duration::zero(), at(10)).unwrap();
-        assert_eq!((b.scanned, b.orders.len()), (3, 1), "at most `max_scan` positions");
+        assert_eq!(
+            (b.scanned, b.orders.len()),
+            (3, 1),
+            "at most `max_scan` positions"
+        );
     }
 
     #[test]

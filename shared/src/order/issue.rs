@@ -26,6 +26,8 @@ pub enum ExceptionCode {
     NoCapableRider,
     /// The promised window can no longer be met.
     WindowImpossible,
+    /// A line is heavier or bulkier than one parcel may be (and may not be split).
+    ParcelTooLarge,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,7 +40,7 @@ pub enum ExceptionRoute {
 }
 
 impl ExceptionCode {
-    pub const ALL: [ExceptionCode; 10] = [
+    pub const ALL: [ExceptionCode; 11] = [
         ExceptionCode::UnknownSku,
         ExceptionCode::ImpossibleQuantity,
         ExceptionCode::MoneyMismatch,
@@ -49,6 +51,7 @@ impl ExceptionCode {
         ExceptionCode::OutOfStock,
         ExceptionCode::NoCapableRider,
         ExceptionCode::WindowImpossible,
+        ExceptionCode::ParcelTooLarge,
     ];
 
     /// The code as it appears in JSON and in store keys (`out_of_stock`).

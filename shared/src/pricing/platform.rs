@@ -11,9 +11,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{
-    compare_with_platform, price_order, Coupon, CouponKind, PricingRules, ThresholdMode,
-};
+use super::{compare_with_platform, price_order, Coupon, CouponKind, PricingRules, ThresholdMode};
 use crate::order::{ExceptionCode, Order, OrderException};
 
 /// Larger than any real grocery rule; bounds every product and sum the calculation
@@ -53,7 +51,9 @@ pub fn parse_rules(json: &str) -> Result<PricingRules, Vec<String>> {
             errors.push(format!("$.thresholds[{i}].tiers: no tier"));
         }
         if t.tiers.iter().any(|tier| tier.over <= Decimal::ZERO) {
-            errors.push(format!("$.thresholds[{i}].tiers: a threshold must be positive"));
+            errors.push(format!(
+                "$.thresholds[{i}].tiers: a threshold must be positive"
+            ));
         }
         if matches!(t.mode, ThresholdMode::PerMultiple { .. }) && t.tiers.len() != 1 {
             errors.push(format!(
@@ -157,7 +157,10 @@ mod tests {
 
     #[test]
     fn agreeing_figures_raise_nothing() {
-        assert_eq!(check_platform_order(&platform_order(dec!(88.00), dec!(20.00)), &rules()), None);
+        assert_eq!(
+            check_platform_order(&platform_order(dec!(88.00), dec!(20.00)), &rules()),
+            None
+        );
     }
 
     #[test]
@@ -172,7 +175,10 @@ mod tests {
     fn within_tolerance_is_not_an_exception() {
         let mut r = rules();
         r.tolerance = dec!(0.05);
-        assert_eq!(check_platform_order(&platform_order(dec!(88.04), dec!(20.00)), &r), None);
+        assert_eq!(
+            check_platform_order(&platform_order(dec!(88.04), dec!(20.00)), &r),
+            None
+        );
         assert!(check_platform_order(&platform_order(dec!(88.06), dec!(20.00)), &r).is_some());
     }
 

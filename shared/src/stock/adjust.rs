@@ -72,11 +72,16 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         }
         let result_key = match &request.reference {
             Some(reference) => {
-                if self.store.increment(&keys::adjust_ticket(reference, &request.sku, &request.warehouse), 1)? > 1 {
-                    return match self
-                        .store
-                        .get_json::<AdjustOutcome>(&keys::adjust_result(reference, &request.sku, &request.warehouse))?
-                    {
+                if self.store.increment(
+                    &keys::adjust_ticket(reference, &request.sku, &request.warehouse),
+                    1,
+                )? > 1
+                {
+                    return match self.store.get_json::<AdjustOutcome>(&keys::adjust_result(
+                        reference,
+                        &request.sku,
+                        &request.warehouse,
+                    ))? {
                         Some(first) => Ok(AdjustOutcome {
                             replayed: true,
                             ..first
@@ -84,7 +89,11 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                         None => Err(StockError::InFlight(reference.clone())),
                     };
                 }
-                Some(keys::adjust_result(reference, &request.sku, &request.warehouse))
+                Some(keys::adjust_result(
+                    reference,
+                    &request.sku,
+                    &request.warehouse,
+                ))
             }
             None => None,
         };

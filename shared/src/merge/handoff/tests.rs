@@ -4,8 +4,8 @@ use super::*;
 use crate::channel::ChannelEvent;
 use crate::merge::fixtures::*;
 use crate::merge::{close_due, deliver, offer, RuleSet};
-use crate::split::ParcelLimits;
 use crate::order::{book, Fulfilment, TemperatureZone};
+use crate::split::ParcelLimits;
 use crate::store::MemoryStore;
 
 fn pickups() -> PickupPoints {
@@ -16,11 +16,16 @@ fn pickups() -> PickupPoints {
 }
 
 /// Offer `orders`, close their windows at minute 200, deliver every released group.
-fn delivered(orders: &[Order], limits: &ParcelLimits) -> (MemoryStore, MemoryStore, Vec<GroupDelivery>) {
+fn delivered(
+    orders: &[Order],
+    limits: &ParcelLimits,
+) -> (MemoryStore, MemoryStore, Vec<GroupDelivery>) {
     let (merge, book_store) = (MemoryStore::new(), MemoryStore::new());
     let events: Vec<ChannelEvent> = orders
         .iter()
-        .map(|o| ChannelEvent::Order { order: Box::new(o.clone()) })
+        .map(|o| ChannelEvent::Order {
+            order: Box::new(o.clone()),
+        })
         .collect();
     book::apply(&book_store, &events).unwrap();
     for o in orders {
@@ -29,7 +34,11 @@ fn delivered(orders: &[Order], limits: &ParcelLimits) -> (MemoryStore, MemorySto
     let released = close_due(&merge, &RuleSet::default(), at(200)).unwrap();
     let deliveries = released
         .iter()
-        .map(|g| deliver(&merge, &book_store, limits, g, at(200)).unwrap().delivery)
+        .map(|g| {
+            deliver(&merge, &book_store, limits, g, at(200))
+                .unwrap()
+                .delivery
+        })
         .collect();
     (merge, book_store, deliveries)
 }
@@ -78,9 +87,8 @@ fn frozen_and_ambient_parcels_keep_their_cold_chain_and_unknown_store_has_no_pic
     assert_eq!(chains, vec![ColdChain::Ambient, ColdChain::Frozen]);
     assert!(ready.iter().all(|r| r.parcel.pickup.is_none()));
     // Ready 10 minutes (the default) after release.
-    assert!(ready
-        .iter()
-        .all(|r| r.parcel.ready_at == (deliveries[0].group.released_at + Duration::minutes(10)).timestamp()));
+    assert!(ready.iter().all(|r| r.parcel.ready_at
+        == (deliveries[0].group.released_at + Duration::minutes(10)).timestamp()));
 }
 
 #[test]
@@ -100,16 +108,32 @@ fn orders_no_rider_carries_are_not_handed_over() {
 #[test]
 fn every_delivered_group_is_pending_until_handed_over() {
     let a = order("app", "A1", "phone:13800000000", home(), 0);
-    let b = order("app", "B1", "phone:13900000000", address("another door", 31.0, 121.0), 0);
+    let b = order(
+        "app",
+        "B1",
+        "phone:13900000000",
+        address("another door", 31.0, 121.0),
+        0,
+    );
     let (merge, _, deliveries) = delivered(&[a, b], &ParcelLimits::default());
     assert_eq!(deliveries.len(), 2);
     let mut pending_now = pending(&merge, 10, at(200)).unwrap();
     pending_now.sort();
-    let mut all: Vec<String> = deliveries.iter().map(|d| d.group.group_id.clone()).collect();
+    let mut all: Vec<String> = deliveries
+        .iter()
+        .map(|d| d.group.group_id.clone())
+        .collect();
     all.sort();
     assert_eq!(pending_now, all);
     // A repeated delivery does not queue the group twice.
-    let again = deliver(&merge, &MemoryStore::new(), &ParcelLimits::default(), &deliveries[0].group, at(201)).unwrap();
+    let again = deliver(
+        &merge,
+        &MemoryStore::new(),
+        &ParcelLimits::default(),
+        &deliveries[0].group,
+        at(201),
+    )
+    .unwrap();
     assert!(!again.first);
     assert_eq!(pending(&merge, 10, at(200)).unwrap().len(), 2);
 
@@ -139,7 +163,10 @@ fn pickup_tables_are_validated_with_paths() {
     .unwrap_err();
     let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, vec!["$.stores.s1", "$.stores.s2.prep_minutes"]);
-    assert!(parse_pickups(r#"{"shops": {}}"#).is_err(), "unknown fields are refused");
+    assert!(
+        parse_pickups(r#"{"shops": {}}"#).is_err(),
+        "unknown fields are refused"
+    );
     assert!(parse_pickups("[").is_err());
     let store = MemoryStore::new();
     assert_eq!(load_pickups(&store).unwrap(), PickupPoints::default());
@@ -147,4 +174,23 @@ fn pickup_tables_are_validated_with_paths() {
         .unwrap()
         .unwrap();
     assert!(load_pickups(&store).unwrap().stores.contains_key("s1"));
+}
+
+#[test]
+fn a_line_no_parcel_can_hold_is_an_exception_and_nothing_is_handed_over() {
+    let mut a = order("app", "A1", "phone:13800000000", home(), 0);
+    a.lines[0].unit_weight_g = 30_000;
+    a.lines[0].quantity = 1;
+    let limits = ParcelLimits {
+        split_lines: false,
+        ..ParcelLimits::default()
+    };
+    let (_, book_store, deliveries) = delivered(std::slice::from_ref(&a), &limits);
+    let d = &deliveries[0];
+    assert!(d.plan.is_none());
+    assert_eq!(d.split_errors.len(), 1);
+    assert!(ready_parcels(d, std::slice::from_ref(&a), &pickups()).is_empty());
+    let stored = book::get_order(&book_store, &a.id).unwrap().unwrap();
+    let codes: Vec<_> = stored.exceptions.iter().map(|e| e.code).collect();
+    assert_eq!(codes, vec![crate::order::ExceptionCode::ParcelTooLarge]);
 }
