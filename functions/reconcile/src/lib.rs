@@ -6,7 +6,9 @@
 //! - `POST /reconcile/uploads` `{channel, business_date, statement: {"kind": …}, total_chunks}`
 //!   → 201 upload status with `upload_id`;
 //! - `PUT /reconcile/uploads/{id}/chunks/{index}` raw bytes (≤ 1 MiB) → 201 stored,
-//!   200 already had (same bytes), 409 other bytes under that index;
+//!   200 already had (same bytes), 409 other bytes under that index; the chunk that
+//!   completes the upload imports it first: a bad bill is 422 `bad_bill` (and stays so
+//!   on retries), and the day's earlier statement stays in force;
 //! - `GET /reconcile/uploads/{id}` → status (`missing` chunks, `complete`, `statement_id`);
 //! - `POST /reconcile/runs` `{channel, date}` → the run's effect and report summary;
 //! - `GET /reconcile/reports/{channel}/{date}` (JSON; `?format=csv` differences,

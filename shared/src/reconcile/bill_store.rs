@@ -9,12 +9,17 @@
 //!   so two racing writers of different bytes never mix halves;
 //! - `reconcile/upload/{u}/info/{i}` — its [`ChunkInfo`], written after the bytes (info
 //!   present ⇒ bytes present);
+//! - `reconcile/upload/{u}/verdict/{statement_id}` — the [`Verdict`] of the import run
+//!   when the upload completed, so a retried last chunk answers the same;
 //! - `reconcile/bill/{channel}/{date}` — the upload that is the statement of that day:
-//!   the last one completed (a corrected statement is a new upload);
+//!   the last one completed *and imported cleanly* (a corrected statement is a new
+//!   upload; a malformed one is refused and the earlier statement stays in force);
 //! - `reconcile/bills/{date}/seq|idx/{n}|listed/{channel}` — the channels with a bill.
 //!
 //! No compare-and-swap: a writer that dies between its claim and its info is repaired by
-//! the retry, which finds no info and writes the chunk itself.
+//! the retry, which finds no info and writes the chunk itself; one that dies between the
+//! last info and the verdict is repaired by a retry of any chunk, which finds the upload
+//! complete without a verdict and imports it.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -55,6 +60,21 @@ pub struct UploadStatus {
     /// The statement's identity, once complete.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement_id: Option<String>,
+    /// Why the completed upload was refused (it is not the day's statement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<ImportError>,
+}
+
+/// What importing a completed upload said. Stored per statement id, which is the digest
+/// of every chunk, so a verdict can never be read for other bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+enum Verdict {
+    /// It is (or was) the day's statement.
+    Accepted,
+    Rejected {
+        error: ImportError,
+    },
 }
 
 #[derive(Debug, Error)]
@@ -84,6 +104,9 @@ fn info_key(u: &str, i: u32) -> String {
 fn chunk_key(u: &str, i: u32, sha: &str) -> String {
     format!("reconcile/upload/{u}/chunk/{i}/{sha}")
 }
+fn verdict_key(u: &str, statement_id: &str) -> String {
+    format!("reconcile/upload/{u}/verdict/{statement_id}")
+}
 fn bill_key(channel: &ChannelId, date: NaiveDate) -> String {
     format!("reconcile/bill/{channel}/{date}")
 }
@@ -108,6 +131,7 @@ pub fn create_upload<S: KeyValue>(
         &upload_id,
         spec,
         &UploadManifest::new(&upload_id, spec.total_chunks),
+        None,
     )
 }
 
@@ -140,6 +164,7 @@ fn status_of(
     upload_id: &str,
     spec: &UploadSpec,
     m: &UploadManifest,
+    verdict: Option<&Verdict>,
 ) -> Result<UploadStatus, BillStoreError> {
     Ok(UploadStatus {
         upload_id: upload_id.to_string(),
@@ -151,7 +176,23 @@ fn status_of(
         bytes: m.bytes(),
         complete: m.is_complete(),
         statement_id: m.statement_id().ok(),
+        rejected: match verdict {
+            Some(Verdict::Rejected { error }) => Some(error.clone()),
+            _ => None,
+        },
     })
+}
+
+/// The stored verdict of a complete upload (`None` while incomplete or not yet judged).
+fn load_verdict<S: KeyValue>(
+    store: &S,
+    upload_id: &str,
+    m: &UploadManifest,
+) -> Result<Option<Verdict>, BillStoreError> {
+    let Ok(statement_id) = m.statement_id() else {
+        return Ok(None);
+    };
+    Ok(store.get_json(&verdict_key(upload_id, &statement_id))?)
 }
 
 pub fn upload_status<S: KeyValue>(
@@ -160,12 +201,18 @@ pub fn upload_status<S: KeyValue>(
 ) -> Result<UploadStatus, BillStoreError> {
     let spec = load_spec(store, upload_id)?;
     let m = load_manifest(store, upload_id, &spec)?;
-    status_of(upload_id, &spec, &m)
+    let verdict = load_verdict(store, upload_id, &m)?;
+    status_of(upload_id, &spec, &m, verdict.as_ref())
 }
 
 /// Store chunk `index`. The same bytes again: `AlreadyHad`; other bytes under a taken
-/// index: `UploadError::ConflictingChunk`. The chunk that completes the upload makes it
-/// the statement of its channel and day.
+/// index: `UploadError::ConflictingChunk`.
+///
+/// The chunk that completes the upload imports it, chunk by chunk as a run will, and
+/// only a clean import makes it the statement of its channel and day. A bad bill is
+/// [`BillStoreError::Import`] (line and column) for that request and for every retry,
+/// and whatever statement the day had stays in force: a malformed correction must not
+/// take a good bill's place, nor make the neighbouring days' runs drop it.
 pub fn put_chunk<S: KeyValue>(
     store: &S,
     upload_id: &str,
@@ -174,30 +221,76 @@ pub fn put_chunk<S: KeyValue>(
 ) -> Result<(ChunkOutcome, UploadStatus), BillStoreError> {
     let spec = load_spec(store, upload_id)?;
     let mut m = load_manifest(store, upload_id, &spec)?;
-    let outcome = m.accept(index, bytes, MAX_CHUNK_BYTES)?;
+    let mut outcome = m.accept(index, bytes, MAX_CHUNK_BYTES)?;
     if outcome == ChunkOutcome::Stored {
         let info = ChunkInfo {
             len: bytes.len() as u64,
             sha256: sha256_hex(bytes),
         };
         let claim = format!("reconcile/upload/{upload_id}/claim/{index}");
-        if store.increment(&claim, 1)? != 1 {
+        let theirs = if store.increment(&claim, 1)? == 1 {
+            None
+        } else {
             // Someone else is writing this index (or died doing so): theirs stands if
             // it made it, else ours repairs it.
-            if let Some(theirs) = store.get_json::<ChunkInfo>(&info_key(upload_id, index))? {
-                if theirs != info {
-                    return Err(UploadError::ConflictingChunk { index }.into());
-                }
-                return Ok((ChunkOutcome::AlreadyHad, status_of(upload_id, &spec, &m)?));
+            store.get_json::<ChunkInfo>(&info_key(upload_id, index))?
+        };
+        match theirs {
+            Some(theirs) if theirs != info => {
+                return Err(UploadError::ConflictingChunk { index }.into())
+            }
+            Some(_) => outcome = ChunkOutcome::AlreadyHad,
+            None => {
+                store.set(&chunk_key(upload_id, index, &info.sha256), bytes)?;
+                store.set_json(&info_key(upload_id, index), &info)?;
             }
         }
-        store.set(&chunk_key(upload_id, index, &info.sha256), bytes)?;
-        store.set_json(&info_key(upload_id, index), &info)?;
-        if m.is_complete() {
-            complete(store, upload_id, &spec)?;
+        if !m.is_complete() {
+            // Chunks sent in parallel: the other request's chunk may have landed since
+            // we read the manifest, and then ours is the one that completes the upload
+            // (whichever of two writes its info last sees both).
+            m = load_manifest(store, upload_id, &spec)?;
         }
     }
-    Ok((outcome, status_of(upload_id, &spec, &m)?))
+    let verdict = if m.is_complete() {
+        Some(judge(store, upload_id, &spec, &m)?)
+    } else {
+        None
+    };
+    if let Some(Verdict::Rejected { error }) = verdict {
+        return Err(error.into());
+    }
+    Ok((outcome, status_of(upload_id, &spec, &m, verdict.as_ref())?))
+}
+
+/// The verdict on a complete upload: the stored one, or import it now. Two requests may
+/// both import (parallel last chunks, or a retry after a crash): both reach the same
+/// verdict and repoint to the same upload, so that is only work done twice.
+fn judge<S: KeyValue>(
+    store: &S,
+    upload_id: &str,
+    spec: &UploadSpec,
+    m: &UploadManifest,
+) -> Result<Verdict, BillStoreError> {
+    let key = verdict_key(upload_id, &m.statement_id()?);
+    if let Some(v) = store.get_json::<Verdict>(&key)? {
+        return Ok(v);
+    }
+    // Only the lines are thrown away, after each chunk: memory is one chunk plus the
+    // importer's state, as in a run (a zipped bill is assembled whole there too).
+    let verdict = match parse_upload(store, upload_id, spec, m, |lines| lines.clear()) {
+        Ok(()) => Verdict::Accepted,
+        Err(BillStoreError::Import(error)) => Verdict::Rejected { error },
+        // Store trouble or a vanished chunk says nothing about the bill: no verdict,
+        // the retry judges again.
+        Err(e) => return Err(e),
+    };
+    if verdict == Verdict::Accepted {
+        // Repointed before the verdict is written: a verdict present means this is done.
+        complete(store, upload_id, spec)?;
+    }
+    store.set_json(&key, &verdict)?;
+    Ok(verdict)
 }
 
 fn complete<S: KeyValue>(store: &S, upload_id: &str, spec: &UploadSpec) -> Result<(), StoreError> {
@@ -292,30 +385,47 @@ pub fn import_upload<S: KeyValue>(
     let spec = load_spec(store, upload_id)?;
     let m = load_manifest(store, upload_id, &spec)?;
     let statement_id = m.statement_id()?;
-    let chunk = |i: u32, info: &ChunkInfo| read_chunk(store, upload_id, i, info);
-    let chunk_size = usize::try_from(MAX_CHUNK_BYTES).unwrap_or(usize::MAX);
-    let lines = match spec.statement.streaming_parser()? {
-        Some(mut parser) => {
-            let mut out = Vec::new();
-            for (i, info) in &m.chunks {
-                parser.feed(&chunk(*i, info)?, &mut out)?;
-            }
-            parser.finish(&mut out)?;
-            out
-        }
-        None => {
-            let mut whole = Vec::with_capacity(usize::try_from(m.bytes()).unwrap_or(0));
-            for (i, info) in &m.chunks {
-                whole.extend_from_slice(&chunk(*i, info)?);
-            }
-            spec.statement.import(&whole, chunk_size)?
-        }
-    };
+    let mut lines = Vec::new();
+    parse_upload(store, upload_id, &spec, &m, |batch| lines.append(batch))?;
     Ok(ImportedBill {
         spec,
         statement_id,
         lines,
     })
+}
+
+/// Feed a complete upload's chunks, in order and one at a time, through its importer;
+/// `take` gets the lines each chunk completed (a zipped bill's all at once). The one
+/// parse that both the completing chunk and a run go through, so an upload accepted at
+/// completion imports the same way in every later run.
+fn parse_upload<S: KeyValue>(
+    store: &S,
+    upload_id: &str,
+    spec: &UploadSpec,
+    m: &UploadManifest,
+    mut take: impl FnMut(&mut Vec<BillLine>),
+) -> Result<(), BillStoreError> {
+    let chunk = |i: u32, info: &ChunkInfo| read_chunk(store, upload_id, i, info);
+    let mut out = Vec::new();
+    match spec.statement.streaming_parser()? {
+        Some(mut parser) => {
+            for (i, info) in &m.chunks {
+                parser.feed(&chunk(*i, info)?, &mut out)?;
+                take(&mut out);
+            }
+            parser.finish(&mut out)?;
+        }
+        None => {
+            let chunk_size = usize::try_from(MAX_CHUNK_BYTES).unwrap_or(usize::MAX);
+            let mut whole = Vec::with_capacity(usize::try_from(m.bytes()).unwrap_or(0));
+            for (i, info) in &m.chunks {
+                whole.extend_from_slice(&chunk(*i, info)?);
+            }
+            out = spec.statement.import(&whole, chunk_size)?;
+        }
+    }
+    take(&mut out);
+    Ok(())
 }
 
 #[cfg(test)]

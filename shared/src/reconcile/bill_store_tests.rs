@@ -17,20 +17,36 @@ fn spec(total: u32) -> UploadSpec {
 }
 
 fn upload(store: &MemoryStore, bytes: &[u8], total: u32) -> String {
-    let size = bytes.len().div_ceil(total as usize).max(1);
-    let st = create_upload(store, &spec(total)).unwrap();
-    // Out of order, to show arrival order does not matter.
+    let (u, last) = try_upload(store, &spec(total), bytes);
+    last.unwrap();
+    u
+}
+
+/// Uploads `bytes` in `spec.total_chunks` chunks, last first (arrival order does not
+/// matter); answers the id and what the completing chunk got.
+fn try_upload(
+    store: &MemoryStore,
+    spec: &UploadSpec,
+    bytes: &[u8],
+) -> (String, Result<UploadStatus, BillStoreError>) {
+    let size = bytes.len().div_ceil(spec.total_chunks as usize).max(1);
+    let st = create_upload(store, spec).unwrap();
     let chunks: Vec<&[u8]> = bytes.chunks(size).collect();
-    assert_eq!(chunks.len(), total as usize);
-    for (i, c) in chunks.iter().enumerate().rev() {
-        put_chunk(store, &st.upload_id, i as u32, c).unwrap();
+    assert_eq!(chunks.len(), spec.total_chunks as usize);
+    let (last, rest) = chunks.split_first().unwrap();
+    for (i, c) in rest.iter().enumerate().rev() {
+        let (_, st) = put_chunk(store, &st.upload_id, i as u32 + 1, c).unwrap();
+        assert!(!st.complete);
     }
-    st.upload_id
+    let done = put_chunk(store, &st.upload_id, 0, last).map(|(_, st)| st);
+    (st.upload_id, done)
 }
 
 #[test]
 fn chunks_are_idempotent_resumable_and_conflicts_refused() {
     let s = MemoryStore::new();
+    let (app, d) = (ChannelId::new("app"), day("2026-11-24"));
+    let good = upload(&s, wechat_bill(&rows()).as_bytes(), 2);
     let st = create_upload(&s, &spec(3)).unwrap();
     assert_eq!(st.missing, vec![0, 1, 2]);
     let u = st.upload_id;
@@ -53,22 +69,31 @@ fn chunks_are_idempotent_resumable_and_conflicts_refused() {
         put_chunk(&s, &u, 0, &big),
         Err(BillStoreError::Upload(UploadError::ChunkTooLarge { .. }))
     ));
-    assert_eq!(
-        current_bill(&s, &ChannelId::new("app"), day("2026-11-24")).unwrap(),
-        None
-    );
+    assert_eq!(current_bill(&s, &app, d).unwrap(), Some(good.clone()));
     put_chunk(&s, &u, 0, b"aaa").unwrap();
-    let (_, st) = put_chunk(&s, &u, 2, b"ccc").unwrap();
+    // "aaabbbccc" is no WeChat Pay bill: the chunk that completes it is refused, with
+    // where, and so is every retry of it; the good bill stays the day's statement.
+    let refused = |r: Result<(ChunkOutcome, UploadStatus), BillStoreError>| match r {
+        Err(BillStoreError::Import(e)) => e,
+        other => panic!("expected an import error, got {other:?}"),
+    };
+    let e = refused(put_chunk(&s, &u, 2, b"ccc"));
+    assert_eq!(e.line, 1, "{e}");
+    assert_eq!(refused(put_chunk(&s, &u, 2, b"ccc")), e);
+    assert_eq!(refused(put_chunk(&s, &u, 0, b"aaa")), e);
+    let st = upload_status(&s, &u).unwrap();
     assert!(st.complete && st.statement_id.is_some() && st.bytes == 9);
-    assert_eq!(upload_status(&s, &u).unwrap(), st);
-    assert_eq!(
-        current_bill(&s, &ChannelId::new("app"), day("2026-11-24")).unwrap(),
-        Some(u.clone())
-    );
-    assert_eq!(
-        channels_with_bill(&s, day("2026-11-24")).unwrap(),
-        vec![ChannelId::new("app")]
-    );
+    assert_eq!(st.rejected, Some(e));
+    assert_eq!(current_bill(&s, &app, d).unwrap(), Some(good.clone()));
+    assert_eq!(channels_with_bill(&s, d).unwrap(), vec![app.clone()]);
+    let ok = upload_status(&s, &good).unwrap();
+    assert!(ok.complete && ok.rejected.is_none());
+    // A retry of the good bill's last chunk is only that.
+    let bill = wechat_bill(&rows());
+    let second = &bill.as_bytes()[bill.len().div_ceil(2)..];
+    let (o, st) = put_chunk(&s, &good, 1, second).unwrap();
+    assert_eq!((o, st), (ChunkOutcome::AlreadyHad, ok));
+    assert_eq!(current_bill(&s, &app, d).unwrap(), Some(good));
     assert!(matches!(
         upload_status(&s, "u999"),
         Err(BillStoreError::UnknownUpload(_))
@@ -85,9 +110,27 @@ fn a_writer_that_died_after_its_claim_is_repaired_by_the_retry() {
     let u = create_upload(&s, &spec(1)).unwrap().upload_id;
     s.increment(&format!("reconcile/upload/{u}/claim/0"), 1)
         .unwrap();
-    let (o, st) = put_chunk(&s, &u, 0, b"abc").unwrap();
+    let bill = wechat_bill(&rows());
+    let (o, st) = put_chunk(&s, &u, 0, bill.as_bytes()).unwrap();
     assert_eq!(o, ChunkOutcome::Stored);
     assert!(st.complete);
+}
+
+#[test]
+fn a_writer_that_died_before_the_verdict_is_repaired_by_any_retry() {
+    let s = MemoryStore::new();
+    let bill = wechat_bill(&rows());
+    let u = upload(&s, bill.as_bytes(), 2);
+    let (app, d) = (ChannelId::new("app"), day("2026-11-24"));
+    // As if the completing request died after storing its chunk, before judging it.
+    let id = upload_status(&s, &u).unwrap().statement_id.unwrap();
+    s.delete(&format!("reconcile/upload/{u}/verdict/{id}"))
+        .unwrap();
+    s.delete(&format!("reconcile/bill/{app}/{d}")).unwrap();
+    let (o, st) = put_chunk(&s, &u, 0, &bill.as_bytes()[..bill.len().div_ceil(2)]).unwrap();
+    assert_eq!(o, ChunkOutcome::AlreadyHad);
+    assert!(st.complete && st.rejected.is_none());
+    assert_eq!(current_bill(&s, &app, d).unwrap(), Some(u));
 }
 
 fn rows() -> Vec<WxRow> {
@@ -173,13 +216,14 @@ fn a_run_reports_the_seeded_differences_and_reruns_are_identical() {
     assert_eq!(rerun.report.to_json(), corrected.report.to_json());
 }
 
+/// A bad bill is refused when its upload completes, naming line and column, and never
+/// becomes a statement: the day keeps its earlier good bill, for its own run and for its
+/// neighbours'.
 #[test]
-fn a_bad_bill_is_an_import_error_and_nothing_is_stored() {
+fn a_bad_bill_is_refused_at_completion_and_the_good_one_stays() {
     let (bills, orders) = (MemoryStore::new(), orders_store());
-    let bill = wechat_bill(&rows()).replace("`24.00", "`24.0x");
-    upload(&bills, bill.as_bytes(), 3);
-    let (ch, d) = (ChannelId::new("app"), day("2026-11-24"));
-    match run_day(&bills, &orders, &ch, d) {
+    let bad = wechat_bill(&rows()).replace("`24.00", "`24.0x");
+    let malformed_amount_on_line_3 = |r: Result<UploadStatus, BillStoreError>| match r {
         Err(BillStoreError::Import(e)) => {
             assert_eq!(e.line, 3);
             assert!(
@@ -189,12 +233,44 @@ fn a_bad_bill_is_an_import_error_and_nothing_is_stored() {
             assert!(e.column.is_some());
         }
         other => panic!("expected an import error, got {other:?}"),
-    }
-    assert_eq!(stored_report(&bills, &ch, d).unwrap(), None);
+    };
+    let (_, done) = try_upload(&bills, &spec(3), bad.as_bytes());
+    malformed_amount_on_line_3(done);
+    let (ch, d) = (ChannelId::new("app"), day("2026-11-24"));
     assert!(matches!(
-        run_day(&bills, &orders, &ch, day("2026-11-23")),
+        run_day(&bills, &orders, &ch, d),
         Err(BillStoreError::NoBill { .. })
     ));
+    assert_eq!(channels_with_bill(&bills, d).unwrap(), vec![]);
+
+    // A good bill, then a malformed "correction": the run keeps using the good one.
+    upload(&bills, wechat_bill(&rows()).as_bytes(), 2);
+    let first = run_day(&bills, &orders, &ch, d).unwrap();
+    let (_, done) = try_upload(&bills, &spec(2), bad.as_bytes());
+    malformed_amount_on_line_3(done);
+    let again = run_day(&bills, &orders, &ch, d).unwrap();
+    assert_eq!(again.effect, RunEffect::Rerun);
+    assert_eq!(again.report.to_json(), first.report.to_json());
+
+    // Nor does it reach the next day's run as that day's neighbour.
+    let next = UploadSpec {
+        business_date: day("2026-11-25"),
+        ..spec(1)
+    };
+    let (_, done) = try_upload(&bills, &next, wechat_bill(&[]).as_bytes());
+    done.unwrap();
+    let with_good = run_day(&bills, &orders, &ch, day("2026-11-25")).unwrap();
+    let (_, done) = try_upload(
+        &bills,
+        &UploadSpec {
+            total_chunks: 2,
+            ..spec(2)
+        },
+        bad.as_bytes(),
+    );
+    malformed_amount_on_line_3(done);
+    let rerun = run_day(&bills, &orders, &ch, day("2026-11-25")).unwrap();
+    assert_eq!(rerun.report.to_json(), with_good.report.to_json());
 }
 
 /// The e2e scenario, natively: every payment-bill class once, through the stores.

@@ -1,14 +1,14 @@
 //! Import errors: every one names the line (1-based, in the decoded text) and, where it
 //! applies, the column by its header name, so an operator can open the file and look.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use rust_decimal::Decimal;
 
 use crate::money::MoneyError;
 
-#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ImportErrorKind {
     #[error("bytes are not valid {expected}")]
@@ -49,7 +49,7 @@ pub enum ImportErrorKind {
 
 /// Where and what. `line` counts lines of the bill text (for a zipped bill: of the CSV
 /// inside); `column` is the header name of the offending field.
-#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 #[error("line {line}{}: {kind}", column.as_ref().map(|c| format!(", column `{c}`")).unwrap_or_default())]
 pub struct ImportError {
     pub line: u64,

@@ -22,7 +22,8 @@
 //!
 //! Architecture invariant: no I/O, no clock, no Spin types. Over the store trait,
 //! [`create_upload`]/[`put_chunk`] keep uploads chunk by chunk (an [`UploadManifest`]
-//! rebuilt from per-chunk keys), and [`run_day`] imports the stored chunks one at a
+//! rebuilt from per-chunk keys; the completing chunk imports the upload and only a clean
+//! import makes it the day's statement), and [`run_day`] imports the stored chunks one at a
 //! time, reads our orders through the order day index (`order::day_index`), calls
 //! [`reconcile_day`] and stores the report under [`Report::storage_key`]. The
 //! `reconcile` component only parses requests and answers.

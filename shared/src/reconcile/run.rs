@@ -53,7 +53,9 @@ pub fn run_day<B: KeyValue, O: KeyValue>(
     let neighbour = |d: Option<NaiveDate>| -> Result<Vec<BillLine>, BillStoreError> {
         let Some(d) = d else { return Ok(Vec::new()) };
         match current_bill(bills, channel, d)? {
-            // A neighbour's bad bill is its own run's error; here it is just not in.
+            // A day's bill was imported cleanly when its upload completed, so this
+            // import fails only for data from before that check (or damaged since):
+            // that is the neighbour's own run's error; here its lines are just not in.
             Some(u) => match import_upload(bills, &u) {
                 Ok(b) => Ok(b.lines),
                 Err(BillStoreError::Store(e)) => Err(e.into()),

@@ -178,6 +178,13 @@ fn refund(time: &str, order: &str, id: &str, amount: i64) -> Wx {
 /// Create an upload and send `bill` in `n` chunks (cut at byte offsets, so mid-UTF-8),
 /// last chunk first; returns the upload id.
 fn upload(app: &App, channel: &str, bill: &[u8], n: usize) -> String {
+    let (id, done) = try_upload(app, channel, bill, n);
+    assert_eq!(done.status, 201, "{}", done.body);
+    id
+}
+
+/// As [`upload`], answering what the completing chunk (chunk 0, sent last) got.
+fn try_upload(app: &App, channel: &str, bill: &[u8], n: usize) -> (String, Reply) {
     let spec = json!({"channel": channel, "business_date": DAY,
                       "statement": {"kind": "wechat_pay"}, "total_chunks": n});
     let r = app.post(
@@ -191,16 +198,21 @@ fn upload(app: &App, channel: &str, bill: &[u8], n: usize) -> String {
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.json()["upload_id"].as_str().unwrap().to_string();
     let size = bill.len().div_ceil(n);
-    for (i, chunk) in bill.chunks(size).enumerate().rev() {
-        let r = app.request(
+    let put = |i: usize, chunk: &[u8]| {
+        app.request(
             "PUT",
             &format!("/reconcile/uploads/{id}/chunks/{i}"),
             &[("authorization", &admin())],
             chunk,
-        );
+        )
+    };
+    let chunks: Vec<&[u8]> = bill.chunks(size).collect();
+    for (i, chunk) in chunks.iter().enumerate().skip(1).rev() {
+        let r = put(i, chunk);
         assert_eq!(r.status, 201, "{}", r.body);
     }
-    id
+    let done = put(0, chunks[0]);
+    (id, done)
 }
 
 #[test]
@@ -392,34 +404,68 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
     assert_eq!(resolved, vec!["A2", "X9"], "{}", r.body);
 }
 
+/// A bad bill is refused by the chunk that completes its upload, naming line and column,
+/// and never becomes the day's statement: a run still uses the earlier good bill.
 #[test]
 fn a_bad_bill_is_a_422_naming_line_and_column() {
     let app = App::start();
-    let bill = wechat_bill(&[pay("10:00:00", "B1", 100), pay("11:00:00", "B2", 200)])
-        .replace("`2.00,`0.00", "`2.0x,`0.00");
-    upload(&app, "miniprogram", bill.as_bytes(), 2);
-    let r = app.post(
-        "/reconcile/runs",
-        &[
-            ("authorization", &admin()),
-            ("content-type", "application/json"),
-        ],
-        json!({"channel": "miniprogram", "date": DAY})
-            .to_string()
-            .as_bytes(),
+    let auth = admin();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let run = || {
+        app.post(
+            "/reconcile/runs",
+            &headers,
+            json!({"channel": "miniprogram", "date": DAY})
+                .to_string()
+                .as_bytes(),
+        )
+    };
+    let good = wechat_bill(&[pay("10:00:00", "B1", 100), pay("11:00:00", "B2", 200)]);
+    let bad = good.replace("`2.00,`0.00", "`2.0x,`0.00");
+    let is_bad_amount_on_line_3 = |r: &Reply| {
+        assert_eq!(r.status, 422, "{}", r.body);
+        let e = &r.json()["error"];
+        assert_eq!(e["code"], "bad_bill");
+        assert_eq!(e["line"], 3, "{}", r.body);
+        assert_eq!(e["column"], "应结订单金额", "{}", r.body);
+    };
+
+    let (id, done) = try_upload(&app, "miniprogram", bad.as_bytes(), 2);
+    is_bad_amount_on_line_3(&done);
+    // A retry of the completing chunk is refused the same way.
+    let size = bad.len().div_ceil(2);
+    let again = app.request(
+        "PUT",
+        &format!("/reconcile/uploads/{id}/chunks/0"),
+        &[("authorization", &auth)],
+        &bad.as_bytes()[..size],
     );
-    assert_eq!(r.status, 422, "{}", r.body);
-    let e = &r.json()["error"];
-    assert_eq!(e["code"], "bad_bill");
-    assert_eq!(e["line"], 3, "{}", r.body);
-    assert_eq!(e["column"], "应结订单金额", "{}", r.body);
+    is_bad_amount_on_line_3(&again);
     let r = app.request(
         "GET",
-        &format!("/reconcile/reports/miniprogram/{DAY}"),
-        &[("authorization", &admin())],
+        &format!("/reconcile/uploads/{id}"),
+        &[("authorization", &auth)],
         b"",
     );
-    assert_eq!(r.status, 404, "nothing stored from a bad bill: {}", r.body);
+    assert_eq!(r.json()["complete"], true, "{}", r.body);
+    assert_eq!(r.json()["rejected"]["line"], 3, "{}", r.body);
+    let r = run();
+    assert_eq!(r.status, 404, "a refused bill is no statement: {}", r.body);
+    assert_eq!(r.json()["error"]["code"], "no_bill", "{}", r.body);
+
+    // The good bill, then the malformed correction: the run keeps the good one.
+    upload(&app, "miniprogram", good.as_bytes(), 2);
+    let first = run();
+    assert_eq!(first.status, 200, "{}", first.body);
+    let (_, done) = try_upload(&app, "miniprogram", bad.as_bytes(), 3);
+    is_bad_amount_on_line_3(&done);
+    let r = run();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["effect"], "rerun", "{}", r.body);
+    assert_eq!(r.json()["statement_id"], first.json()["statement_id"]);
 }
 
 /// Serve `body` for `GET /{path}` on 127.0.0.1 (any other path: 404) for `requests`
