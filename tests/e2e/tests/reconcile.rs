@@ -4,7 +4,9 @@
 //!
 //! `bench_upload_and_reconcile` (ignored) prints the through-the-host figure:
 //! `cargo test -p orderhub-e2e --test reconcile -- --ignored --nocapture` (N from
-//! `RECONCILE_BENCH_N`, default 10,000).
+//! `RECONCILE_BENCH_N`, default 10,000). `bench_seeded_reconcile` (ignored) seeds the
+//! orders straight into the host's SQLite store instead, for N up to 10^6
+//! (`RECONCILE_SEED_N`; see docs/figures.md).
 
 use std::time::Instant;
 
