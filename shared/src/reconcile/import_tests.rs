@@ -467,3 +467,36 @@ fn wechat_bill_with_bom_lf_and_trailing_blank_lines() {
         wechat(wechat_bill(&wx_rows()).as_bytes()).unwrap()
     );
 }
+
+/// Writes the `bills` fuzz target's seeds (`fuzz/seeds/bills/`): one well-formed bill
+/// per importer, in the target's framing (kind byte, chunk-size byte, bill bytes).
+/// `cargo test -p orderhub-core write_bill_fuzz_seeds -- --ignored`
+#[test]
+#[ignore = "writes files under fuzz/seeds; run by hand when the importers change"]
+fn write_bill_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/bills");
+    std::fs::create_dir_all(&dir).unwrap();
+    let meituan = meituan_csv(
+        &["27061900338318,2026-11-24,已完成,50.00,5.00,3.00,4.00,1.00,4.20,0.00,47.80,"],
+        "合计,,,50.00,5.00,3.00,4.00,1.00,4.20,0.00,47.80,",
+    );
+    let eleme_json = b"{\"orderId\":\"3001\",\"billDate\":\"2026-11-24\",\"orderStatus\":\"SETTLED\",\"goodsAmount\":5000,\"platformSubsidy\":300,\"merchantSubsidy\":200,\"deliveryFee\":500,\"packageFee\":100,\"commission\":420,\"refundAmount\":0,\"settleAmount\":4980}\n".to_vec();
+    let pos = br#"{"store_id":"S1","shift_id":"S1-A","business_date":"2026-11-24","opened_at":"2026-11-24 08:00:00","closed_at":"2026-11-24 16:00:00","order_count":2,"gross_sales":"30.00","discounts":"1.00","refunds":"0.00","net_sales":"29.00","tenders":{"cash":"9.00","wechat":"20.00"}}"#.to_vec();
+    let groupbuy = br#"{"settlement_id":"GB-L7","leader_id":"L7","business_date":"2026-11-24","orders":[{"order_id":"G1","goods":"39.90","refund":"0.00","commission":"3.99"}],"total_goods":"39.90","total_refund":"0.00","total_commission":"3.99"}"#.to_vec();
+    let ali_csv = gbk(&alipay_csv(&ali_rows()));
+    // Kind numbers follow the target's `kind_of`.
+    let seeds: [(&str, u8, Vec<u8>); 7] = [
+        ("wechat", 0, wechat_bill(&wx_rows()).into_bytes()),
+        ("alipay_zip", 1, alipay_zip(&ali_csv)),
+        ("alipay_csv", 2, ali_csv),
+        ("meituan", 3, meituan),
+        ("eleme_json", 5, eleme_json),
+        ("pos_shift", 6, pos),
+        ("groupbuy", 7, groupbuy),
+    ];
+    for (name, kind, bill) in seeds {
+        let mut framed = vec![kind, 37];
+        framed.extend_from_slice(&bill);
+        std::fs::write(dir.join(name), framed).unwrap();
+    }
+}
