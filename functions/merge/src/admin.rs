@@ -4,7 +4,7 @@
 use orderhub_core::merge::{self, handoff};
 use orderhub_core::order::OrderId;
 use orderhub_shell::kv::Bucket;
-use orderhub_shell::{auth, finish, health, json, ApiError};
+use orderhub_shell::{auth, finish, health, invalid, json, ApiError};
 use spin_sdk::http::{Params, Request, Response, Router};
 
 use crate::merge_error;
@@ -50,19 +50,6 @@ fn body_text(body: &[u8]) -> Result<&str, ApiError> {
     std::str::from_utf8(body).map_err(|e| ApiError::bad_request("not_utf8", e.to_string()))
 }
 
-fn invalid(errors: Vec<merge::RuleError>) -> Response {
-    json(
-        422,
-        &serde_json::json!({
-            "error": {
-                "code": "invalid_rule_set",
-                "message": format!("{} error(s) in the rule set", errors.len()),
-            },
-            "errors": errors,
-        }),
-    )
-}
-
 fn get_rules() -> Result<Response, ApiError> {
     let store = Bucket::open("merge")?;
     Ok(json(200, &merge::load_rules(&store).map_err(merge_error)?))
@@ -72,14 +59,14 @@ fn put_rules(body: &[u8]) -> Result<Response, ApiError> {
     let store = Bucket::open("merge")?;
     match merge::install_rules(&store, body_text(body)?).map_err(merge_error)? {
         Ok(rules) => Ok(json(200, &rules)),
-        Err(errors) => Ok(invalid(errors)),
+        Err(errors) => Ok(invalid("invalid_rule_set", "rule set", &errors)),
     }
 }
 
 fn validate_rules(body: &[u8]) -> Result<Response, ApiError> {
     match merge::validate(body_text(body)?) {
         Ok(rules) => Ok(json(200, &rules)),
-        Err(errors) => Ok(invalid(errors)),
+        Err(errors) => Ok(invalid("invalid_rule_set", "rule set", &errors)),
     }
 }
 
@@ -106,16 +93,7 @@ fn put_pickups(body: &[u8]) -> Result<Response, ApiError> {
     let store = Bucket::open("merge")?;
     match handoff::install_pickups(&store, body_text(body)?).map_err(merge_error)? {
         Ok(points) => Ok(json(200, &points)),
-        Err(errors) => Ok(json(
-            422,
-            &serde_json::json!({
-                "error": {
-                    "code": "invalid_pickup_points",
-                    "message": format!("{} error(s) in the pickup table", errors.len()),
-                },
-                "errors": errors,
-            }),
-        )),
+        Err(errors) => Ok(invalid("invalid_pickup_points", "pickup table", &errors)),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use orderhub_core::channel::catalog::{self, CatalogError};
 use orderhub_shell::kv::Bucket;
-use orderhub_shell::{json, ApiError};
+use orderhub_shell::{invalid, json, ApiError};
 use spin_sdk::http::Response;
 
 fn to_api(e: CatalogError) -> ApiError {
@@ -56,15 +56,6 @@ pub fn put_pricing(id: &str, body: &[u8]) -> Result<Response, ApiError> {
     let store = Bucket::open("catalog")?;
     match catalog::put_pricing(&store, id, text).map_err(to_api)? {
         Ok(rules) => Ok(json(200, &rules)),
-        Err(errors) => Ok(json(
-            422,
-            &serde_json::json!({
-                "error": {
-                    "code": "invalid_pricing_rules",
-                    "message": format!("{} error(s) in the pricing rules", errors.len()),
-                },
-                "errors": errors,
-            }),
-        )),
+        Err(errors) => Ok(invalid("invalid_pricing_rules", "pricing rules", &errors)),
     }
 }

@@ -11,4 +11,4 @@ pub mod kv;
 pub mod respond;
 
 pub use respond::{error, json, ApiError};
-pub use respond::{finish, health};
+pub use respond::{finish, health, invalid};

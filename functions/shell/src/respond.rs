@@ -62,6 +62,22 @@ pub fn error(status: u16, code: &str, message: &str) -> Response {
         .build()
 }
 
+/// 422 for a configuration refused by the core's validation: the usual error object
+/// (`code`, and `message` counting the problems in `what`) plus `errors`, every problem
+/// as the core described it (with its JSON path), so an operator fixes them all at once.
+pub fn invalid<E: Serialize>(code: &str, what: &str, errors: &[E]) -> Response {
+    json(
+        422,
+        &serde_json::json!({
+            "error": {
+                "code": code,
+                "message": format!("{} error(s) in the {what}", errors.len()),
+            },
+            "errors": errors,
+        }),
+    )
+}
+
 /// Turn a handler's result into a response.
 pub fn finish(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(ApiError::into_response)
