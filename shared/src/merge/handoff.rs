@@ -181,8 +181,9 @@ pub fn install_pickups(
 
 /// The parcels of a delivered group as dispatch takes them. `orders` are the group's
 /// orders as the book holds them. Orders that no rider carries (collected at a pickup
-/// point or in store) and cancelled orders are left out; a parcel left with no order is
-/// not handed over. A group whose split failed hands over nothing: its orders carry the
+/// point or in store), cancelled orders and orders held by an exception (unknown SKU,
+/// out of stock, …: [`crate::order::ExceptionCode::holds_delivery`]) are left out; a
+/// parcel left with no order is not handed over. A group whose split failed hands over nothing: its orders carry the
 /// split's exception.
 pub fn ready_parcels(
     delivery: &GroupDelivery,
@@ -201,6 +202,7 @@ pub fn ready_parcels(
             .iter()
             .filter_map(|id| by_id.get(id).copied())
             .filter(|o| o.delivery_address().is_some() && !o.status().is_terminal())
+            .filter(|o| !o.exceptions.iter().any(|e| e.code.holds_delivery()))
             .collect();
         let Some(first) = members.first() else {
             continue;

@@ -62,6 +62,17 @@ impl ExceptionCode {
             .unwrap_or_default()
     }
 
+    /// Whether an order carrying this exception must not go to a rider until someone
+    /// resolves it: its goods are unknown, short or unpackable, or there is nowhere to
+    /// take them. A money or price difference is for reconciliation and customer
+    /// service, and the goods still go out.
+    pub fn holds_delivery(self) -> bool {
+        !matches!(
+            self,
+            ExceptionCode::MoneyMismatch | ExceptionCode::PriceMismatch
+        )
+    }
+
     pub fn route(self) -> ExceptionRoute {
         match self {
             ExceptionCode::OutOfStock => ExceptionRoute::Restock,

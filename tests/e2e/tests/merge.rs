@@ -80,7 +80,12 @@ fn seed_skus(app: &App) {
     }
     // In stock: a short order is an exception, and exceptions never merge.
     app.stock_up(
-        &["SKU-APPLE-1KG", "SKU-MILK-950", "SKU-YOGURT", "SKU-RICE-5KG"],
+        &[
+            "SKU-APPLE-1KG",
+            "SKU-MILK-950",
+            "SKU-YOGURT",
+            "SKU-RICE-5KG",
+        ],
         100,
     );
 }
@@ -479,8 +484,14 @@ fn released_parcels_reach_dispatch_and_a_rider_takes_them() {
     let bad = json!({"stores": {"store-001": {"lat": 131.0, "lng": 121.47}}});
     let r = admin(&app, "PUT", "/admin/merge/pickups", &bad);
     assert_eq!(r.status, 422, "{}", r.body);
-    assert_eq!(r.json()["errors"][0]["path"], "$.stores.store-001", "{}", r.body);
-    let pickups = json!({"stores": {"store-001": {"lat": 31.2080, "lng": 121.5900, "prep_minutes": 5}}});
+    assert_eq!(
+        r.json()["errors"][0]["path"],
+        "$.stores.store-001",
+        "{}",
+        r.body
+    );
+    let pickups =
+        json!({"stores": {"store-001": {"lat": 31.2080, "lng": 121.5900, "prep_minutes": 5}}});
     let r = admin(&app, "PUT", "/admin/merge/pickups", &pickups);
     assert_eq!(r.status, 200, "{}", r.body);
     rider_report(&app, "r-pipeline", 31.2075, 121.5895);
@@ -512,13 +523,23 @@ fn released_parcels_reach_dispatch_and_a_rider_takes_them() {
         .filter(|e| e["type"] == "dispatched")
         .collect();
     assert_eq!(dispatched.len(), 2, "{order}");
-    assert!(dispatched.iter().all(|e| e["rider_id"] == "r-pipeline"), "{order}");
+    assert!(
+        dispatched.iter().all(|e| e["rider_id"] == "r-pipeline"),
+        "{order}"
+    );
 
     // The reservation was committed: nothing of it is still held, 2 + 1 units shipped.
-    let r = app.admin("GET", &format!("/admin/stock/reservations/{oid}"), &json!(null));
+    let r = app.admin(
+        "GET",
+        &format!("/admin/stock/reservations/{oid}"),
+        &json!(null),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let view = r.json();
-    assert_eq!(view["confirmed"], true, "paid orders' holds do not expire: {view}");
+    assert_eq!(
+        view["confirmed"], true,
+        "paid orders' holds do not expire: {view}"
+    );
     assert_eq!(view["state"], "committed", "{view}");
     let shipped: i64 = view["allocations"]
         .as_array()
@@ -530,15 +551,26 @@ fn released_parcels_reach_dispatch_and_a_rider_takes_them() {
 
     // A second close-windows run retries nothing: the group was handed over.
     let again = close_windows(&app).json();
-    assert!(again["handover_retried"].as_array().unwrap().is_empty(), "{again}");
+    assert!(
+        again["handover_retried"].as_array().unwrap().is_empty(),
+        "{again}"
+    );
     // Nor does the pipeline's catch-up: the order was forwarded (it needs its token).
     assert_eq!(app.post("/jobs/pipeline/catch-up", &[], b"").status, 401);
     let bearer = format!("Bearer {JOB_TOKEN}");
-    let r = app.post("/jobs/pipeline/catch-up", &[("authorization", &bearer)], b"");
+    let r = app.post(
+        "/jobs/pipeline/catch-up",
+        &[("authorization", &bearer)],
+        b"",
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let backlog = r.json();
     assert!(
-        !backlog["orders"].as_array().unwrap().iter().any(|o| o == oid.as_str()),
+        !backlog["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == oid.as_str()),
         "{backlog}"
     );
 }
@@ -566,7 +598,12 @@ fn platform_figures_are_checked_against_the_channel_pricing_rules() {
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("$.packaging.per_order"), "{}", r.body);
 
-    let r = admin(&app, "PUT", "/admin/channels/meituan/pricing", &rules("5.00"));
+    let r = admin(
+        &app,
+        "PUT",
+        "/admin/channels/meituan/pricing",
+        &rules("5.00"),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let agreeing = format!("28{}", now());
     push_meituan_order(&app, &agreeing);
@@ -579,14 +616,25 @@ fn platform_figures_are_checked_against_the_channel_pricing_rules() {
             .map(|e| e["code"].as_str().unwrap().to_string())
             .collect()
     };
-    assert!(!codes(&order).contains(&"price_mismatch".to_string()), "{order}");
+    assert!(
+        !codes(&order).contains(&"price_mismatch".to_string()),
+        "{order}"
+    );
 
-    let r = admin(&app, "PUT", "/admin/channels/meituan/pricing", &rules("4.00"));
+    let r = admin(
+        &app,
+        "PUT",
+        "/admin/channels/meituan/pricing",
+        &rules("4.00"),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let disagreeing = format!("29{}", now());
     push_meituan_order(&app, &disagreeing);
     let order = app.get(&format!("/orders/meituan-{disagreeing}")).json();
-    assert!(codes(&order).contains(&"price_mismatch".to_string()), "{order}");
+    assert!(
+        codes(&order).contains(&"price_mismatch".to_string()),
+        "{order}"
+    );
     let detail = order["exceptions"]
         .as_array()
         .unwrap()

@@ -28,10 +28,16 @@ fn delivered(
         })
         .collect();
     book::apply(&book_store, &events).unwrap();
+    let mut released = Vec::new();
     for o in orders {
-        offer(&merge, &RuleSet::default(), o, o.placed_at).unwrap();
+        // An excluded order (an exception, say) leaves alone at once.
+        released.extend(
+            offer(&merge, &RuleSet::default(), o, o.placed_at)
+                .unwrap()
+                .released,
+        );
     }
-    let released = close_due(&merge, &RuleSet::default(), at(200)).unwrap();
+    released.extend(close_due(&merge, &RuleSet::default(), at(200)).unwrap());
     let deliveries = released
         .iter()
         .map(|g| {
@@ -193,4 +199,30 @@ fn a_line_no_parcel_can_hold_is_an_exception_and_nothing_is_handed_over() {
     let stored = book::get_order(&book_store, &a.id).unwrap().unwrap();
     let codes: Vec<_> = stored.exceptions.iter().map(|e| e.code).collect();
     assert_eq!(codes, vec![crate::order::ExceptionCode::ParcelTooLarge]);
+}
+
+#[test]
+fn orders_held_by_an_exception_stay_with_customer_service() {
+    use crate::order::{ExceptionCode, OrderException};
+    let mut short = order("app", "A1", "phone:13800000000", home(), 0);
+    short.exceptions.push(OrderException::new(
+        ExceptionCode::OutOfStock,
+        "line 1: 2 short",
+    ));
+    let (_, _, deliveries) = delivered(std::slice::from_ref(&short), &ParcelLimits::default());
+    for d in &deliveries {
+        assert!(ready_parcels(d, std::slice::from_ref(&short), &pickups()).is_empty());
+    }
+    // A price difference is for reconciliation: the goods still go out.
+    let mut priced = order("app", "B1", "phone:13900000000", home(), 0);
+    priced.exceptions.push(OrderException::new(
+        ExceptionCode::PriceMismatch,
+        "paid: 1 vs 2",
+    ));
+    let (_, _, deliveries) = delivered(std::slice::from_ref(&priced), &ParcelLimits::default());
+    let n: usize = deliveries
+        .iter()
+        .map(|d| ready_parcels(d, std::slice::from_ref(&priced), &pickups()).len())
+        .sum();
+    assert_eq!(n, 1);
 }
