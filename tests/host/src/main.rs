@@ -77,6 +77,9 @@ struct AppFlags {
     /// Keep every key-value store in memory.
     #[arg(long)]
     kv_memory: bool,
+    /// Largest linear memory of one component instance, in bytes (as `spin up`).
+    #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY")]
+    max_instance_memory: Option<usize>,
 }
 
 impl AppFlags {
@@ -87,6 +90,7 @@ impl AppFlags {
             state_dir: self.state_dir.clone(),
             max_body_bytes: self.max_body_bytes,
             kv_memory: self.kv_memory,
+            max_instance_memory: self.max_instance_memory,
         }
     }
 }

@@ -35,6 +35,10 @@ pub struct HostOptions {
     pub state_dir: Option<PathBuf>,
     pub max_body_bytes: usize,
     pub kv_memory: bool,
+    /// Linear memory one component instance may grow to, like `spin up
+    /// --max-instance-memory` (`SPIN_MAX_INSTANCE_MEMORY`); `None`, as in Spin: only
+    /// wasm32's own 4 GiB.
+    pub max_instance_memory: Option<usize>,
 }
 
 impl HostOptions {
@@ -45,6 +49,7 @@ impl HostOptions {
             state_dir: None,
             max_body_bytes: 16 * 1024 * 1024,
             kv_memory: false,
+            max_instance_memory: None,
         }
     }
 }
@@ -103,7 +108,7 @@ pub type Exec = (
     tokio::task::JoinHandle<()>,
 );
 
-fn engine() -> Result<Engine> {
+fn engine(max_instance_memory: Option<usize>) -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     #[allow(deprecated)]
@@ -115,7 +120,9 @@ fn engine() -> Result<Engine> {
     pool.total_memories(1_000);
     pool.total_tables(2_000);
     pool.total_stacks(1_000);
-    pool.max_memory_size(256 * 1024 * 1024);
+    // Spin sets no per-instance limit unless asked (`--max-instance-memory`); wasm32
+    // cannot address more than 4 GiB anyway.
+    pool.max_memory_size(max_instance_memory.unwrap_or(1 << 32));
     // Compiled code is cached on disk (wasmtime's default cache directory), so
     // only the first start after a build pays for compilation.
     match wasmtime::Cache::from_file(None) {
@@ -176,7 +183,7 @@ impl AppRuntime {
             .unwrap_or_else(|| manifest.dir.join(".spin"));
         let kv = KvStores::open(&manifest, &runtime, &state_dir, opts.kv_memory)?;
 
-        let engine = engine()?;
+        let engine = engine(opts.max_instance_memory)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
