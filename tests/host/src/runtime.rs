@@ -103,6 +103,9 @@ impl std::fmt::Display for ExecError {
     }
 }
 
+/// How much of an over-limit body of unknown length is read and dropped before the 413.
+const DRAIN_BYTES: u64 = 1024 * 1024;
+
 pub type Exec = (
     http::Response<HyperOutgoingBody>,
     tokio::task::JoinHandle<()>,
@@ -460,25 +463,39 @@ impl AppRuntime {
             Some(n) if n > max as u64 => Err(too_large()),
             Some(_) => Ok(req),
             None => {
-                let (parts, body) = req.into_parts();
-                let limited = http_body_util::Limited::new(body, max);
-                match limited.collect().await {
-                    Ok(c) => {
-                        let bytes = c.to_bytes();
-                        Ok(http::Request::from_parts(
-                            parts,
-                            Full::new(bytes)
-                                .map_err(|never| match never {})
-                                .boxed_unsync(),
-                        ))
+                let (parts, mut body) = req.into_parts();
+                let mut bytes = Vec::new();
+                let mut seen: u64 = 0;
+                while let Some(frame) = body.frame().await {
+                    let frame = frame.map_err(|e| {
+                        json_error(
+                            400,
+                            "bad_request",
+                            &format!("cannot read request body: {e}"),
+                        )
+                    })?;
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    seen += data.len() as u64;
+                    if seen <= max as u64 {
+                        bytes.extend_from_slice(&data);
+                    } else if seen > max as u64 + DRAIN_BYTES {
+                        break;
                     }
-                    Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-                    Err(e) => Err(json_error(
-                        400,
-                        "bad_request",
-                        &format!("cannot read request body: {e}"),
-                    )),
                 }
+                if seen > max as u64 {
+                    // Read (and dropped) up to DRAIN_BYTES past the limit before
+                    // answering: closing on unread data makes the kernel reset the
+                    // connection, and the client could lose the 413 itself.
+                    return Err(too_large());
+                }
+                Ok(http::Request::from_parts(
+                    parts,
+                    Full::new(Bytes::from(bytes))
+                        .map_err(|never| match never {})
+                        .boxed_unsync(),
+                ))
             }
         }
     }

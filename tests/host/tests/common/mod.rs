@@ -119,6 +119,19 @@ impl Host {
         self.log.lock().unwrap().clone()
     }
 
+    /// The log once a line matching `found` is in it, or as it is after 5 s: the host's
+    /// output reaches us through a reader thread, a little after the response.
+    pub fn log_when(&self, found: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if found(&log) || std::time::Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -186,16 +199,28 @@ pub fn request(
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).unwrap();
-    if chunked {
-        if !body.is_empty() {
-            s.write_all(format!("{:x}\r\n", body.len()).as_bytes())
-                .unwrap();
-            s.write_all(body).unwrap();
-            s.write_all(b"\r\n").unwrap();
+    // A server may answer (413, say) and close before it has read the whole body, as
+    // HTTP allows: a write that fails then is not the test's failure; the answer is.
+    let sent = (|| -> std::io::Result<()> {
+        if chunked {
+            if !body.is_empty() {
+                s.write_all(format!("{:x}\r\n", body.len()).as_bytes())?;
+                s.write_all(body)?;
+                s.write_all(b"\r\n")?;
+            }
+            s.write_all(b"0\r\n\r\n")
+        } else {
+            s.write_all(body)
         }
-        s.write_all(b"0\r\n\r\n").unwrap();
-    } else {
-        s.write_all(body).unwrap();
+    })();
+    if let Err(e) = sent {
+        assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ),
+            "sending the body: {e}"
+        );
     }
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
