@@ -13,7 +13,9 @@
 //! Keys: `config` (the [`DispatchConfig`]), `rider/{id}` (a [`RiderRecord`]),
 //! `route/{id}` (committed [`Stop`]s), `parcel/{id}` (a [`BoardParcel`]),
 //! `delivered/{parcel}` (the rider who delivered it), `riders/seq` + `riders/idx/{n}`,
-//! `parcels/seq` + `parcels/idx/{n}`, `silent/{rider}/{position_at}` (a
+//! `parcels/seq` + `parcels/idx/{n}`, `parcels/cursor` (index positions at or below it
+//! are all delivered: the board is read from there, so a run costs what is live, not
+//! every parcel ever seen), `silent/{rider}/{position_at}` (a
 //! [`SilentRelease`]), `plan/last` (a [`Plan`]), `plan/problem` and `plan/config` (the
 //! [`Problem`] and config it was made with).
 
@@ -252,11 +254,75 @@ fn records<S: KeyValue>(store: &S) -> Result<Vec<(RiderRecord, Vec<Stop>)>, Stor
 }
 
 pub fn parcels<S: KeyValue>(store: &S) -> Result<Vec<BoardParcel>, StoreError> {
-    let keys: Vec<String> = indexed_ids(store, "parcels")?
-        .into_iter()
-        .map(|id| parcel_key(&ParcelId(id)))
-        .collect();
-    Ok(load_all(store, &keys)?.into_iter().flatten().collect())
+    Ok(live_parcels(store)?.parcels)
+}
+
+const K_PARCELS_CURSOR: &str = "parcels/cursor";
+
+/// The board from the cursor on, with each parcel's index position.
+struct LiveParcels {
+    cursor: i64,
+    /// Index position of each entry of `parcels`.
+    positions: Vec<i64>,
+    parcels: Vec<BoardParcel>,
+}
+
+fn live_parcels<S: KeyValue>(store: &S) -> Result<LiveParcels, StoreError> {
+    let cursor = store.increment(K_PARCELS_CURSOR, 0)?;
+    let n = store.increment("parcels/seq", 0)?;
+    let slots: Vec<String> = (cursor + 1..=n).map(|i| format!("parcels/idx/{i}")).collect();
+    let mut seen = HashSet::new();
+    let mut positions = Vec::new();
+    let mut keys = Vec::new();
+    for (pos, id) in (cursor + 1..=n).zip(store.get_many(&slots)?) {
+        let Some(id) = id.and_then(|b| String::from_utf8(b).ok()) else {
+            continue;
+        };
+        if seen.insert(id.clone()) {
+            positions.push(pos);
+            keys.push(parcel_key(&ParcelId(id)));
+        }
+    }
+    let mut kept_positions = Vec::new();
+    let mut parcels = Vec::new();
+    for (pos, b) in positions.into_iter().zip(load_all::<_, BoardParcel>(store, &keys)?) {
+        if let Some(b) = b {
+            kept_positions.push(pos);
+            parcels.push(b);
+        }
+    }
+    Ok(LiveParcels {
+        cursor,
+        positions: kept_positions,
+        parcels,
+    })
+}
+
+/// Move the board's cursor past the prefix of delivered parcels. Only the caller whose
+/// claim on (cursor value, hour) comes first moves it, so moves are sequential, each
+/// from the value its caller read; a position not yet written (an `add_parcels` in
+/// flight) ends the prefix.
+fn advance_cursor<S: KeyValue>(
+    store: &S,
+    live: &LiveParcels,
+    done: &HashSet<ParcelId>,
+    now: Time,
+) -> Result<(), StoreError> {
+    let mut next = live.cursor;
+    for (pos, b) in live.positions.iter().zip(&live.parcels) {
+        if *pos != next + 1 || !done.contains(&b.ready.parcel.id) {
+            break;
+        }
+        next = *pos;
+    }
+    if next > live.cursor {
+        let hour = now.div_euclid(3600);
+        let claim = format!("parcels/cursor-claim/{}/{hour}", live.cursor);
+        if store.increment(&claim, 1)? == 1 {
+            store.increment(K_PARCELS_CURSOR, next - live.cursor)?;
+        }
+    }
+    Ok(())
 }
 
 /// Which of `ids` riders have reported delivered.
@@ -508,10 +574,12 @@ pub fn problem<S: KeyValue>(
     config: &DispatchConfig,
 ) -> Result<(Problem, Vec<BoardParcel>), StoreError> {
     let recs = records(store)?;
-    let board = parcels(store)?;
-    let on_board: HashSet<&ParcelId> = board.iter().map(|b| &b.ready.parcel.id).collect();
-    let ids: Vec<&ParcelId> = on_board.iter().copied().collect();
+    let live = live_parcels(store)?;
+    let ids: Vec<&ParcelId> = live.parcels.iter().map(|b| &b.ready.parcel.id).collect();
     let done = delivered(store, &ids)?;
+    advance_cursor(store, &live, &done, now)?;
+    let board = live.parcels;
+    let on_board: HashSet<&ParcelId> = board.iter().map(|b| &b.ready.parcel.id).collect();
     let boxed_by: HashMap<&ParcelId, &RiderId> = recs
         .iter()
         .flat_map(|(rec, _)| rec.onboard.iter().map(move |p| (p, &rec.id)))
@@ -917,6 +985,9 @@ mod tests {
         let (pb, _) = problem(&s, 40, &cfg()).unwrap();
         let ids: Vec<&str> = pb.parcels.iter().map(|p| p.id.0.as_str()).collect();
         assert_eq!(ids, vec!["p2"]);
+        // p1 was the first indexed and is delivered: later runs start after it.
+        assert_eq!(s.increment(K_PARCELS_CURSOR, 0).unwrap(), 1);
+        assert_eq!(parcels(&s).unwrap().len(), 1);
         // The next call plans around the delivered parcel and keeps p2 where it is.
         let plan = run(&s, 50);
         assert!(plan.unassigned.is_empty() && plan.assignments.is_empty());
