@@ -183,15 +183,27 @@ fn too_big(i: &SplitItem, l: &ParcelLimits) -> Option<SplitError> {
     })
 }
 
-/// Zones that may share parcels, as classes (connected components of the mixing pairs).
+/// Zones that may share parcels, as classes. Mixing is not transitive: two zones share
+/// a class only if every pair across it is configured, so "ambient with chilled" and
+/// "chilled with frozen" never put ambient goods next to frozen ones. Pairs are taken in
+/// the configured order (with those two, chilled joins ambient and frozen stays alone).
 fn zone_classes(mixing: &[[TemperatureZone; 2]]) -> Vec<Vec<TemperatureZone>> {
     use TemperatureZone::*;
+    let allowed = |x: &TemperatureZone, y: &TemperatureZone| {
+        x == y
+            || mixing
+                .iter()
+                .any(|[a, b]| (a == x && b == y) || (a == y && b == x))
+    };
     let mut classes: Vec<Vec<TemperatureZone>> = vec![vec![Ambient], vec![Chilled], vec![Frozen]];
     for [a, b] in mixing {
         let ia = classes.iter().position(|c| c.contains(a));
         let ib = classes.iter().position(|c| c.contains(b));
         if let (Some(ia), Some(ib)) = (ia, ib) {
-            if ia != ib {
+            let every_pair = classes[ia]
+                .iter()
+                .all(|x| classes[ib].iter().all(|y| allowed(x, y)));
+            if ia != ib && every_pair {
                 let moved = classes.remove(ia.max(ib));
                 classes[ia.min(ib)].extend(moved);
             }

@@ -54,8 +54,17 @@ fn check(items: &[SplitItem], l: &ParcelLimits, plan: &SplitPlan) {
             }
         }
         assert_eq!((w, v), (p.weight_g, p.volume_cm3));
-        if l.zone_mixing.is_empty() {
-            assert_eq!(p.zones.len(), 1, "zones mixed: {p:?}");
+        // Every pair of zones sharing a parcel is a configured pair.
+        for a in &p.zones {
+            for b in &p.zones {
+                assert!(
+                    a == b
+                        || l.zone_mixing
+                            .iter()
+                            .any(|m| m == &[*a, *b] || m == &[*b, *a]),
+                    "zones {a:?} and {b:?} mixed without being configured: {p:?}"
+                );
+            }
         }
     }
     for i in items.iter().filter(|i| i.quantity > 0) {
@@ -103,6 +112,16 @@ fn zone_mixing_when_configured() {
     assert_eq!(plan.parcels.len(), 2);
     let cold = plan.parcels.iter().find(|p| p.zones.len() == 2).unwrap();
     assert_eq!(cold.zone, Frozen);
+    // Mixing is not transitive: ambient with chilled and chilled with frozen does not
+    // put ambient next to frozen.
+    l.zone_mixing = vec![[Ambient, Chilled], [Chilled, Frozen]];
+    let plan = split_group("g", &items, &l).unwrap();
+    check(&items, &l, &plan);
+    assert_eq!(plan.parcels.len(), 2);
+    assert!(plan
+        .parcels
+        .iter()
+        .all(|p| !(p.zones.contains(&Ambient) && p.zones.contains(&Frozen))));
 }
 
 #[test]
@@ -166,14 +185,19 @@ proptest! {
     fn every_unit_in_exactly_one_parcel(
         lines in prop::collection::vec((0u8..3, 1u32..6, 0u32..5000, 0u32..20_000, 0u8..3), 1..25),
         split in any::<bool>(),
-        mix in any::<bool>(),
+        mix in 0u8..3,
     ) {
         let items: Vec<SplitItem> = lines.iter().enumerate().map(|(n, (o, q, w, v, z))| {
             let zone = [Ambient, Chilled, Frozen][*z as usize];
             item(&format!("o{o}"), n as u32 + 1, *q, *w, *v, zone)
         }).collect();
         let mut l = limits(10_000, 40_000, split);
-        if mix { l.zone_mixing = vec![[Ambient, Chilled]]; }
+        l.zone_mixing = match mix {
+            0 => vec![],
+            1 => vec![[Ambient, Chilled]],
+            // A chain: must not mix ambient with frozen.
+            _ => vec![[Ambient, Chilled], [Chilled, Frozen]],
+        };
         match split_group("g", &items, &l) {
             Ok(plan) => check(&items, &l, &plan),
             Err(errors) => {
