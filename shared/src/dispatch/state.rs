@@ -270,7 +270,9 @@ struct LiveParcels {
 fn live_parcels<S: KeyValue>(store: &S) -> Result<LiveParcels, StoreError> {
     let cursor = store.increment(K_PARCELS_CURSOR, 0)?;
     let n = store.increment("parcels/seq", 0)?;
-    let slots: Vec<String> = (cursor + 1..=n).map(|i| format!("parcels/idx/{i}")).collect();
+    let slots: Vec<String> = (cursor + 1..=n)
+        .map(|i| format!("parcels/idx/{i}"))
+        .collect();
     let mut seen = HashSet::new();
     let mut positions = Vec::new();
     let mut keys = Vec::new();
@@ -285,7 +287,10 @@ fn live_parcels<S: KeyValue>(store: &S) -> Result<LiveParcels, StoreError> {
     }
     let mut kept_positions = Vec::new();
     let mut parcels = Vec::new();
-    for (pos, b) in positions.into_iter().zip(load_all::<_, BoardParcel>(store, &keys)?) {
+    for (pos, b) in positions
+        .into_iter()
+        .zip(load_all::<_, BoardParcel>(store, &keys)?)
+    {
         if let Some(b) = b {
             kept_positions.push(pos);
             parcels.push(b);
