@@ -281,7 +281,9 @@ pub fn mark_handed_over(merge: &impl KeyValue, group_id: &str) -> Result<(), Mer
 }
 
 pub fn is_handed_over(merge: &impl KeyValue, group_id: &str) -> Result<bool, MergeError> {
-    Ok(merge.increment(&k_done(group_id), 0)? > 0)
+    // Only `mark_handed_over` creates the key, so its presence is the answer: a read,
+    // where `increment(k, 0)` would be a write transaction on every check.
+    Ok(merge.exists(&k_done(group_id))?)
 }
 
 /// Queued groups not yet handed over, oldest first, at most `max`.

@@ -29,7 +29,8 @@ pub fn mark_forwarded(store: &impl KeyValue, id: &OrderId) -> Result<(), StoreEr
 }
 
 pub fn is_forwarded(store: &impl KeyValue, id: &OrderId) -> Result<bool, StoreError> {
-    Ok(store.increment(&k_forwarded(id), 0)? > 0)
+    // Only `mark_forwarded` creates the key: its presence is the answer, read-only.
+    store.exists(&k_forwarded(id))
 }
 
 /// One catch-up scan.
