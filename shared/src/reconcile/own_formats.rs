@@ -115,21 +115,29 @@ where
     }
 
     fn line(&mut self, no: u64, bytes: &[u8], out: &mut Vec<BillLine>) -> Result<(), ImportError> {
-        let text = TextEncoding::Utf8.decode(no, bytes)?;
-        if text.trim().is_empty() {
+        let Some(value) = json_document(no, bytes)? else {
             return Ok(());
-        }
-        let value: Value = serde_json::from_str(&text).map_err(|e| {
-            ImportError::at(
-                no,
-                ImportErrorKind::MalformedRecord {
-                    detail: e.to_string(),
-                },
-            )
-        })?;
+        };
         self.documents += 1;
         (self.convert)(no, &value, out)
     }
+}
+
+/// One line of a JSON-lines file: `None` for a blank line, else the document or an
+/// error naming the line.
+fn json_document(no: u64, bytes: &[u8]) -> Result<Option<Value>, ImportError> {
+    let text = TextEncoding::Utf8.decode(no, bytes)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        ImportError::at(
+            no,
+            ImportErrorKind::MalformedRecord {
+                detail: e.to_string(),
+            },
+        )
+    })
 }
 
 impl<F> LineImporter for JsonLinesParser<F>
@@ -267,18 +275,9 @@ impl PosShiftReader {
 }
 
 fn read_shift_line(no: u64, raw: &[u8], shifts: &mut Vec<PosShift>) -> Result<(), ImportError> {
-    let text = TextEncoding::Utf8.decode(no, raw)?;
-    if text.trim().is_empty() {
+    let Some(value) = json_document(no, raw)? else {
         return Ok(());
-    }
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
-        ImportError::at(
-            no,
-            ImportErrorKind::MalformedRecord {
-                detail: e.to_string(),
-            },
-        )
-    })?;
+    };
     shifts.push(read_shift(&Doc {
         line: no,
         value: &value,
