@@ -107,7 +107,21 @@ pub async fn redispatch(
                 source: EventSource::Component("dispatch".into()),
             };
             book::record_event(&orders, &order, &event)?;
-            commit_stock(&order, &format!("dispatch:{}", a.parcel)).await;
+            // Exactly this parcel's units of the order, when the merge step said which
+            // (an order split over parcels ships with each of them); else all of it.
+            let lines: Vec<serde_json::Value> = board
+                .iter()
+                .find(|b| b.ready.parcel.id == a.parcel)
+                .map(|b| {
+                    b.ready
+                        .lines
+                        .iter()
+                        .filter(|l| l.order_id == order)
+                        .map(|l| serde_json::json!({ "line_no": l.line_no, "quantity": l.quantity }))
+                        .collect()
+                })
+                .unwrap_or_default();
+            commit_stock(&order, &format!("dispatch:{}", a.parcel), &lines).await;
         }
     }
     let mut exceptions = Vec::new();
@@ -142,8 +156,12 @@ pub async fn redispatch(
 
 /// Best effort: the reservation stays held if reserve is down or does not know the
 /// order; its own expiry and reconciliation deal with it, dispatch must not fail.
-async fn commit_stock(order: &OrderId, op_id: &str) {
-    let body = serde_json::json!({ "order_id": order, "op_id": op_id }).to_string();
+async fn commit_stock(order: &OrderId, op_id: &str, lines: &[serde_json::Value]) {
+    let mut body = serde_json::json!({ "order_id": order, "op_id": op_id });
+    if !lines.is_empty() {
+        body["lines"] = serde_json::Value::Array(lines.to_vec());
+    }
+    let body = body.to_string();
     let req = Request::builder()
         .method(Method::Post)
         .uri("http://reserve.spin.internal/commit")

@@ -34,8 +34,9 @@ use super::redispatch::{reject_parcels, release_rider, release_silent, Released,
 use crate::order::OrderId;
 use crate::store::{KeyValue, StoreError};
 
-/// A parcel as the merge step hands it over: the core's [`Parcel`] JSON, with an
-/// optional `order_ids` field beside its own, so dispatch can record on the orders.
+/// A parcel as the merge step hands it over: the core's [`Parcel`] JSON, with optional
+/// `order_ids` and `lines` fields beside its own, so dispatch can record on the orders
+/// and commit exactly the units this parcel carries.
 ///
 /// (De)serialized by hand through `serde_json::Value`: `#[serde(flatten)]` buffers
 /// numbers as maps under serde_json's `arbitrary_precision`, which the workspace enables.
@@ -43,6 +44,17 @@ use crate::store::{KeyValue, StoreError};
 pub struct ReadyParcel {
     pub parcel: Parcel,
     pub order_ids: Vec<OrderId>,
+    /// The order lines (and units of each) in this parcel; empty: the whole orders
+    /// (a parcel entered by hand).
+    pub lines: Vec<ParcelContent>,
+}
+
+/// Units of one order line in a parcel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParcelContent {
+    pub order_id: OrderId,
+    pub line_no: u32,
+    pub quantity: u32,
 }
 
 impl Serialize for ReadyParcel {
@@ -52,6 +64,10 @@ impl Serialize for ReadyParcel {
         if let Some(o) = v.as_object_mut() {
             let ids = serde_json::to_value(&self.order_ids).map_err(S::Error::custom)?;
             o.insert("order_ids".into(), ids);
+            if !self.lines.is_empty() {
+                let lines = serde_json::to_value(&self.lines).map_err(S::Error::custom)?;
+                o.insert("lines".into(), lines);
+            }
         }
         v.serialize(s)
     }
@@ -65,8 +81,16 @@ impl<'de> Deserialize<'de> for ReadyParcel {
             Some(ids) => serde_json::from_value(ids).map_err(D::Error::custom)?,
             None => Vec::new(),
         };
+        let lines = match v.as_object_mut().and_then(|o| o.remove("lines")) {
+            Some(lines) => serde_json::from_value(lines).map_err(D::Error::custom)?,
+            None => Vec::new(),
+        };
         let parcel = serde_json::from_value(v).map_err(D::Error::custom)?;
-        Ok(Self { parcel, order_ids })
+        Ok(Self {
+            parcel,
+            order_ids,
+            lines,
+        })
     }
 }
 
@@ -778,6 +802,7 @@ mod tests {
                 declined_by: Vec::new(),
             },
             order_ids: vec![OrderId(format!("o-{id}"))],
+            lines: Vec::new(),
         }
     }
 

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use super::delivery::GroupDelivery;
 use super::MergeError;
-use crate::dispatch::state::ReadyParcel;
+use crate::dispatch::state::{ParcelContent, ReadyParcel};
 use crate::dispatch::{ColdChain, Load, Parcel, ParcelId, Point, Time};
 use crate::order::{Order, OrderId, TemperatureZone};
 use crate::store::KeyValue;
@@ -221,6 +221,16 @@ pub fn ready_parcels(
             .min()
             .unwrap_or(released);
         let order_ids: Vec<OrderId> = members.iter().map(|o| o.id.clone()).collect();
+        let lines: Vec<ParcelContent> = p
+            .lines
+            .iter()
+            .filter(|l| order_ids.contains(&l.order_id))
+            .map(|l| ParcelContent {
+                order_id: l.order_id.clone(),
+                line_no: l.line_no,
+                quantity: l.quantity,
+            })
+            .collect();
         out.push(ReadyParcel {
             parcel: Parcel {
                 id: ParcelId(p.parcel_id.clone()),
@@ -240,6 +250,7 @@ pub fn ready_parcels(
                 declined_by: Vec::new(),
             },
             order_ids,
+            lines,
         });
     }
     out

@@ -91,6 +91,22 @@ fn frozen_and_ambient_parcels_keep_their_cold_chain_and_unknown_store_has_no_pic
     let mut chains: Vec<ColdChain> = ready.iter().map(|r| r.parcel.cold_chain).collect();
     chains.sort_by_key(|c| *c as u8);
     assert_eq!(chains, vec![ColdChain::Ambient, ColdChain::Frozen]);
+    // Each parcel names exactly its own lines, so dispatch commits those units only.
+    for r in &ready {
+        let expected_line = if r.parcel.cold_chain == ColdChain::Frozen {
+            2
+        } else {
+            1
+        };
+        let lines: Vec<(u32, u32)> = r.lines.iter().map(|l| (l.line_no, l.quantity)).collect();
+        let qty = a
+            .lines
+            .iter()
+            .find(|l| l.line_no == expected_line)
+            .unwrap()
+            .quantity;
+        assert_eq!(lines, vec![(expected_line, qty)]);
+    }
     assert!(ready.iter().all(|r| r.parcel.pickup.is_none()));
     // Ready 10 minutes (the default) after release.
     assert!(ready.iter().all(|r| r.parcel.ready_at
