@@ -117,7 +117,9 @@ pub async fn redispatch(
                         .lines
                         .iter()
                         .filter(|l| l.order_id == order)
-                        .map(|l| serde_json::json!({ "line_no": l.line_no, "quantity": l.quantity }))
+                        .map(
+                            |l| serde_json::json!({ "line_no": l.line_no, "quantity": l.quantity }),
+                        )
                         .collect()
                 })
                 .unwrap_or_default();

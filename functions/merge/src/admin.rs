@@ -85,7 +85,10 @@ fn put_limits(body: &[u8]) -> Result<Response, ApiError> {
 
 fn get_pickups() -> Result<Response, ApiError> {
     let store = Bucket::open("merge")?;
-    Ok(json(200, &handoff::load_pickups(&store).map_err(merge_error)?))
+    Ok(json(
+        200,
+        &handoff::load_pickups(&store).map_err(merge_error)?,
+    ))
 }
 
 /// The stores' pickup points; every error with its JSON path, nothing stored then.

@@ -29,12 +29,15 @@ async fn handle(req: Request) -> Response {
     router.get("/jobs/merge/health", |_: Request, _: Params| {
         health("merge")
     });
-    router.post_async("/jobs/merge/close-windows", |req: Request, _: Params| async move {
-        match auth::require_bearer(&req, "job_token") {
-            Ok(()) => finish(close_windows().await),
-            Err(e) => finish(Err(e)),
-        }
-    });
+    router.post_async(
+        "/jobs/merge/close-windows",
+        |req: Request, _: Params| async move {
+            match auth::require_bearer(&req, "job_token") {
+                Ok(()) => finish(close_windows().await),
+                Err(e) => finish(Err(e)),
+            }
+        },
+    );
     admin::routes(&mut router);
     router.handle_async(req).await
 }
@@ -123,7 +126,12 @@ async fn hand_over(store: &Bucket, delivery: &GroupDelivery) -> Result<Option<us
         return Ok(Some(0));
     }
     let orders = Bucket::open("orders")?;
-    let ids: Vec<OrderId> = delivery.group.members.iter().map(|m| m.order_id.clone()).collect();
+    let ids: Vec<OrderId> = delivery
+        .group
+        .members
+        .iter()
+        .map(|m| m.order_id.clone())
+        .collect();
     let loaded = book::get_orders(&orders, &ids)?;
     let points = handoff::load_pickups(store).map_err(merge_error)?;
     let ready = handoff::ready_parcels(delivery, &loaded, &points);
@@ -139,7 +147,10 @@ async fn hand_over(store: &Bucket, delivery: &GroupDelivery) -> Result<Option<us
         match spin_sdk::http::send::<_, Response>(req).await {
             Ok(resp) if *resp.status() == 200 => {}
             Ok(resp) => {
-                eprintln!("merge: dispatch took group {gid}'s parcels with {}", resp.status());
+                eprintln!(
+                    "merge: dispatch took group {gid}'s parcels with {}",
+                    resp.status()
+                );
                 return Ok(None);
             }
             Err(e) => {

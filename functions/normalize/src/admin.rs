@@ -51,8 +51,8 @@ pub fn get_pricing(id: &str) -> Result<Response, ApiError> {
 
 /// Store a channel's pricing rules (validated; every error with its JSON path).
 pub fn put_pricing(id: &str, body: &[u8]) -> Result<Response, ApiError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| ApiError::bad_request("not_utf8", e.to_string()))?;
+    let text =
+        std::str::from_utf8(body).map_err(|e| ApiError::bad_request("not_utf8", e.to_string()))?;
     let store = Bucket::open("catalog")?;
     match catalog::put_pricing(&store, id, text).map_err(to_api)? {
         Ok(rules) => Ok(json(200, &rules)),

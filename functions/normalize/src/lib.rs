@@ -30,12 +30,15 @@ async fn handle(req: Request) -> Response {
     router.get("/jobs/pipeline/health", |_: Request, _: Params| {
         health("normalize")
     });
-    router.post_async("/jobs/pipeline/catch-up", |req: Request, _: Params| async move {
-        match orderhub_shell::auth::require_bearer(&req, "job_token") {
-            Ok(()) => finish(catch_up().await),
-            Err(e) => finish(Err(e)),
-        }
-    });
+    router.post_async(
+        "/jobs/pipeline/catch-up",
+        |req: Request, _: Params| async move {
+            match orderhub_shell::auth::require_bearer(&req, "job_token") {
+                Ok(()) => finish(catch_up().await),
+                Err(e) => finish(Err(e)),
+            }
+        },
+    );
     // The `channels-admin` instance: channel configs and SKU maps in the catalog.
     router.get("/admin/channels/health", |_: Request, _: Params| {
         health("normalize")

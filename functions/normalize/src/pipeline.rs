@@ -87,7 +87,11 @@ async fn forward_order(orders: &Bucket, mut order: Order) -> Result<(), ApiError
     let Ok(body) = serde_json::to_vec(&order) else {
         return Ok(());
     };
-    if post("http://merge.spin.internal/offer", body).await.is_some() && reserved {
+    if post("http://merge.spin.internal/offer", body)
+        .await
+        .is_some()
+        && reserved
+    {
         forwarding::mark_forwarded(orders, &order.id)?;
     }
     Ok(())
@@ -117,7 +121,9 @@ pub async fn catch_up(orders: &Bucket) -> Result<forwarding::Backlog, ApiError> 
 }
 
 fn order_ref(id: &OrderId) -> Vec<u8> {
-    serde_json::json!({ "order_id": id }).to_string().into_bytes()
+    serde_json::json!({ "order_id": id })
+        .to_string()
+        .into_bytes()
 }
 
 async fn post(url: &str, body: Vec<u8>) -> Option<serde_json::Value> {
