@@ -63,6 +63,28 @@ pub trait KeyValue {
     }
 }
 
+/// Move the cursor counter `cursor_key` forward by `by` from the value `read`, if this
+/// caller's claim on (`read`, hour of `now_secs`) comes first; the new value, or `None`
+/// when another caller holds that claim. Moves are then sequential, each from the value
+/// its caller read and checked, so no position behind a cursor is skipped without CAS;
+/// a claimer that dies stalls the cursor for at most the hour.
+pub fn advance_cursor<S: KeyValue + ?Sized>(
+    store: &S,
+    cursor_key: &str,
+    read: i64,
+    by: i64,
+    now_secs: i64,
+) -> Result<Option<i64>, StoreError> {
+    if by <= 0 {
+        return Ok(None);
+    }
+    let hour = now_secs.div_euclid(3600);
+    if store.increment(&format!("{cursor_key}/advance/{read}/{hour}"), 1)? == 1 {
+        return Ok(Some(store.increment(cursor_key, by)?));
+    }
+    Ok(None)
+}
+
 impl<T: KeyValue + ?Sized> KeyValue for &T {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         (**self).get(key)

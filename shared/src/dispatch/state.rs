@@ -327,11 +327,10 @@ fn live_parcels<S: KeyValue>(store: &S) -> Result<LiveParcels, StoreError> {
     })
 }
 
-/// Move the board's cursor past the prefix of delivered parcels. Only the caller whose
-/// claim on (cursor value, hour) comes first moves it, so moves are sequential, each
-/// from the value its caller read; a position not yet written (an `add_parcels` in
+/// Move the board's cursor past the prefix of delivered parcels
+/// ([`crate::store::advance_cursor`]); a position not yet written (an `add_parcels` in
 /// flight) ends the prefix.
-fn advance_cursor<S: KeyValue>(
+fn advance_board_cursor<S: KeyValue>(
     store: &S,
     live: &LiveParcels,
     done: &HashSet<ParcelId>,
@@ -344,13 +343,13 @@ fn advance_cursor<S: KeyValue>(
         }
         next = *pos;
     }
-    if next > live.cursor {
-        let hour = now.div_euclid(3600);
-        let claim = format!("parcels/cursor-claim/{}/{hour}", live.cursor);
-        if store.increment(&claim, 1)? == 1 {
-            store.increment(K_PARCELS_CURSOR, next - live.cursor)?;
-        }
-    }
+    crate::store::advance_cursor(
+        store,
+        K_PARCELS_CURSOR,
+        live.cursor,
+        next - live.cursor,
+        now,
+    )?;
     Ok(())
 }
 
@@ -606,7 +605,7 @@ pub fn problem<S: KeyValue>(
     let live = live_parcels(store)?;
     let ids: Vec<&ParcelId> = live.parcels.iter().map(|b| &b.ready.parcel.id).collect();
     let done = delivered(store, &ids)?;
-    advance_cursor(store, &live, &done, now)?;
+    advance_board_cursor(store, &live, &done, now)?;
     let board = live.parcels;
     let on_board: HashSet<&ParcelId> = board.iter().map(|b| &b.ready.parcel.id).collect();
     let boxed_by: HashMap<&ParcelId, &RiderId> = recs

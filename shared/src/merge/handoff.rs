@@ -299,12 +299,9 @@ pub fn is_handed_over(merge: &impl KeyValue, group_id: &str) -> Result<bool, Mer
 
 /// Queued groups not yet handed over, oldest first, at most `max`.
 ///
-/// Also moves the cursor past the handed-over prefix so the scan stays short. Only one
-/// scanner may move it from a given value: the one whose claim on (value, hour) comes
-/// first. So advances are sequential, each from the value its scanner read and checked,
-/// and no queued group is ever skipped; a scanner that dies holding the claim stalls
-/// the cursor for at most the hour. A slot claimed but not yet written (a writer in
-/// flight) stops the prefix: it is looked at again next time.
+/// Also moves the cursor past the handed-over prefix so the scan stays short
+/// ([`crate::store::advance_cursor`]: no queued group is ever skipped). A slot claimed
+/// but not yet written (a writer in flight) stops the prefix: it is looked at again.
 pub fn pending(
     merge: &impl KeyValue,
     max: usize,
@@ -333,13 +330,7 @@ pub fn pending(
             out.push(gid);
         }
     }
-    if advance > 0 {
-        let hour = now.timestamp().div_euclid(3600);
-        let claim = format!("merge/handoff/advance/{cursor}/{hour}");
-        if merge.increment(&claim, 1)? == 1 {
-            merge.increment(K_QUEUE_CURSOR, advance)?;
-        }
-    }
+    crate::store::advance_cursor(merge, K_QUEUE_CURSOR, cursor, advance, now.timestamp())?;
     Ok(out)
 }
 

@@ -9,12 +9,13 @@
 //!
 //! Keys (in the orders store): `order/{id}/forwarded` (counter), `forwarding/cursor`
 //! (counter: index positions below it are all forwarded or settled) and
-//! `forwarding/advance/{cursor}/{hour}` (who may move the cursor from that value).
+//! `forwarding/cursor/advance/{value}/{hour}` (who may move the cursor from that value,
+//! `store::advance_cursor`).
 
 use chrono::{DateTime, Utc};
 
 use super::{book, OrderId};
-use crate::store::{KeyValue, StoreError};
+use crate::store::{advance_cursor, KeyValue, StoreError};
 
 const K_CURSOR: &str = "forwarding/cursor";
 
@@ -48,10 +49,8 @@ pub struct Backlog {
 /// positions. An order is left alone while it is younger than `grace` (normalize may
 /// still be forwarding it); a terminal one (cancelled, refunded) needs nothing.
 ///
-/// The cursor moves past the prefix of positions that need nothing more; only the
-/// scanner whose claim on (cursor value, hour) comes first moves it, so moves are
-/// sequential and no position is skipped (the same scheme as the merge hand-over
-/// queue). An order that keeps failing holds the cursor, not the scan: later orders
+/// The cursor moves past the prefix of positions that need nothing more
+/// ([`crate::store::advance_cursor`]: no position is skipped). An order that keeps failing holds the cursor, not the scan: later orders
 /// are still found, up to `max_scan` positions on.
 pub fn backlog(
     store: &impl KeyValue,
@@ -92,11 +91,8 @@ pub fn backlog(
             in_prefix = false;
         }
     }
-    if settled_prefix > 0 {
-        let hour = now.timestamp().div_euclid(3600);
-        if store.increment(&format!("forwarding/advance/{cursor}/{hour}"), 1)? == 1 {
-            out.cursor = store.increment(K_CURSOR, settled_prefix)?;
-        }
+    if let Some(moved) = advance_cursor(store, K_CURSOR, cursor, settled_prefix, now.timestamp())? {
+        out.cursor = moved;
     }
     Ok(out)
 }
