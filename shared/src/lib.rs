@@ -8,6 +8,7 @@
 //! Modules follow the pipeline: [`channel`] (ingest + normalize) → [`merge`] and
 //! [`split`] → [`stock`] → [`pricing`] → [`dispatch`] → [`reconcile`].
 
+pub mod limits;
 pub mod money;
 pub mod order;
 pub mod stats;

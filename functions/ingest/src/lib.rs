@@ -15,11 +15,15 @@ use orderhub_core::channel::{
 use orderhub_core::order::book::Applied;
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{finish, health, ApiError};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{IncomingRequest, Method, Request, Response};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(req: Request) -> Response {
+async fn handle(incoming: IncomingRequest) -> Response {
+    orderhub_shell::serve(incoming, orderhub_core::limits::WEBHOOK_BODY_MAX, route).await
+}
+
+async fn route(req: Request) -> Response {
     if *req.method() == Method::Get && req.path().ends_with("/health") {
         return health("ingest");
     }

@@ -9,7 +9,7 @@ use orderhub_core::pricing;
 use orderhub_core::stats::{self, Metric};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{finish, health, json, ApiError};
-use spin_sdk::http::{Params, Request, Response, Router};
+use spin_sdk::http::{IncomingRequest, Params, Request, Response, Router};
 use spin_sdk::http_component;
 
 mod admin;
@@ -20,7 +20,11 @@ fn admin(req: &Request) -> Result<(), ApiError> {
 }
 
 #[http_component]
-async fn handle(req: Request) -> Response {
+async fn handle(incoming: IncomingRequest) -> Response {
+    orderhub_shell::serve(incoming, orderhub_core::limits::INTERNAL_BODY_MAX, route).await
+}
+
+async fn route(req: Request) -> Response {
     let mut router = Router::new();
     router.get("/health", |_: Request, _: Params| health("normalize"));
     router.post_async("/push", |req: Request, _: Params| async move {

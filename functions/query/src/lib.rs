@@ -8,11 +8,15 @@ mod health;
 mod orders;
 
 use orderhub_shell::{finish, health};
-use spin_sdk::http::{Params, Request, Response, Router};
+use spin_sdk::http::{IncomingRequest, Params, Request, Response, Router};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(req: Request) -> Response {
+async fn handle(incoming: IncomingRequest) -> Response {
+    orderhub_shell::serve(incoming, orderhub_core::limits::API_BODY_MAX, route).await
+}
+
+async fn route(req: Request) -> Response {
     let mut router = Router::new();
     router.get_async("/health", |_: Request, _: Params| health::whole_app());
     router.get("/orders/health", |_: Request, _: Params| health("query"));

@@ -30,13 +30,17 @@ use orderhub_core::reconcile::{
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{auth, finish, health, json, ApiError};
 use serde::Deserialize;
-use spin_sdk::http::{Params, Request, Response, Router};
+use spin_sdk::http::{IncomingRequest, Params, Request, Response, Router};
 use spin_sdk::http_component;
 
 mod fetch;
 
 #[http_component]
-async fn handle(req: Request) -> Response {
+async fn handle(incoming: IncomingRequest) -> Response {
+    orderhub_shell::serve(incoming, orderhub_core::limits::RECONCILE_BODY_MAX, route).await
+}
+
+async fn route(req: Request) -> Response {
     if req.path() == "/reconcile/fetches" && *req.method() == spin_sdk::http::Method::Post {
         return finish(match admin(&req) {
             Ok(()) => fetch::fetch(&req).await,

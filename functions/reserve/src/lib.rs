@@ -16,7 +16,7 @@ use orderhub_core::stock::StockError;
 use orderhub_shell::auth::require_bearer;
 use orderhub_shell::{finish, health, ApiError};
 use serde::de::DeserializeOwned;
-use spin_sdk::http::{Params, Request, Response, Router};
+use spin_sdk::http::{IncomingRequest, Params, Request, Response, Router};
 use spin_sdk::http_component;
 
 mod admin;
@@ -51,7 +51,16 @@ fn admin_route(
 }
 
 #[http_component]
-fn handle(req: Request) -> Response {
+async fn handle(incoming: IncomingRequest) -> Response {
+    orderhub_shell::serve(
+        incoming,
+        orderhub_core::limits::INTERNAL_BODY_MAX,
+        |req| async move { route(req) },
+    )
+    .await
+}
+
+fn route(req: Request) -> Response {
     let mut router = Router::new();
     router.get("/health", |_: Request, _: Params| health("reserve"));
     router.post("/reserve", |req: Request, _: Params| {
@@ -88,6 +97,18 @@ fn handle(req: Request) -> Response {
         "PUT",
         "/admin/stock/catalog",
         admin::put_catalog,
+    );
+    admin_route(
+        &mut router,
+        "PUT",
+        "/admin/stock/warehouses/:warehouse",
+        admin::put_warehouse,
+    );
+    admin_route(
+        &mut router,
+        "PUT",
+        "/admin/stock/channels/:channel",
+        admin::put_channel_policy,
     );
     admin_route(
         &mut router,

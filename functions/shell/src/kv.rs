@@ -56,16 +56,13 @@ impl KeyValue for Bucket {
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         atomics::increment(&self.inner, key, delta).map_err(map_err)
     }
+    /// One `get` per key, never `wasi:keyvalue/batch.get-many`: Spin's Redis backend
+    /// (v3.6.3, `crates/key-value-redis/src/store.rs`, same on main) serves `get-many`
+    /// with the Redis `KEYS` command instead of `MGET`, so two or more keys come back as
+    /// an error and a single key panics the host. Plain `get` is right on every backend;
+    /// on SQLite each is a cheap in-process read.
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let found = batch::get_many(&self.inner, keys).map_err(map_err)?;
-        // The interface returns (key, value) pairs; answer in the order asked, whatever
-        // order the backend used.
-        let mut by_key: std::collections::HashMap<String, Option<Vec<u8>>> =
-            found.into_iter().collect();
-        Ok(keys.iter().map(|k| by_key.remove(k).flatten()).collect())
+        keys.iter().map(|k| self.get(k)).collect()
     }
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         if entries.is_empty() {

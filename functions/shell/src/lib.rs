@@ -3,12 +3,14 @@
 //! A component is always the same four steps (see ARCHITECTURE.md): parse the request,
 //! call the core, apply the effects the core decided, answer. This crate holds the
 //! pieces of steps 1, 3 and 4 that are the same everywhere: the key-value store behind
-//! the core's [`orderhub_core::store::KeyValue`] trait, JSON answers and errors, and
-//! bearer-token auth for admin and scheduled routes. It makes no domain decision.
+//! the core's [`orderhub_core::store::KeyValue`] trait, JSON answers and errors, request
+//! bodies read with a ceiling, and bearer-token auth for admin and scheduled routes. It makes no domain decision.
 
 pub mod auth;
+pub mod body;
 pub mod kv;
 pub mod respond;
 
+pub use body::serve;
 pub use respond::{error, json, ApiError};
 pub use respond::{finish, health, invalid};

@@ -5,11 +5,19 @@
 //! JSON channel exists as soon as its config is stored.
 //!
 //! Keys: `channel/{id}` (a [`ChannelConfig`] as JSON), `skus/{id}` (a [`SkuMap`]),
-//! `pricing/{id}` (the channel's `PricingRules`, optional).
+//! `skus/{id}/entry/{code}` (one [`SkuEntry`] set on its own, laid over the map; `null`
+//! once the map is replaced) listed by `skus/{id}/entries` ([`index_once`]),
+//! `pricing/{id}` (the channel's `PricingRules`, optional) and
+//! `pricing/{id}/store/{store}` (one store's own rules on that channel, optional).
+//!
+//! Entries and stores set one at a time are keys of their own, so operators setting
+//! different SKUs or stores at once never overwrite each other.
 
 use super::config::ChannelConfig;
-use super::sku::SkuMap;
-use crate::store::{KeyValue, StoreError};
+use super::sku::{SkuEntry, SkuMap};
+use super::ChannelEvent;
+use crate::pricing::PricingRules;
+use crate::store::{index_once, indexed, key_part, KeyValue, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogError {
@@ -29,17 +37,28 @@ fn skus_key(id: &str) -> String {
     format!("skus/{id}")
 }
 
+fn sku_entry_key(id: &str, channel_sku: &str) -> String {
+    format!("skus/{id}/entry/{}", key_part(channel_sku))
+}
+
+fn sku_entries(id: &str) -> String {
+    format!("skus/{id}/entries")
+}
+
 fn pricing_key(id: &str) -> String {
     format!("pricing/{id}")
 }
 
-/// The channel's pricing rules, when an operator stored some: orders of that channel
-/// are then checked against the one calculation (`pricing::check_platform_order`).
-pub fn load_pricing(
+fn store_pricing_key(id: &str, store_id: &str) -> String {
+    format!("pricing/{id}/store/{}", key_part(store_id))
+}
+
+fn read_rules(
     store: &impl KeyValue,
     id: &str,
-) -> Result<Option<crate::pricing::PricingRules>, CatalogError> {
-    match store.get(&pricing_key(id))? {
+    key: &str,
+) -> Result<Option<PricingRules>, CatalogError> {
+    match store.get(key)? {
         None => Ok(None),
         Some(bytes) => crate::pricing::parse_rules(&String::from_utf8_lossy(&bytes))
             .map(Some)
@@ -50,19 +69,92 @@ pub fn load_pricing(
     }
 }
 
+fn write_rules(
+    store: &impl KeyValue,
+    key: &str,
+    json: &str,
+) -> Result<Result<PricingRules, Vec<String>>, CatalogError> {
+    match crate::pricing::parse_rules(json) {
+        Ok(rules) => {
+            store.set(key, json.as_bytes())?;
+            Ok(Ok(rules))
+        }
+        Err(errors) => Ok(Err(errors)),
+    }
+}
+
+/// The channel's pricing rules, when an operator stored some: orders of that channel
+/// are then checked against the one calculation (`pricing::check_platform_order`).
+pub fn load_pricing(store: &impl KeyValue, id: &str) -> Result<Option<PricingRules>, CatalogError> {
+    read_rules(store, id, &pricing_key(id))
+}
+
 /// Validate and store a channel's pricing rules; the errors, with paths, otherwise.
 pub fn put_pricing(
     store: &impl KeyValue,
     id: &str,
     json: &str,
-) -> Result<Result<crate::pricing::PricingRules, Vec<String>>, CatalogError> {
-    match crate::pricing::parse_rules(json) {
-        Ok(rules) => {
-            store.set(&pricing_key(id), json.as_bytes())?;
-            Ok(Ok(rules))
-        }
-        Err(errors) => Ok(Err(errors)),
+) -> Result<Result<PricingRules, Vec<String>>, CatalogError> {
+    write_rules(store, &pricing_key(id), json)
+}
+
+/// One store's own pricing rules on the channel (its own 满减 tiers, delivery and
+/// packaging fees, as the platforms let each shop set), if it has some.
+pub fn load_store_pricing(
+    store: &impl KeyValue,
+    id: &str,
+    store_id: &str,
+) -> Result<Option<PricingRules>, CatalogError> {
+    read_rules(store, id, &store_pricing_key(id, store_id))
+}
+
+/// Validate and store one store's pricing rules on the channel.
+pub fn put_store_pricing(
+    store: &impl KeyValue,
+    id: &str,
+    store_id: &str,
+    json: &str,
+) -> Result<Result<PricingRules, Vec<String>>, CatalogError> {
+    if store_id.is_empty() || store_id.len() > 128 {
+        return Ok(Err(vec!["$: a store code is 1 to 128 bytes".to_string()]));
     }
+    write_rules(store, &store_pricing_key(id, store_id), json)
+}
+
+/// The rules an order of `store_id` on the channel is priced by: the store's own, else
+/// the channel's, else none.
+pub fn pricing_for(
+    store: &impl KeyValue,
+    id: &str,
+    store_id: Option<&str>,
+) -> Result<Option<PricingRules>, CatalogError> {
+    if let Some(s) = store_id {
+        if let Some(rules) = load_store_pricing(store, id, s)? {
+            return Ok(Some(rules));
+        }
+    }
+    load_pricing(store, id)
+}
+
+/// Re-price every order among `events` by the rules of its store on the channel
+/// ([`pricing_for`]), flagging a disagreement with the platform's figures as a
+/// `price_mismatch` exception (kept, never dropped). Orders with no rules are left as
+/// they are.
+pub fn flag_price_mismatches(
+    store: &impl KeyValue,
+    id: &str,
+    events: &mut [ChannelEvent],
+) -> Result<(), CatalogError> {
+    for ev in events.iter_mut() {
+        let ChannelEvent::Order { order } = ev else {
+            continue;
+        };
+        let Some(rules) = pricing_for(store, id, order.store_id.as_deref())? else {
+            continue;
+        };
+        crate::pricing::flag_price_mismatches(std::slice::from_mut(ev), &rules);
+    }
+    Ok(())
 }
 
 /// The channel's effective configuration.
@@ -103,27 +195,70 @@ pub fn put_config(
     Ok(cfg)
 }
 
-/// The channel's SKU mapping; empty when none is stored (every line then becomes an
-/// `unknown_sku` exception on a kept order, never a dropped one).
+/// The channel's SKU mapping: the stored map with every entry set on its own since;
+/// empty when none is stored (every line then becomes an `unknown_sku` exception on a
+/// kept order, never a dropped one).
 pub fn load_sku_map(store: &impl KeyValue, id: &str) -> Result<SkuMap, CatalogError> {
-    match store.get(&skus_key(id))? {
-        None => Ok(SkuMap::new()),
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| CatalogError::InvalidConfig {
-            id: id.to_string(),
-            detail: format!("SKU map: {e}"),
-        }),
+    let invalid = |e: serde_json::Error| CatalogError::InvalidConfig {
+        id: id.to_string(),
+        detail: format!("SKU map: {e}"),
+    };
+    let codes = indexed(store, &sku_entries(id))?;
+    let mut keys = vec![skus_key(id)];
+    keys.extend(codes.iter().map(|c| sku_entry_key(id, c)));
+    let mut values = store.get_many(&keys)?.into_iter();
+    let mut map = match values.next().flatten() {
+        None => SkuMap::new(),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(invalid)?,
+    };
+    for (code, bytes) in codes.into_iter().zip(values) {
+        let Some(bytes) = bytes else { continue };
+        match serde_json::from_slice::<Option<SkuEntry>>(&bytes).map_err(invalid)? {
+            Some(entry) => map.entries.insert(code, entry),
+            None => map.entries.remove(&code),
+        };
     }
+    Ok(map)
 }
 
+fn to_bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CatalogError> {
+    serde_json::to_vec(value).map_err(|e| CatalogError::Store(StoreError::Backend(e.to_string())))
+}
+
+/// Replace the channel's whole SKU mapping (entries set on their own included).
 pub fn put_sku_map(store: &impl KeyValue, id: &str, json: &[u8]) -> Result<SkuMap, CatalogError> {
     let map: SkuMap = serde_json::from_slice(json).map_err(|e| CatalogError::InvalidConfig {
         id: id.to_string(),
         detail: format!("SKU map: {e}"),
     })?;
-    let bytes = serde_json::to_vec(&map)
-        .map_err(|e| CatalogError::Store(StoreError::Backend(e.to_string())))?;
-    store.set(&skus_key(id), &bytes)?;
+    let mut writes = vec![(skus_key(id), to_bytes(&map)?)];
+    for code in indexed(store, &sku_entries(id))? {
+        writes.push((sku_entry_key(id, &code), b"null".to_vec()));
+    }
+    store.set_many(&writes)?;
     Ok(map)
+}
+
+/// Add or replace one SKU of the channel's mapping, leaving the others as they are.
+pub fn put_sku_entry(
+    store: &impl KeyValue,
+    id: &str,
+    channel_sku: &str,
+    json: &[u8],
+) -> Result<SkuEntry, CatalogError> {
+    let invalid = |detail: String| CatalogError::InvalidConfig {
+        id: id.to_string(),
+        detail,
+    };
+    let code = channel_sku.trim();
+    if code.is_empty() || code.len() > 128 {
+        return Err(invalid("a channel SKU code is 1 to 128 bytes".into()));
+    }
+    let entry: SkuEntry =
+        serde_json::from_slice(json).map_err(|e| invalid(format!("SKU `{code}`: {e}")))?;
+    index_once(store, &sku_entries(id), code)?;
+    store.set(&sku_entry_key(id, code), &to_bytes(&Some(&entry))?)?;
+    Ok(entry)
 }
 
 #[cfg(test)]
@@ -147,6 +282,15 @@ mod tests {
         let cfg = put_config(&s, "meituan", br#"{"id":"meituan","max_body_bytes":1024}"#).unwrap();
         assert_eq!(cfg.max_body_bytes, 1024);
         assert_eq!(load_config(&s, "meituan").unwrap().max_body_bytes, 1024);
+        // Above what the webhook edge reads: refused, not silently capped.
+        let too_big = format!(
+            r#"{{"id":"meituan","max_body_bytes":{}}}"#,
+            crate::limits::WEBHOOK_BODY_MAX + 1
+        );
+        assert!(matches!(
+            put_config(&s, "meituan", too_big.as_bytes()),
+            Err(CatalogError::InvalidConfig { .. })
+        ));
         assert!(matches!(
             put_config(&s, "eleme", br#"{"id":"meituan"}"#),
             Err(CatalogError::InvalidConfig { .. })
@@ -155,6 +299,96 @@ mod tests {
             put_config(&s, "x", b"{"),
             Err(CatalogError::InvalidConfig { .. })
         ));
+    }
+
+    #[test]
+    fn sku_entries_set_one_at_a_time_leave_the_others() {
+        let s = MemoryStore::new();
+        put_sku_map(&s, "meituan", br#"{"MT-1":{"sku":"SKU-1"},"MT-2":{"sku":"SKU-2"}}"#).unwrap();
+        put_sku_entry(&s, "meituan", "MT-3", br#"{"sku":"SKU-3","zone":"frozen"}"#).unwrap();
+        put_sku_entry(&s, "meituan", " MT-1 ", br#"{"sku":"SKU-1B"}"#).unwrap();
+        put_sku_entry(&s, "eleme", "MT-9", br#"{"sku":"SKU-9"}"#).unwrap();
+        let map = load_sku_map(&s, "meituan").unwrap();
+        let skus: Vec<(&str, &str)> = map
+            .entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.sku.0.as_str()))
+            .collect();
+        assert_eq!(
+            skus,
+            vec![("MT-1", "SKU-1B"), ("MT-2", "SKU-2"), ("MT-3", "SKU-3")]
+        );
+        assert!(put_sku_entry(&s, "meituan", "MT-4", b"{}").is_err());
+        assert!(put_sku_entry(&s, "meituan", " ", br#"{"sku":"X"}"#).is_err());
+        // Replacing the whole map replaces the entries set on their own too.
+        put_sku_map(&s, "meituan", br#"{"MT-5":{"sku":"SKU-5"}}"#).unwrap();
+        let map = load_sku_map(&s, "meituan").unwrap();
+        assert_eq!(map.entries.keys().collect::<Vec<_>>(), vec!["MT-5"]);
+        assert_eq!(load_sku_map(&s, "eleme").unwrap().entries.len(), 1);
+    }
+
+    #[test]
+    fn a_store_prices_by_its_own_rules_else_the_channels() {
+        use crate::merge::fixtures::{home, order};
+        let s = MemoryStore::new();
+        let rules = |base: &str| {
+            format!(
+                r#"{{"thresholds": [], "delivery": {{"base": "{base}", "free_over": null,
+                     "included_weight_g": 0, "surcharge_per_step": "0", "step_g": 1000}},
+                     "packaging": {{"per_order": "0", "per_unit": "0"}}, "tolerance": "0.01"}}"#
+            )
+        };
+        assert_eq!(pricing_for(&s, "app", Some("store-1")).unwrap(), None);
+        put_pricing(&s, "app", &rules("5")).unwrap().unwrap();
+        put_store_pricing(&s, "app", "store-2", &rules("4"))
+            .unwrap()
+            .unwrap();
+        assert!(put_store_pricing(&s, "app", "store-2", "{").unwrap().is_err());
+        assert!(put_store_pricing(&s, "app", "", &rules("4")).unwrap().is_err());
+        let base = |store: Option<&str>| {
+            pricing_for(&s, "app", store)
+                .unwrap()
+                .unwrap()
+                .delivery
+                .base
+                .to_string()
+        };
+        assert_eq!(base(Some("store-1")), "5");
+        assert_eq!(base(Some("store-2")), "4");
+        assert_eq!(base(None), "5");
+        assert!(load_store_pricing(&s, "app", "store-1").unwrap().is_none());
+
+        // Each order is checked against its own store's rules.
+        let mut o = order("app", "A1", "phone:13800000000", home(), 0);
+        o.money.delivery_fee = rust_decimal_macros::dec!(5);
+        o.money.paid += o.money.delivery_fee;
+        let mut events = vec![
+            ChannelEvent::Order {
+                order: Box::new(o.clone()),
+            },
+            ChannelEvent::Order {
+                order: Box::new(crate::order::Order {
+                    store_id: Some("store-2".into()),
+                    ..o
+                }),
+            },
+        ];
+        flag_price_mismatches(&s, "app", &mut events).unwrap();
+        let flagged: Vec<bool> = events
+            .iter()
+            .map(|e| match e {
+                ChannelEvent::Order { order } => order
+                    .exceptions
+                    .iter()
+                    .any(|x| x.code == crate::order::ExceptionCode::PriceMismatch),
+                _ => false,
+            })
+            .collect();
+        assert_eq!(
+            flagged,
+            vec![false, true],
+            "store-2 charges 4 for delivery, the order 5"
+        );
     }
 
     #[test]

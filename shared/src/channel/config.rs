@@ -228,6 +228,12 @@ impl<'de> Deserialize<'de> for ChannelConfig {
                 "a configured channel needs a `mapping`",
             ));
         }
+        if raw.max_body_bytes > Some(crate::limits::WEBHOOK_BODY_MAX) {
+            return Err(serde::de::Error::custom(format!(
+                "`max_body_bytes` is at most {} (the webhook edge reads no more)",
+                crate::limits::WEBHOOK_BODY_MAX
+            )));
+        }
         let base = ChannelConfig::with_kind(raw.id, kind);
         Ok(ChannelConfig {
             signature: raw.signature.unwrap_or(base.signature),
