@@ -11,7 +11,7 @@ use wasmtime_wasi_http::{
 
 use crate::bindings::fermyon::spin::variables;
 use crate::bindings::wasi::config::store as wasi_config;
-use crate::kv::KvAccess;
+use crate::kv::{CasHandle, KvAccess};
 use crate::runtime::{AppRuntime, LoadedComponent};
 use crate::variables::{is_valid_variable_name, ComponentVariables};
 
@@ -21,6 +21,9 @@ pub struct HostState {
     pub(crate) table: ResourceTable,
     pub(crate) hooks: OutboundHooks,
     pub(crate) kv: KvAccess,
+    /// CAS handles the guest swapped: kept until the instance ends, as Spin
+    /// keeps them (a Redis handle holds a connection).
+    pub(crate) spent_cas: Vec<Arc<dyn CasHandle>>,
     pub(crate) variables: Arc<ComponentVariables>,
 }
 
@@ -36,6 +39,7 @@ impl HostState {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             kv: component.kv.clone(),
+            spent_cas: Vec::new(),
             variables: component.variables.clone(),
             hooks: OutboundHooks { app, component },
         }

@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 
 use crate::outbound::AllowedHosts;
-use crate::routing::RoutePattern;
+use crate::routing::{RoutePattern, Router};
 use crate::schedule::Schedule;
 use crate::variables::{is_valid_variable_name, Template};
 
@@ -21,6 +21,8 @@ pub struct AppManifest {
     pub dir: PathBuf,
     pub path: PathBuf,
     pub name: String,
+    /// `[application] version`, which Spin's `/.well-known/spin/info` reports.
+    pub version: Option<String>,
     pub variables: BTreeMap<String, VariableDecl>,
     pub triggers: Vec<HttpTrigger>,
     pub components: BTreeMap<String, ComponentDecl>,
@@ -73,6 +75,7 @@ struct RawManifest {
 #[derive(Deserialize)]
 struct RawApplication {
     name: String,
+    version: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -209,6 +212,7 @@ impl AppManifest {
             dir: dir.to_path_buf(),
             path: path.to_path_buf(),
             name: raw.application.name,
+            version: raw.application.version,
             variables,
             triggers,
             components,
@@ -223,6 +227,41 @@ impl AppManifest {
                     "component.{}.source: file not found: {} (run scripts/build)",
                     c.id,
                     c.source.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The public routes (private components are reachable only by chaining).
+    pub fn router(&self) -> Router {
+        Router::new(self.triggers.iter().filter_map(|t| match &t.route {
+            TriggerRoute::Public(p) => Some((p.clone(), t.component.clone())),
+            TriggerRoute::Private => None,
+        }))
+    }
+
+    /// Every schedule has a unique name and a path some public route serves
+    /// (a warning when that route is another component's).
+    pub fn check_schedules(&self, router: &Router) -> Result<()> {
+        let mut names = HashSet::new();
+        for (component, s) in self.schedules() {
+            match router.route(&s.path) {
+                None => bail!(
+                    "component.{component}.tool.orderhub.schedules ({}): path {} matches no public route",
+                    s.name,
+                    s.path
+                ),
+                Some(m) if m.component != component => eprintln!(
+                    "orderhub-host: warning: schedule '{}' is declared on '{component}' but {} routes to '{}'",
+                    s.name, s.path, m.component
+                ),
+                Some(_) => {}
+            }
+            if !names.insert(s.name.clone()) {
+                bail!(
+                    "component.{component}.tool.orderhub.schedules: duplicate schedule name '{}'",
+                    s.name
                 );
             }
         }

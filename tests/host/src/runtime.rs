@@ -19,12 +19,13 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpView};
 
 use crate::instance::HostState;
-use crate::kv::{KvAccess, KvStores};
-use crate::manifest::{AppManifest, TriggerRoute};
+use crate::kv::{KvAccess, KvOptions, KvStores};
+use crate::manifest::AppManifest;
 use crate::outbound::{AllowedHosts, OutboundTarget};
 use crate::routing::{RouteMatch, Router};
 use crate::runtime_config::RuntimeConfig;
 use crate::variables::{ComponentVariables, ResolvedVariables};
+use crate::{body_limit, spin_answers};
 
 /// How to start the app (the `up` flags).
 #[derive(Debug, Clone)]
@@ -33,8 +34,9 @@ pub struct HostOptions {
     pub runtime_config: Option<PathBuf>,
     /// Default: `.spin` next to the manifest.
     pub state_dir: Option<PathBuf>,
-    pub max_body_bytes: usize,
-    pub kv_memory: bool,
+    /// A request-body limit of the host's own; `None`, as in Spin: no limit.
+    pub max_body_bytes: Option<usize>,
+    pub kv: KvOptions,
     /// Linear memory one component instance may grow to, like `spin up
     /// --max-instance-memory` (`SPIN_MAX_INSTANCE_MEMORY`); `None`, as in Spin: only
     /// wasm32's own 4 GiB.
@@ -47,8 +49,8 @@ impl HostOptions {
             manifest: manifest.into(),
             runtime_config: None,
             state_dir: None,
-            max_body_bytes: 16 * 1024 * 1024,
-            kv_memory: false,
+            max_body_bytes: None,
+            kv: KvOptions::default(),
             max_instance_memory: None,
         }
     }
@@ -70,7 +72,7 @@ pub struct AppRuntime {
     pub router: Router,
     pub kv: KvStores,
     pub variables: ResolvedVariables,
-    pub max_body_bytes: usize,
+    pub max_body_bytes: Option<usize>,
 }
 
 /// Why a component produced no response.
@@ -102,9 +104,6 @@ impl std::fmt::Display for ExecError {
         }
     }
 }
-
-/// How much of an over-limit body of unknown length is read and dropped before the 413.
-const DRAIN_BYTES: u64 = 1024 * 1024;
 
 pub type Exec = (
     http::Response<HyperOutgoingBody>,
@@ -147,22 +146,6 @@ fn engine(max_instance_memory: Option<usize>) -> Result<Engine> {
     }
 }
 
-fn json_error(status: u16, code: &str, message: &str) -> http::Response<HyperOutgoingBody> {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
-    let mut resp = http::Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *resp.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
 impl AppRuntime {
     /// Loads, validates and pre-instantiates the whole app.
     pub fn load(opts: &HostOptions) -> Result<Arc<Self>> {
@@ -184,7 +167,7 @@ impl AppRuntime {
             .state_dir
             .clone()
             .unwrap_or_else(|| manifest.dir.join(".spin"));
-        let kv = KvStores::open(&manifest, &runtime, &state_dir, opts.kv_memory)?;
+        let kv = KvStores::open(&manifest, &runtime, &state_dir, opts.kv)?;
 
         let engine = engine(opts.max_instance_memory)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
@@ -253,34 +236,8 @@ impl AppRuntime {
             );
         }
 
-        let router = Router::new(manifest.triggers.iter().filter_map(|t| match &t.route {
-            TriggerRoute::Public(p) => Some((p.clone(), t.component.clone())),
-            TriggerRoute::Private => None,
-        }));
-
-        for (component, s) in manifest.schedules() {
-            match router.route(&s.path) {
-                None => bail!(
-                    "component.{component}.tool.orderhub.schedules ({}): path {} matches no public route",
-                    s.name,
-                    s.path
-                ),
-                Some(m) if m.component != component => eprintln!(
-                    "orderhub-host: warning: schedule '{}' is declared on '{component}' but {} routes to '{}'",
-                    s.name, s.path, m.component
-                ),
-                Some(_) => {}
-            }
-        }
-        let mut names = HashSet::new();
-        for (component, s) in manifest.schedules() {
-            if !names.insert(s.name.clone()) {
-                bail!(
-                    "component.{component}.tool.orderhub.schedules: duplicate schedule name '{}'",
-                    s.name
-                );
-            }
-        }
+        let router = manifest.router();
+        manifest.check_schedules(&router)?;
 
         Ok(Arc::new(Self {
             engine,
@@ -358,8 +315,9 @@ impl AppRuntime {
         }
     }
 
-    /// The public entry point: routing, body limit, spin headers, the
-    /// component, and host-level errors as JSON. Logs one line per request.
+    /// The public entry point: Spin's well-known routes, routing, the
+    /// optional body limit, spin headers, the component, and Spin's own
+    /// 404 / 500 answers. Logs one line per request.
     pub async fn serve(
         self: &Arc<Self>,
         req: http::Request<WasiBody>,
@@ -384,22 +342,26 @@ impl AppRuntime {
         client_addr: SocketAddr,
     ) -> (Option<String>, http::Response<HyperOutgoingBody>) {
         let path = req.uri().path().to_string();
+        if let Some(rest) = path.strip_prefix(spin_answers::WELL_KNOWN_PREFIX) {
+            return (None, spin_answers::well_known(rest, &self.manifest));
+        }
         let Some(route) = self.router.route(&path) else {
-            return (
-                None,
-                json_error(404, "route_not_found", &format!("no route matches {path}")),
-            );
+            return (None, spin_answers::not_found());
         };
         let Some(component) = self.components.get(&route.component).cloned() else {
-            return (
-                None,
-                json_error(500, "internal", "routed to an unknown component"),
+            eprintln!(
+                "orderhub-host: {path} routed to unknown component '{}'",
+                route.component
             );
+            return (None, spin_answers::internal_error());
         };
         let id = Some(component.id.clone());
-        let req = match self.limit_body(req).await {
-            Ok(r) => r,
-            Err(resp) => return (id, resp),
+        let req = match self.max_body_bytes {
+            Some(max) => match body_limit::limit_body(req, max).await {
+                Ok(r) => r,
+                Err(resp) => return (id, resp),
+            },
+            None => req,
         };
         let host = req
             .headers()
@@ -428,74 +390,7 @@ impl AppRuntime {
                     "orderhub-host: component '{}' failed on {path}: {e}",
                     component.id
                 );
-                (
-                    id,
-                    json_error(
-                        500,
-                        "component_failed",
-                        &format!("component '{}' failed; see the host log", component.id),
-                    ),
-                )
-            }
-        }
-    }
-
-    /// 413 for bodies over the limit: by `content-length` up front, or while
-    /// buffering a body of unknown length.
-    async fn limit_body(
-        &self,
-        req: http::Request<WasiBody>,
-    ) -> Result<http::Request<WasiBody>, http::Response<HyperOutgoingBody>> {
-        let max = self.max_body_bytes;
-        let too_large = || {
-            json_error(
-                413,
-                "payload_too_large",
-                &format!("request body exceeds {max} bytes"),
-            )
-        };
-        let declared = req
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        match declared {
-            Some(n) if n > max as u64 => Err(too_large()),
-            Some(_) => Ok(req),
-            None => {
-                let (parts, mut body) = req.into_parts();
-                let mut bytes = Vec::new();
-                let mut seen: u64 = 0;
-                while let Some(frame) = body.frame().await {
-                    let frame = frame.map_err(|e| {
-                        json_error(
-                            400,
-                            "bad_request",
-                            &format!("cannot read request body: {e}"),
-                        )
-                    })?;
-                    let Ok(data) = frame.into_data() else {
-                        continue;
-                    };
-                    seen += data.len() as u64;
-                    if seen <= max as u64 {
-                        bytes.extend_from_slice(&data);
-                    } else if seen > max as u64 + DRAIN_BYTES {
-                        break;
-                    }
-                }
-                if seen > max as u64 {
-                    // Read (and dropped) up to DRAIN_BYTES past the limit before
-                    // answering: closing on unread data makes the kernel reset the
-                    // connection, and the client could lose the 413 itself.
-                    return Err(too_large());
-                }
-                Ok(http::Request::from_parts(
-                    parts,
-                    Full::new(Bytes::from(bytes))
-                        .map_err(|never| match never {})
-                        .boxed_unsync(),
-                ))
+                (id, spin_answers::internal_error())
             }
         }
     }
@@ -544,7 +439,8 @@ impl AppRuntime {
                 &mut request,
                 &RouteMatch::chained(id, &path),
                 &full_url,
-                "127.0.0.1:0",
+                // Spin's `CHAINED_CLIENT_ADDR` (crates/trigger-http/src/outbound_http.rs).
+                "0.0.0.0:0",
             );
             let started = Instant::now();
             let method = request.method().clone();
@@ -565,12 +461,7 @@ impl AppRuntime {
                 }
                 Err(e) => {
                     eprintln!("orderhub-host: chained component '{id}' failed: {e}");
-                    let resp = json_error(
-                        500,
-                        "component_failed",
-                        &format!("component '{id}' failed; see the host log"),
-                    );
-                    Ok((resp, Box::new(async { Ok(()) })))
+                    Ok((spin_answers::internal_error(), Box::new(async { Ok(()) })))
                 }
             };
         }

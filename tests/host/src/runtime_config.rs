@@ -3,9 +3,9 @@
 //! ```toml
 //! [key_value_store.orders]
 //! type = "spin"            # SQLite file; path relative to this file
-//! path = "orders.db"       # absent: <state-dir>/orders.db
+//! path = "orders.db"
 //! [key_value_store.cache]
-//! type = "memory"
+//! type = "spin"            # no path: in memory, as on Spin
 //! [key_value_store.shared]
 //! type = "redis"
 //! url = "redis://127.0.0.1:6379"
@@ -19,15 +19,11 @@ use serde::Deserialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KvStoreConfig {
-    /// Spin's default backend: SQLite; `None` = under the state dir.
-    Spin {
-        path: Option<PathBuf>,
-    },
-    Memory,
+    /// Spin's default backend: SQLite; `None` = in memory (as Spin's
+    /// `crates/key-value-spin/src/lib.rs` does without `path`).
+    Spin { path: Option<PathBuf> },
     /// A Redis server, shared by every host process pointed at it.
-    Redis {
-        url: String,
-    },
+    Redis { url: String },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -65,18 +61,12 @@ impl RuntimeConfig {
                 "spin" => KvStoreConfig::Spin {
                     path: s.path.map(|p| if p.is_absolute() { p } else { dir.join(p) }),
                 },
-                "memory" => {
-                    if s.path.is_some() {
-                        bail!("key_value_store.{label}.path: not used by type \"memory\"");
-                    }
-                    KvStoreConfig::Memory
-                }
                 "redis" => match s.url {
                     Some(url) => KvStoreConfig::Redis { url },
                     None => bail!("key_value_store.{label}.url: required for type \"redis\""),
                 },
                 other => bail!(
-                    "key_value_store.{label}.type: unsupported type \"{other}\" (orderhub-host supports \"spin\", \"memory\" and \"redis\")"
+                    "key_value_store.{label}.type: unsupported type \"{other}\" (orderhub-host supports Spin's \"spin\" and \"redis\"; \"spin\" without `path` is in memory)"
                 ),
             };
             key_value_stores.insert(label, cfg);
@@ -90,10 +80,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_spin_and_memory_stores_with_relative_paths() {
+    fn parses_spin_stores_with_relative_paths() {
         let rc = RuntimeConfig::parse(
             "[key_value_store.orders]\ntype = \"spin\"\npath = \"data/orders.db\"\n\
-             [key_value_store.default]\ntype = \"memory\"\n\
              [key_value_store.plain]\ntype = \"spin\"\n",
             Path::new("/etc/app"),
         )
@@ -104,7 +93,6 @@ mod tests {
                 path: Some(PathBuf::from("/etc/app/data/orders.db"))
             }
         );
-        assert_eq!(rc.key_value_stores["default"], KvStoreConfig::Memory);
         assert_eq!(
             rc.key_value_stores["plain"],
             KvStoreConfig::Spin { path: None }
@@ -113,9 +101,15 @@ mod tests {
 
     #[test]
     fn unknown_type_names_the_field() {
-        let err = RuntimeConfig::parse("[key_value_store.x]\ntype = \"etcd\"\n", Path::new("."))
+        // "memory" is not a Spin type: Spin refuses it, so does the host
+        for kind in ["etcd", "memory"] {
+            let err = RuntimeConfig::parse(
+                &format!("[key_value_store.x]\ntype = \"{kind}\"\n"),
+                Path::new("."),
+            )
             .unwrap_err()
             .to_string();
-        assert!(err.contains("key_value_store.x.type"), "{err}");
+            assert!(err.contains("key_value_store.x.type"), "{err}");
+        }
     }
 }

@@ -71,6 +71,14 @@ impl Schedule {
         })
     }
 
+    /// `name<TAB>cron<TAB>time zone<TAB>method path`, as `jobs list` prints it.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}\t{}\t{}\t{} {}",
+            self.name, self.cron_expr, self.time_zone, self.method, self.path
+        )
+    }
+
     /// The first firing strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = after.with_timezone(&self.time_zone);

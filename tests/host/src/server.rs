@@ -1,4 +1,4 @@
-//! The HTTP listener (`spin up`'s role) and the local job scheduler.
+//! The HTTP listener (`spin up`'s role).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,7 +16,7 @@ use wasmtime_wasi_http::Error as HttpError;
 use crate::runtime::AppRuntime;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Prints `Serving http://<addr>` and the routes, as `spin up` does.
 pub fn print_banner(app: &AppRuntime, addr: SocketAddr) {
@@ -104,68 +104,33 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Resolves on SIGINT or SIGTERM. The handlers are installed on the call,
+/// not on the first poll, so a signal that arrives before the caller awaits
+/// is not lost (nor does it kill the process with the default action).
+#[cfg(unix)]
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    async move {
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        tokio::select! {
+            _ = wait(term.take()) => {},
+            _ = wait(int.take()) => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }
 
-/// Fires every schedule on time for as long as the returned tasks live.
-pub fn spawn_scheduler(app: Arc<AppRuntime>) -> Vec<tokio::task::JoinHandle<()>> {
-    spawn_scheduler_shifted(app, chrono::Duration::zero())
-}
-
-/// [`spawn_scheduler`] on a clock running `shift` ahead of the real one
-/// (tests use it to reach a firing time without waiting for it).
-pub fn spawn_scheduler_shifted(
-    app: Arc<AppRuntime>,
-    shift: chrono::Duration,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let jobs: Vec<_> = app.manifest.schedules().map(|(_, s)| s.clone()).collect();
-    jobs.into_iter()
-        .map(|sched| {
-            let app = app.clone();
-            tokio::spawn(async move {
-                loop {
-                    let now = chrono::Utc::now() + shift;
-                    let Some(next) = sched.next_after(now) else {
-                        eprintln!("orderhub-host: schedule '{}' never fires again", sched.name);
-                        return;
-                    };
-                    let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
-                    tokio::time::sleep(wait).await;
-                    eprintln!(
-                        "orderhub-host: firing schedule '{}' ({} {}) due {next}",
-                        sched.name, sched.method, sched.path
-                    );
-                    match app.fire_job(&sched.name).await {
-                        Ok((status, _)) => eprintln!(
-                            "orderhub-host: schedule '{}' -> {}",
-                            sched.name,
-                            status.as_u16()
-                        ),
-                        Err(e) => {
-                            eprintln!("orderhub-host: schedule '{}' failed: {e:#}", sched.name)
-                        }
-                    }
-                }
-            })
-        })
-        .collect()
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -7,6 +7,21 @@ use std::time::Duration;
 
 use common::*;
 
+/// A runtime config mapping `default` to `redis`, in a fresh state dir.
+fn redis_config(redis: &RedisServer, name: &str) -> (std::path::PathBuf, String) {
+    let dir = temp_state_dir(name);
+    let rc = dir.join("rc.toml");
+    std::fs::write(
+        &rc,
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+            redis.url
+        ),
+    )
+    .unwrap();
+    (dir, path_str(&rc))
+}
+
 #[test]
 fn missing_required_variable_is_a_startup_error() {
     let out = run_cli(
@@ -140,12 +155,14 @@ fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     assert!(status.success(), "{status:?}\n{}", h.log());
 }
 
+/// `--kv-fast`: WAL, a busy timeout and `BEGIN IMMEDIATE` let two host
+/// processes share one SQLite file exactly (Spin's store does not, below).
 #[test]
-fn two_hosts_share_one_sqlite_store() {
+fn two_fast_hosts_share_one_sqlite_store() {
     let dir = temp_state_dir("shared");
     let state = path_str(&dir);
-    let a = Host::start(&["--state-dir", &state]);
-    let b = Host::start(&["--state-dir", &state]);
+    let a = Host::start(&["--state-dir", &state, "--kv-fast"]);
+    let b = Host::start(&["--state-dir", &state, "--kv-fast"]);
     let threads: Vec<_> = [a.addr, b.addr, a.addr, b.addr]
         .into_iter()
         .map(|addr| {
@@ -169,25 +186,16 @@ fn two_hosts_share_one_sqlite_store() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `--kv-fast` on Redis: a real compare-and-swap shared by two host processes.
 #[test]
-fn two_hosts_share_one_redis_store() {
+fn two_fast_hosts_share_one_redis_store() {
     let Some(redis) = RedisServer::start() else {
         eprintln!("redis-server not installed: skipping");
         return;
     };
-    let dir = temp_state_dir("redis");
-    let rc = dir.join("rc.toml");
-    std::fs::write(
-        &rc,
-        format!(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
-            redis.url
-        ),
-    )
-    .unwrap();
-    let rc = path_str(&rc);
-    let a = Host::start(&["--runtime-config-file", &rc]);
-    let b = Host::start(&["--runtime-config-file", &rc]);
+    let (dir, rc) = redis_config(&redis, "redis");
+    let a = Host::start(&["--runtime-config-file", &rc, "--kv-fast"]);
+    let b = Host::start(&["--runtime-config-file", &rc, "--kv-fast"]);
     let threads: Vec<_> = [a.addr, b.addr, a.addr, b.addr]
         .into_iter()
         .map(|addr| {
@@ -217,5 +225,96 @@ fn two_hosts_share_one_redis_store() {
     assert_eq!(r.json()["value"], 41);
     drop(a);
     drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Mirrors `crates/key-value-spin/src/store.rs` `create_connection`: no busy
+/// timeout but rusqlite's default 5 s, so while another process holds the
+/// file's lock the guest gets "database is locked" after 5 s (SPIN.md: two
+/// Spin processes on one file answered 503s). Before and after, it works.
+#[test]
+fn spins_sqlite_store_reports_database_is_locked_to_the_guest() {
+    let dir = temp_state_dir("locked");
+    let h = Host::start(&["--state-dir", &path_str(&dir)]);
+    assert_eq!(h.req("PUT", "/a/kv/k", b"v").status, 200);
+    let other = rusqlite::Connection::open(dir.join("sqlite_key_value.db")).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let r = h.req("PUT", "/a/kv/k", b"w");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(r.text().contains("database is locked"), "{}", r.text());
+    other.execute_batch("COMMIT").unwrap();
+    assert_eq!(h.req("PUT", "/a/kv/k", b"w").status, 200);
+    drop(h);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Mirrors `crates/key-value-spin/src/store.rs` `increment`: on a value that
+/// is not 8 bytes Spin's host panics (a trap, Spin's empty 500) with the
+/// connection's mutex held, and every later call on the store panics on the
+/// poisoned mutex. Real Spin v3.6.3 answered these same three 500s.
+#[test]
+fn increment_of_a_non_counter_traps_and_poisons_the_store_as_on_spin() {
+    let dir = temp_state_dir("poison");
+    let h = Host::start(&["--state-dir", &path_str(&dir)]);
+    assert_eq!(h.req("PUT", "/a/kv/badlen", b"abc").status, 200);
+    assert_spin_empty(&h.req("POST", "/a/incr/badlen", b""), 500, "incr");
+    assert_spin_empty(&h.get("/a/kv/other"), 500, "get after");
+    assert_spin_empty(&h.req("POST", "/a/incr/x", b""), 500, "incr after");
+    let log = h.log_when(|l| l.contains("incorrect length"));
+    assert!(log.contains("incorrect length: [97, 98, 99]"), "{log}");
+    // the rest of the app still answers
+    assert_eq!(h.get("/a/headers").status, 200);
+    drop(h);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Spin sets no request-body limit, so by default neither does the host.
+#[test]
+fn no_request_body_limit_by_default() {
+    let h = Host::start(&["--kv-memory"]);
+    let body = vec![b'x'; 17 * 1024 * 1024];
+    let r = h.req("POST", "/a/echo-len", &body);
+    assert_eq!((r.status, r.text()), (200, body.len().to_string()));
+}
+
+/// Mirrors `crates/key-value-redis/src/store.rs` over HTTP: `get_many` of two
+/// or more keys is `KEYS`, an arity error the guest sees (the probe answers
+/// 500 with it); a compare-and-swap writes but is reported `cas-failed`, so a
+/// CAS loop writes on every try until it gives up. Real Spin v3.6.3 answered
+/// the same: the identical error text, and 409 with the counter at 1001.
+#[test]
+fn spins_redis_store_over_http() {
+    let Some(redis) = RedisServer::start() else {
+        eprintln!("redis-server not installed: skipping");
+        return;
+    };
+    let (dir, rc) = redis_config(&redis, "spin-redis");
+    let h = Host::start(&["--runtime-config-file", &rc]);
+    let r = h.get("/a/batch");
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.text(),
+        "Error::Other(\"An error was signalled by the server - ResponseError: wrong number of arguments for 'keys' command\")"
+    );
+    let j = h.get("/a/cas-conflict/rk").json();
+    assert_eq!(j["first"], "cas-failed", "{j}");
+    assert_eq!(j["fresh_current"], "other", "{j}");
+    assert!(
+        j["second"]
+            .as_str()
+            .unwrap()
+            .starts_with("CasError::CasFailed("),
+        "{j}"
+    );
+    assert_eq!(j["final"], "mine", "written all the same: {j}");
+    let r = h.req("POST", "/a/cas-incr/ci", b"");
+    assert_eq!((r.status, r.text().as_str()), (409, "too many retries"));
+    let mut conn = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let ci: Vec<u8> = redis::cmd("GET").arg("ci").query(&mut conn).unwrap();
+    assert_eq!(ci, 1001i64.to_le_bytes());
+    drop(h);
     let _ = std::fs::remove_dir_all(&dir);
 }

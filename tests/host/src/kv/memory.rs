@@ -1,9 +1,12 @@
-//! In-memory store (`--kv-memory`, `type = "memory"`): gone when the host stops.
+//! `--kv-fast` in-memory store (with `--kv-memory`, or `type = "spin"`
+//! without `path`): a map behind a mutex, gone when the host stops. Without
+//! `--kv-fast` those stores are Spin's in-memory SQLite instead.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use super::{add_counter, KvBackend, KvError, KvResult};
+use super::cas::{SnapshotCas, SwapIf};
+use super::{add_counter, CasHandle, KvBackend, KvError, KvResult};
 
 #[derive(Default)]
 pub struct MemoryBackend {
@@ -12,7 +15,7 @@ pub struct MemoryBackend {
 
 impl std::fmt::Debug for MemoryBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("in memory (lost when the host stops)")
+        f.write_str("fast in-memory map (--kv-fast, lost when the host stops)")
     }
 }
 
@@ -92,6 +95,16 @@ impl KvBackend for MemoryBackend {
         })
     }
 
+    fn new_cas(self: Arc<Self>, key: &str) -> KvResult<Arc<dyn CasHandle>> {
+        SnapshotCas::open(self, key)
+    }
+
+    fn blocks(&self) -> bool {
+        false
+    }
+}
+
+impl SwapIf for MemoryBackend {
     fn swap_if(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> KvResult<bool> {
         self.with(|m| {
             if m.get(key).map(Vec::as_slice) != expected {

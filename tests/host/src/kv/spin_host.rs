@@ -1,4 +1,6 @@
-//! `fermyon:spin/key-value@2.0.0` on top of [`super::KvAccess`].
+//! `fermyon:spin/key-value@2.0.0` on top of [`super::KvAccess`], as Spin's
+//! `crates/factor-key-value/src/host.rs` dispatches it. A store call that
+//! panics is a trap (`?` on [`super::Store::run`]).
 
 use wasmtime::component::Resource;
 
@@ -36,7 +38,7 @@ impl spin_kv::HostStore for HostState {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let s = self.spin_store(&r)?;
-        Ok(s.run(move |b| b.get(&key)).await.map_err(to_spin))
+        Ok(s.run(move |b| b.get(&key)).await?.map_err(to_spin))
     }
 
     async fn set(
@@ -46,7 +48,7 @@ impl spin_kv::HostStore for HostState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let s = self.spin_store(&r)?;
-        Ok(s.run(move |b| b.set(&key, &value)).await.map_err(to_spin))
+        Ok(s.run(move |b| b.set(&key, &value)).await?.map_err(to_spin))
     }
 
     async fn delete(
@@ -55,7 +57,7 @@ impl spin_kv::HostStore for HostState {
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
         let s = self.spin_store(&r)?;
-        Ok(s.run(move |b| b.delete(&key)).await.map_err(to_spin))
+        Ok(s.run(move |b| b.delete(&key)).await?.map_err(to_spin))
     }
 
     async fn exists(
@@ -64,7 +66,7 @@ impl spin_kv::HostStore for HostState {
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
         let s = self.spin_store(&r)?;
-        Ok(s.run(move |b| b.exists(&key)).await.map_err(to_spin))
+        Ok(s.run(move |b| b.exists(&key)).await?.map_err(to_spin))
     }
 
     async fn get_keys(
@@ -72,7 +74,7 @@ impl spin_kv::HostStore for HostState {
         r: Resource<Store>,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
         let s = self.spin_store(&r)?;
-        Ok(s.run(|b| b.keys()).await.map_err(to_spin))
+        Ok(s.run(|b| b.keys()).await?.map_err(to_spin))
     }
 
     async fn drop(&mut self, r: Resource<Store>) -> wasmtime::Result<()> {

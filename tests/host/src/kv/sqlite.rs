@@ -1,253 +1,264 @@
-//! SQLite store in Spin's own file layout (`spin_key_value(store, key,
-//! value)`), so a `.spin/sqlite_key_value.db` is readable by either host.
+//! Spin's SQLite key-value store (`type = "spin"`, and the `default` store),
+//! as `crates/key-value-spin/src/store.rs` of Spin v3.6.3 opens and uses it,
+//! statement for statement, so its faults show here first:
 //!
-//! WAL mode plus a busy timeout lets several host processes share one file.
-//! Read-modify-write operations (increment, compare-and-swap, batches) run in
-//! `BEGIN IMMEDIATE` transactions: the write lock is taken before the read,
-//! so two writers can never both act on the same old value. That is what
-//! makes compare-and-swap on an absent key let exactly one writer win
-//! (Spin's own backend upserts there and lets both win).
+//! - one connection per store label behind a mutex (Spin's `KeyValueSqlite`
+//!   holds one `Arc<Mutex<Connection>>`), default rollback journal and
+//!   synchronous mode, and no busy timeout of Spin's own, so rusqlite's
+//!   default applies (`Connection::open` sets 5 s, in 0.34 as in our 0.32): a
+//!   second process on the same file makes calls wait up to 5 s and then fail
+//!   with "database is locked", or fail at once where SQLite sees a deadlock
+//!   between two deferred transactions;
+//! - deferred transactions (`connection.transaction()`);
+//! - `increment` reads then upserts in one transaction and panics
+//!   (`expect("incorrect length")`) on a value that is not 8 bytes; the panic
+//!   poisons the connection's mutex, so every later call on the store panics
+//!   too (`lock().unwrap()`), as on Spin until it restarts;
+//! - compare-and-swap compares against what `current` last read: if that was
+//!   nothing (absent key, or `current` never called), `swap` upserts, so two
+//!   first writers can both succeed.
+//!
+//! The file layout (`spin_key_value(store, key, value)`) is Spin's, so a
+//! `.spin/sqlite_key_value.db` is readable by either host.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{named_params, Connection};
 
-use super::{add_counter, KvBackend, KvError, KvResult};
+use super::{CasHandle, KvBackend, KvError, KvResult};
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Spin's table; the fast backend creates the same one.
+pub(super) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS spin_key_value (
+                           store TEXT NOT NULL,
+                           key   TEXT NOT NULL,
+                           value BLOB NOT NULL,
 
-/// Open connections to one database file, reused across requests.
-#[derive(Debug)]
-pub struct SqlitePool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+                           PRIMARY KEY (store, key)
+                        )";
+const SELECT_VALUE: &str = "SELECT value FROM spin_key_value WHERE store=$1 AND key=$2";
+const UPSERT: &str = "INSERT INTO spin_key_value (store, key, value) VALUES ($1, $2, $3)
+                     ON CONFLICT(store, key) DO UPDATE SET value=$3";
+
+/// Spin's `log_error`: the guest sees the error's `Debug` text.
+fn other(e: impl std::fmt::Debug) -> KvError {
+    KvError::Other(format!("{e:?}"))
 }
 
-impl SqlitePool {
-    pub fn open(path: &Path) -> Result<Self, String> {
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            }
-        }
-        let pool = Self {
-            path: path.to_path_buf(),
-            idle: Mutex::new(Vec::new()),
-        };
-        let conn = pool
-            .connect()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS spin_key_value (
-                store TEXT NOT NULL,
-                key   TEXT NOT NULL,
-                value BLOB NOT NULL,
-                PRIMARY KEY (store, key)
-            );",
-        )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-        pool.release(conn);
-        Ok(pool)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn connect(&self) -> rusqlite::Result<Connection> {
-        let conn = Connection::open(&self.path)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        // journal_mode returns a row, so it cannot go through execute_batch.
-        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
-        Ok(conn)
-    }
-
-    fn acquire(&self) -> KvResult<Connection> {
-        let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        match reused {
-            Some(c) => Ok(c),
-            None => self.connect().map_err(other),
-        }
-    }
-
-    fn release(&self, conn: Connection) {
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < 16 {
-                idle.push(conn);
-            }
-        }
-    }
-
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<KvResult<T>>,
-    ) -> KvResult<T> {
-        let mut conn = self.acquire()?;
-        let out = f(&mut conn);
-        // A connection whose statement failed is still valid; SQLite rolls
-        // back the failed transaction when the Transaction guard drops.
-        self.release(conn);
-        out.map_err(other)?
-    }
-}
-
-fn other(e: rusqlite::Error) -> KvError {
-    KvError::Other(format!("sqlite: {e}"))
-}
-
-/// One store label inside a shared SQLite file.
-#[derive(Clone)]
+/// One store label on its own connection.
 pub struct SqliteBackend {
-    pool: Arc<SqlitePool>,
+    conn: Arc<Mutex<Connection>>,
     label: String,
+    location: String,
 }
 
 impl std::fmt::Debug for SqliteBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "sqlite {} (store '{}')",
-            self.pool.path.display(),
-            self.label
+            "Spin's SQLite store, {} (store '{}')",
+            self.location, self.label
         )
     }
 }
 
 impl SqliteBackend {
-    pub fn new(pool: Arc<SqlitePool>, label: &str) -> Self {
-        Self {
-            pool,
-            label: label.to_string(),
-        }
-    }
-
+    /// Like Spin's `make_store` + `create_connection`: the parent directory
+    /// is created, the file opened with SQLite's defaults.
     pub fn open_file(path: &Path, label: &str) -> Result<Self, String> {
-        Ok(Self::new(Arc::new(SqlitePool::open(path)?), label))
+        if let Some(parent) = path.parent().filter(|p| !p.exists()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        let location = format!("\"{}\"", path.display());
+        Self::new(Connection::open(path), label, location)
+    }
+
+    /// Spin's store for `type = "spin"` without `path`.
+    pub fn in_memory(label: &str) -> Result<Self, String> {
+        Self::new(
+            Connection::open_in_memory(),
+            label,
+            "a temporary in-memory store".into(),
+        )
+    }
+
+    fn new(
+        conn: rusqlite::Result<Connection>,
+        label: &str,
+        location: String,
+    ) -> Result<Self, String> {
+        let fail = |e: rusqlite::Error| format!("{location}: {e}");
+        let conn = conn.map_err(fail)?;
+        conn.execute(CREATE_TABLE, []).map_err(fail)?;
+        // `rarray`, for get_many / delete_many.
+        rusqlite::vtab::array::load_module(&conn).map_err(fail)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            label: label.to_string(),
+            location,
+        })
+    }
+
+    /// Spin's `self.connection.lock().unwrap()`: a mutex poisoned by an
+    /// earlier panic panics here.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap()
     }
 }
 
-fn read(conn: &Connection, store: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
-    conn.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
-        .query_row(params![store, key], |r| r.get(0))
-        .optional()
+fn read(conn: &Connection, store: &str, key: &str) -> KvResult<Option<Vec<u8>>> {
+    conn.prepare_cached(SELECT_VALUE)
+        .map_err(other)?
+        .query_map([store, key], |row| row.get::<_, Vec<u8>>(0))
+        .map_err(other)?
+        .next()
+        .transpose()
+        .map_err(other)
 }
 
-fn write(conn: &Connection, store: &str, key: &str, value: &[u8]) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-    )?
-    .execute(params![store, key, value])?;
-    Ok(())
+fn upsert(conn: &Connection, store: &str, key: &str, value: &[u8]) -> KvResult<usize> {
+    conn.prepare_cached(UPSERT)
+        .map_err(other)?
+        .execute(rusqlite::params![store, key, value])
+        .map_err(other)
 }
 
-fn remove(conn: &Connection, store: &str, key: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
-        .execute(params![store, key])?;
-    Ok(())
+fn key_array(keys: &[String]) -> Rc<Vec<rusqlite::types::Value>> {
+    Rc::new(keys.iter().cloned().map(Into::into).collect())
 }
 
 impl KvBackend for SqliteBackend {
     fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
-        self.pool.with(|c| Ok(Ok(read(c, &self.label, key)?)))
+        read(&self.lock(), &self.label, key)
     }
 
     fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
-        self.pool
-            .with(|c| Ok(Ok(write(c, &self.label, key, value)?)))
+        upsert(&self.lock(), &self.label, key, value).map(drop)
     }
 
     fn delete(&self, key: &str) -> KvResult<()> {
-        self.pool.with(|c| Ok(Ok(remove(c, &self.label, key)?)))
+        self.lock()
+            .prepare_cached("DELETE FROM spin_key_value WHERE store=$1 AND key=$2")
+            .map_err(other)?
+            .execute([&self.label, key])
+            .map_err(other)
+            .map(drop)
     }
 
     fn exists(&self, key: &str) -> KvResult<bool> {
-        self.pool.with(|c| {
-            let found = c
-                .prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
-                .exists(params![self.label, key])?;
-            Ok(Ok(found))
-        })
+        Ok(self.get(key)?.is_some())
     }
 
     fn keys(&self) -> KvResult<Vec<String>> {
-        self.pool.with(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
-            let keys = stmt
-                .query_map(params![self.label], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
-            Ok(Ok(keys))
-        })
+        self.lock()
+            .prepare_cached("SELECT key FROM spin_key_value WHERE store=$1")
+            .map_err(other)?
+            .query_map([&self.label], |row| row.get::<_, String>(0))
+            .map_err(other)?
+            .map(|r| r.map_err(other))
+            .collect()
     }
 
+    /// Only the keys that exist, in the order SQLite finds them.
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
-        self.pool.with(|c| {
-            // One deferred read transaction: a consistent snapshot of all keys.
-            let tx = c.transaction()?;
-            let mut out = Vec::with_capacity(keys.len());
-            for k in keys {
-                out.push((k.clone(), read(&tx, &self.label, k)?));
-            }
-            tx.commit()?;
-            Ok(Ok(out))
-        })
+        self.lock()
+            .prepare_cached(
+                "SELECT key, value FROM spin_key_value WHERE store=:name AND key IN rarray(:keys)",
+            )
+            .map_err(other)?
+            .query_map(
+                named_params! {":name": &self.label, ":keys": key_array(keys)},
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(other)?
+            .map(|r| r.map_err(other))
+            .collect()
     }
 
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> KvResult<()> {
-        self.pool.with(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for (k, v) in entries {
-                write(&tx, &self.label, k, v)?;
-            }
-            tx.commit()?;
-            Ok(Ok(()))
-        })
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(other)?;
+        for (k, v) in entries {
+            upsert(&tx, &self.label, k, v)?;
+        }
+        tx.commit().map_err(other)
     }
 
     fn delete_many(&self, keys: &[String]) -> KvResult<()> {
-        self.pool.with(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for k in keys {
-                remove(&tx, &self.label, k)?;
-            }
-            tx.commit()?;
-            Ok(Ok(()))
-        })
+        self.lock()
+            .prepare_cached("DELETE FROM spin_key_value WHERE store=:name AND key IN rarray(:keys)")
+            .map_err(other)?
+            .execute(named_params! {":name": &self.label, ":keys": key_array(keys)})
+            .map_err(other)
+            .map(drop)
     }
 
     fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
-        self.pool.with(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current = read(&tx, &self.label, key)?;
-            let next = match add_counter(current.as_deref(), delta) {
-                Ok(n) => n,
-                Err(e) => return Ok(Err(e)),
-            };
-            write(&tx, &self.label, key, &next.to_le_bytes())?;
-            tx.commit()?;
-            Ok(Ok(next))
-        })
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(other)?;
+        let numeric = match read(&tx, &self.label, key)? {
+            // Spin's own words: a value of another length panics the host.
+            Some(v) => i64::from_le_bytes(v.try_into().expect("incorrect length")),
+            None => 0,
+        };
+        // Spin is a release build: its `numeric + delta` wraps on overflow.
+        let new_value = numeric.wrapping_add(delta);
+        upsert(&tx, &self.label, key, &new_value.to_le_bytes())?;
+        tx.commit().map_err(other)?;
+        Ok(new_value)
     }
 
-    fn swap_if(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> KvResult<bool> {
-        self.pool.with(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current = read(&tx, &self.label, key)?;
-            if current.as_deref() != expected {
-                return Ok(Ok(false));
+    fn new_cas(self: Arc<Self>, key: &str) -> KvResult<Arc<dyn CasHandle>> {
+        // Nothing is read yet: `current` does that.
+        Ok(Arc::new(SqliteCas {
+            store: self,
+            key: key.to_string(),
+            value: Mutex::new(None),
+        }))
+    }
+}
+
+/// Spin's SQLite `CompareAndSwap`.
+#[derive(Debug)]
+struct SqliteCas {
+    store: Arc<SqliteBackend>,
+    key: String,
+    value: Mutex<Option<Vec<u8>>>,
+}
+
+impl CasHandle for SqliteCas {
+    fn current(&self) -> KvResult<Option<Vec<u8>>> {
+        let value = read(&self.store.lock(), &self.store.label, &self.key)?;
+        self.value.lock().unwrap().clone_from(&value);
+        Ok(value)
+    }
+
+    fn swap(&self, value: &[u8]) -> KvResult<bool> {
+        let old_value = self.value.lock().unwrap();
+        let mut conn = self.store.lock();
+        let rows_changed = match old_value.clone() {
+            Some(old) => conn
+                .prepare_cached(
+                    "UPDATE spin_key_value SET value=:new_value WHERE store=:name and key=:key and value=:old_value",
+                )
+                .map_err(other)?
+                .execute(named_params! {
+                    ":name": &self.store.label,
+                    ":key": self.key,
+                    ":old_value": old,
+                    ":new_value": value,
+                })
+                .map_err(other)?,
+            // Nothing seen: Spin upserts, whatever the key holds by now.
+            None => {
+                let tx = conn.transaction().map_err(other)?;
+                let rows = upsert(&tx, &self.store.label, &self.key, value)?;
+                tx.commit().map_err(other)?;
+                rows
             }
-            write(&tx, &self.label, key, value)?;
-            tx.commit()?;
-            Ok(Ok(true))
-        })
-    }
-
-    fn blocks(&self) -> bool {
-        true
+        };
+        Ok(rows_changed == 1)
     }
 }

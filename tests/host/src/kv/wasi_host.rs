@@ -1,5 +1,9 @@
-//! `wasi:keyvalue@0.2.0-draft2` store, atomics and batch, as Spin exposes
-//! them, on top of [`super::KvAccess`].
+//! `wasi:keyvalue@0.2.0-draft2` store, atomics and batch on top of
+//! [`super::KvAccess`], dispatched as Spin's
+//! `crates/factor-key-value/src/host.rs` (v3.6.3) does: empty batches never
+//! reach the backend, `list-keys` refuses a cursor, a CAS handle reads
+//! nothing until `current`, and a failed swap hands back a fresh handle
+//! already loaded with `current`. A store call that panics is a trap.
 
 use wasmtime::component::Resource;
 
@@ -24,21 +28,13 @@ impl HostState {
         Ok(self.table.get(r)?.0.clone())
     }
 
-    /// A CAS handle loaded with the key's value now.
-    async fn load_cas(
-        &mut self,
-        store: Store,
-        key: String,
-    ) -> wasmtime::Result<Result<Resource<Cas>, Error>> {
+    /// `cas.new`: the backend's handle, nothing read yet.
+    async fn new_cas(&mut self, store: Store, key: String) -> wasmtime::Result<Result<Cas, Error>> {
         let k = key.clone();
-        match store.run(move |b| b.get(&k)).await {
-            Ok(current) => Ok(Ok(self.table.push(Cas {
-                store,
-                key,
-                current,
-            })?)),
-            Err(e) => Ok(Err(to_wasi(e))),
-        }
+        let handle = store.run(move |b| b.new_cas(&k)).await?;
+        Ok(handle
+            .map(|handle| Cas { store, key, handle })
+            .map_err(to_wasi))
     }
 }
 
@@ -61,7 +57,7 @@ impl store::HostBucket for HostState {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let s = self.bucket(&r)?;
-        Ok(s.run(move |b| b.get(&key)).await.map_err(to_wasi))
+        Ok(s.run(move |b| b.get(&key)).await?.map_err(to_wasi))
     }
 
     async fn set(
@@ -71,7 +67,7 @@ impl store::HostBucket for HostState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let s = self.bucket(&r)?;
-        Ok(s.run(move |b| b.set(&key, &value)).await.map_err(to_wasi))
+        Ok(s.run(move |b| b.set(&key, &value)).await?.map_err(to_wasi))
     }
 
     async fn delete(
@@ -80,7 +76,7 @@ impl store::HostBucket for HostState {
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
         let s = self.bucket(&r)?;
-        Ok(s.run(move |b| b.delete(&key)).await.map_err(to_wasi))
+        Ok(s.run(move |b| b.delete(&key)).await?.map_err(to_wasi))
     }
 
     async fn exists(
@@ -89,18 +85,23 @@ impl store::HostBucket for HostState {
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
         let s = self.bucket(&r)?;
-        Ok(s.run(move |b| b.exists(&key)).await.map_err(to_wasi))
+        Ok(s.run(move |b| b.exists(&key)).await?.map_err(to_wasi))
     }
 
-    /// All keys in one page, as Spin does (it ignores the cursor).
+    /// All keys in one page; Spin refuses a cursor.
     async fn list_keys(
         &mut self,
         r: Resource<Bucket>,
-        _cursor: Option<String>,
+        cursor: Option<String>,
     ) -> wasmtime::Result<Result<KeyResponse, Error>> {
+        if cursor.is_some() {
+            return Ok(Err(Error::Other(
+                "list_keys: cursor not supported".to_owned(),
+            )));
+        }
         let s = self.bucket(&r)?;
         Ok(s.run(|b| b.keys())
-            .await
+            .await?
             .map(|keys| KeyResponse { keys, cursor: None })
             .map_err(to_wasi))
     }
@@ -118,14 +119,18 @@ impl atomics::HostCas for HostState {
         key: String,
     ) -> wasmtime::Result<Result<Resource<Cas>, Error>> {
         let s = self.bucket(&bucket)?;
-        self.load_cas(s, key).await
+        match self.new_cas(s, key).await? {
+            Ok(cas) => Ok(Ok(self.table.push(cas)?)),
+            Err(e) => Ok(Err(e)),
+        }
     }
 
     async fn current(
         &mut self,
         r: Resource<Cas>,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        Ok(Ok(self.table.get(&r)?.current.clone()))
+        let cas = self.table.get(&r)?.clone();
+        Ok(cas.run(|h| h.current()).await?.map_err(to_wasi))
     }
 
     async fn drop(&mut self, r: Resource<Cas>) -> wasmtime::Result<()> {
@@ -143,33 +148,34 @@ impl atomics::Host for HostState {
     ) -> wasmtime::Result<Result<i64, Error>> {
         let s = self.bucket(&bucket)?;
         Ok(s.run(move |b| b.increment(&key, delta))
-            .await
+            .await?
             .map_err(to_wasi))
     }
 
-    /// Swaps only if the key still holds what the handle saw (absent
-    /// included). On a lost race the guest gets `cas-failed` with a fresh
-    /// handle already loaded with the current value, as Spin does.
+    /// On `cas-failed` the guest gets a fresh handle already loaded with the
+    /// current value, as Spin does.
     async fn swap(
         &mut self,
         cas: Resource<Cas>,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), CasError>> {
-        let Cas {
-            store,
-            key,
-            current,
-        } = self.table.delete(cas)?;
-        let k = key.clone();
-        let swapped = store
-            .run(move |b| b.swap_if(&k, current.as_deref(), &value))
-            .await;
+        let cas = self.table.delete(cas)?;
+        let swapped = cas.run(move |h| h.swap(&value)).await?;
+        // Spin never takes a swapped handle out of its table: it (and, on
+        // Redis, its connection) lives until the instance ends.
+        self.spent_cas.push(cas.handle.clone());
         match swapped {
             Ok(true) => Ok(Ok(())),
-            Ok(false) => match self.load_cas(store, key).await? {
-                Ok(fresh) => Ok(Err(CasError::CasFailed(fresh))),
-                Err(e) => Ok(Err(CasError::StoreError(e))),
-            },
+            Ok(false) => {
+                let fresh = match self.new_cas(cas.store, cas.key).await? {
+                    Ok(f) => f,
+                    Err(e) => return Ok(Err(CasError::StoreError(e))),
+                };
+                if let Err(e) = fresh.run(|h| h.current()).await? {
+                    return Ok(Err(CasError::StoreError(to_wasi(e))));
+                }
+                Ok(Err(CasError::CasFailed(self.table.push(fresh)?)))
+            }
             Err(e) => Ok(Err(CasError::StoreError(to_wasi(e)))),
         }
     }
@@ -182,7 +188,10 @@ impl batch::Host for HostState {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, Error>> {
         let s = self.bucket(&bucket)?;
-        Ok(s.run(move |b| b.get_many(&keys)).await.map_err(to_wasi))
+        if keys.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        Ok(s.run(move |b| b.get_many(&keys)).await?.map_err(to_wasi))
     }
 
     async fn set_many(
@@ -191,8 +200,11 @@ impl batch::Host for HostState {
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let s = self.bucket(&bucket)?;
+        if key_values.is_empty() {
+            return Ok(Ok(()));
+        }
         Ok(s.run(move |b| b.set_many(&key_values))
-            .await
+            .await?
             .map_err(to_wasi))
     }
 
@@ -202,6 +214,9 @@ impl batch::Host for HostState {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let s = self.bucket(&bucket)?;
-        Ok(s.run(move |b| b.delete_many(&keys)).await.map_err(to_wasi))
+        if keys.is_empty() {
+            return Ok(Ok(()));
+        }
+        Ok(s.run(move |b| b.delete_many(&keys)).await?.map_err(to_wasi))
     }
 }

@@ -178,6 +178,19 @@ impl Resp {
     }
 }
 
+/// An answer Spin makes itself for a failure (`crates/trigger-http/src/server.rs`
+/// `not_found` / `internal_error`): `status`, an empty body, and no header but
+/// the ones hyper adds, exactly as real Spin v3.6.3 sends them to a
+/// `connection: close` request.
+pub fn assert_spin_empty(r: &Resp, status: u16, what: &str) {
+    assert_eq!(r.status, status, "{what}: {}", r.text());
+    assert!(r.body.is_empty(), "{what}: body {:?}", r.text());
+    let mut names: Vec<&str> = r.headers.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["connection", "content-length", "date"], "{what}");
+    assert_eq!(r.header("content-length"), Some("0"), "{what}");
+}
+
 pub fn request(
     addr: SocketAddr,
     method: &str,
@@ -292,6 +305,43 @@ pub fn fixture_server(body: &'static str) -> SocketAddr {
         }
     });
     addr
+}
+
+/// A loopback HTTP server that answers `200 done` to everything and keeps
+/// the head of every request it got (lowercased), e.g. to see a scheduler fire.
+pub fn recording_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).to_ascii_lowercase());
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\ndone",
+            );
+        }
+    });
+    (addr, seen)
+}
+
+/// Polls `f` until it holds or 10 s pass.
+pub fn eventually(f: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
 }
 
 pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
