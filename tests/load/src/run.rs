@@ -7,6 +7,7 @@
 //! timeout plus a margin, then whatever is left counts as unfinished; probes get
 //! [`PROBE_WINDOW`] after their acknowledgement.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,9 +17,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::catalog::RunIds;
-use crate::channels::{self, Ctx, Verdict};
+use crate::channels::{self, Channel, Ctx, Verdict};
 use crate::http::Http;
-use crate::mix::{Plan, PushKind};
+use crate::mix::{OrderSpec, Plan, PushKind};
 use crate::probe::{self, Watched, PROBE_WINDOW};
 use crate::progress::{Progress, Snapshot};
 use crate::record::{Class, Done, Final, Recorder};
@@ -60,6 +61,8 @@ struct Shared {
     done: AtomicU64,
     recorder: Mutex<Recorder>,
     probes: Mutex<JoinSet<Watched>>,
+    /// Per original push, the last second our own channels signed a delivery of it at.
+    signed_at: Mutex<HashMap<usize, i64>>,
 }
 
 impl Shared {
@@ -71,6 +74,34 @@ impl Shared {
 
     fn since_start(&self) -> Duration {
         self.t0.elapsed()
+    }
+
+    /// The second to sign a delivery of push `original` at. Our own channels sign
+    /// `timestamp + "." + body`, so two deliveries of one body signed in the same
+    /// second are the same signature, which the replay window refuses; a client that
+    /// redelivers within a second therefore waits for the next one (a platform's retry
+    /// comes seconds later anyway). Channels that sign in the body need no wait.
+    async fn signing_second(&self, original: usize, signs_at_send: bool) -> i64 {
+        loop {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let second = now.as_secs() as i64;
+            if !signs_at_send {
+                return second;
+            }
+            {
+                let mut signed = self.signed_at.lock().unwrap_or_else(|e| e.into_inner());
+                let last = signed.entry(original).or_insert(i64::MIN);
+                if *last < second {
+                    *last = second;
+                    return second;
+                }
+            }
+            let to_next =
+                Duration::from_secs(1) - Duration::from_nanos(u64::from(now.subsec_nanos()));
+            tokio::time::sleep(to_next + Duration::from_millis(1)).await;
+        }
     }
 
     fn ctx(&self) -> Ctx<'_> {
@@ -106,6 +137,7 @@ pub async fn execute(http: Http, plan: Plan, run: RunIds, settings: Settings) ->
         done: AtomicU64::new(0),
         recorder: Mutex::new(recorder),
         probes: Mutex::new(JoinSet::new()),
+        signed_at: Mutex::new(HashMap::new()),
     });
 
     let sampler = tokio::spawn(sample(shared.clone(), total));
@@ -162,88 +194,21 @@ async fn schedule(shared: &Arc<Shared>, deliveries: &mut JoinSet<()>) {
 /// One push, from its due time to its final answer.
 async fn deliver(s: Arc<Shared>, index: usize) {
     let push = &s.plan.pushes[index];
-    let class = Class::of(&push.kind);
-    let hook = channels::render(&s.ctx(), index);
-    let mut retries = 0;
-    let result = loop {
-        let slot = s.slots.acquire().await;
-        if retries == 0 {
-            let at = s.since_start();
-            s.record(|r| r.sent(push.channel, class, at));
-        }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let reply = s
-            .http
-            .send(
-                Method::POST,
-                &hook.path,
-                &hook.headers(now),
-                hook.body.clone(),
-            )
-            .await;
-        drop(slot);
-        let reply = match reply {
-            Ok(reply) => reply,
-            Err(failure) => break Final::Failed(failure),
-        };
-        if reply.is_success() {
-            break match hook.expect.check(&reply.body) {
-                Verdict::Wrong(_) => Final::WrongAck {
-                    status: reply.status,
-                },
-                verdict => Final::Acked(verdict),
-            };
-        }
-        let code = reply.error_code();
-        if reply.status == 409 && code == "in_progress" && retries < MAX_RETRIES {
-            s.record(|r| r.retried(reply.status, &code));
-            retries += 1;
-            let wait = reply.retry_after.unwrap_or(1).clamp(1, 5);
-            tokio::time::sleep(Duration::from_secs(wait)).await;
-            continue;
-        }
-        break Final::Refused {
-            status: reply.status,
-            code,
-        };
-    };
+    let result = send(&s, index).await;
     let finished = s.since_start();
-    let acked_at = Instant::now();
-    let acked_wall = SystemTime::now();
-    if let (Final::Acked(_), PushKind::Orders(orders)) = (&result, &push.kind) {
-        if let Some(every) = s.settings.probe_every {
-            for o in orders
-                .iter()
-                .filter(|o| o.enters_pipeline() && o.seq % every == 0)
-            {
-                let id = channels::orderhub_id(&s.run, push.channel, o.seq);
-                let s2 = s.clone();
-                s.probes
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .spawn(async move {
-                        probe::watch(
-                            &s2.http,
-                            &s2.settings.admin_token,
-                            &id,
-                            acked_at,
-                            acked_wall,
-                        )
-                        .await
-                    });
-            }
-        }
-    }
     let orders = match &push.kind {
-        PushKind::Orders(o) => o.len() as u64,
+        PushKind::Orders(orders) => {
+            if matches!(result, Final::Acked(_)) {
+                watch_sample(&s, push.channel, orders);
+            }
+            orders.len() as u64
+        }
         _ => 0,
     };
     s.record(|r| {
         r.done(Done {
             channel: push.channel,
-            class,
+            class: Class::of(&push.kind),
             orders,
             due: push.at,
             finished,
@@ -251,6 +216,82 @@ async fn deliver(s: Arc<Shared>, index: usize) {
         })
     });
     s.done.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Send push `index` until it has a final answer: delivered again only after a 409
+/// `in_progress` (its first delivery is still being processed).
+async fn send(s: &Shared, index: usize) -> Final {
+    let push = &s.plan.pushes[index];
+    let hook = channels::render(&s.ctx(), index);
+    let original = match push.kind {
+        PushKind::Duplicate { of } => of,
+        _ => index,
+    };
+    let mut retries = 0;
+    loop {
+        // Before taking a slot: a wait for the next second must not hold one.
+        let now = s
+            .signing_second(original, hook.sign_at_send.is_some())
+            .await;
+        let slot = s.slots.acquire().await;
+        if retries == 0 {
+            let at = s.since_start();
+            s.record(|r| r.sent(push.channel, Class::of(&push.kind), at));
+        }
+        let headers = hook.headers(now);
+        let reply = s
+            .http
+            .send(Method::POST, &hook.path, &headers, hook.body.clone())
+            .await;
+        drop(slot);
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(failure) => return Final::Failed(failure),
+        };
+        if reply.is_success() {
+            return match hook.expect.check(&reply.body) {
+                Verdict::Wrong(_) => Final::WrongAck {
+                    status: reply.status,
+                },
+                verdict => Final::Acked(verdict),
+            };
+        }
+        let code = reply.error_code();
+        if reply.status != 409 || code != "in_progress" || retries == MAX_RETRIES {
+            return Final::Refused {
+                status: reply.status,
+                code,
+            };
+        }
+        s.record(|r| r.retried(reply.status, &code));
+        retries += 1;
+        let wait = reply.retry_after.unwrap_or(1).clamp(1, 5);
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+    }
+}
+
+/// Start watching the sampled orders of an acknowledged push (every n-th order that
+/// goes on to reserve and merge).
+fn watch_sample(s: &Arc<Shared>, channel: Channel, orders: &[OrderSpec]) {
+    let Some(every) = s.settings.probe_every else {
+        return;
+    };
+    let (acked_at, acked_wall) = (Instant::now(), SystemTime::now());
+    for o in orders
+        .iter()
+        .filter(|o| o.enters_pipeline() && o.seq % every == 0)
+    {
+        let id = channels::orderhub_id(&s.run, channel, o.seq);
+        let s2 = s.clone();
+        let watch = async move {
+            let token = &s2.settings.admin_token;
+            probe::watch(&s2.http, token, &id, acked_at, acked_wall).await
+        };
+        s.probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .spawn(watch);
+    }
 }
 
 /// Sample the backlog (pushes due but not answered) and redraw the progress view.

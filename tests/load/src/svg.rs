@@ -95,7 +95,8 @@ fn panel(
         .iter()
         .flat_map(|s| s.values.iter().flatten())
         .fold(0.0f64, |m, v| m.max(*v));
-    let y_max = nice_ceiling(max);
+    // Four gridlines a round step apart (1, 2 or 5 × 10^k), the top one at or above max.
+    let y_max = 4.0 * nice_ceiling(max / 4.0);
     let x = |t: f64| LEFT + t / x_max * plot_w;
     let y = |v: f64| bottom - v.max(0.0) / y_max * (bottom - top);
 
