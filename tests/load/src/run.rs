@@ -90,13 +90,13 @@ impl Shared {
             if !signs_at_send {
                 return second;
             }
-            {
-                let mut signed = self.signed_at.lock().unwrap_or_else(|e| e.into_inner());
-                let last = signed.entry(original).or_insert(i64::MIN);
-                if *last < second {
-                    *last = second;
-                    return second;
-                }
+            let claimed = claim_second(
+                &mut self.signed_at.lock().unwrap_or_else(|e| e.into_inner()),
+                original,
+                second,
+            );
+            if claimed {
+                return second;
             }
             let to_next =
                 Duration::from_secs(1) - Duration::from_nanos(u64::from(now.subsec_nanos()));
@@ -178,6 +178,18 @@ pub async fn execute(http: Http, plan: Plan, run: RunIds, settings: Settings) ->
         unfinished,
         elapsed,
         t0_ms,
+    }
+}
+
+/// Whether a delivery of push `original` may be signed at `second` (no earlier
+/// delivery of it was signed at this second or later); claims it if so.
+fn claim_second(signed: &mut HashMap<usize, i64>, original: usize, second: i64) -> bool {
+    let last = signed.entry(original).or_insert(i64::MIN);
+    if *last < second {
+        *last = second;
+        true
+    } else {
+        false
     }
 }
 
@@ -324,5 +336,20 @@ async fn sample(s: Arc<Shared>, total: u64) {
         if done == total {
             progress.finish();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_body_is_signed_at_most_once_a_second() {
+        let mut signed = HashMap::new();
+        assert!(claim_second(&mut signed, 1, 100));
+        assert!(!claim_second(&mut signed, 1, 100), "the duplicate waits");
+        assert!(claim_second(&mut signed, 2, 100), "another push may");
+        assert!(claim_second(&mut signed, 1, 101));
+        assert!(!claim_second(&mut signed, 1, 100), "never back in time");
     }
 }
