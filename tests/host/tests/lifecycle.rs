@@ -268,7 +268,9 @@ fn increment_of_a_non_counter_traps_and_poisons_the_store_as_on_spin() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Spin sets no request-body limit, so by default neither does the host.
+/// Mirrors `crates/trigger-http/src/server.rs`, which sets no request-body
+/// limit (only `http1_max_buf_size`, for the head): by default neither does
+/// the host; 17 MiB is over the 16 MiB the host used to default to.
 #[test]
 fn no_request_body_limit_by_default() {
     let h = Host::start(&["--kv-memory"]);
