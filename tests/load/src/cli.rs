@@ -32,9 +32,11 @@ pub struct Args {
     /// Seed of the mix: the same seed sends the same pushes (with fresh run ids).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The app's `admin_token`, for the setup and the probe (its value is never shown).
     #[arg(
         long,
         env = "SPIN_VARIABLE_ADMIN_TOKEN",
+        hide_env_values = true,
         default_value = "dev-admin-token"
     )]
     pub admin_token: String,
