@@ -85,6 +85,61 @@ pub fn advance_cursor<S: KeyValue + ?Sized>(
     Ok(None)
 }
 
+/// Add `name` once to the append-only list `{family}/...` (`seq` counter, `idx/{n}` slots,
+/// `claim/{name}` counters): the first caller to claim the name gets a slot, so two
+/// callers adding the same name at once list it once, and callers adding different
+/// names never overwrite each other (no read-modify-write of a shared value). Repeated
+/// calls are harmless.
+pub fn index_once<S: KeyValue + ?Sized>(
+    store: &S,
+    family: &str,
+    name: &str,
+) -> Result<(), StoreError> {
+    if store.increment(&format!("{family}/claim/{}", key_part(name)), 1)? == 1 {
+        let n = store.increment(&format!("{family}/seq"), 1)?;
+        store.set(&format!("{family}/idx/{n}"), name.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The names [`index_once`] listed under `family`, in listing order, each once. A slot
+/// claimed but not yet written (a writer in flight) is skipped.
+pub fn indexed<S: KeyValue + ?Sized>(store: &S, family: &str) -> Result<Vec<String>, StoreError> {
+    let n = store.increment(&format!("{family}/seq"), 0)?;
+    if n <= 0 {
+        return Ok(Vec::new());
+    }
+    let slots: Vec<String> = (1..=n).map(|i| format!("{family}/idx/{i}")).collect();
+    let mut seen = std::collections::HashSet::new();
+    Ok(store
+        .get_many(&slots)?
+        .into_iter()
+        .flatten()
+        .filter_map(|b| String::from_utf8(b).ok())
+        .filter(|name| seen.insert(name.clone()))
+        .collect())
+}
+
+/// A name as one part of a store key: ASCII letters, digits, `_`, `-` and `.` kept,
+/// every other byte `%XX`; a result longer than 96 bytes becomes `h:` + 40 hex digits
+/// of its SHA-256 (backends cap key length). Distinct names give distinct parts.
+pub fn key_part(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.len() > 96 {
+        let digest = hex::encode(Sha256::digest(name.as_bytes()));
+        out = format!("h:{}", &digest[..40]);
+    }
+    out
+}
+
 impl<T: KeyValue + ?Sized> KeyValue for &T {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         (**self).get(key)
@@ -192,6 +247,28 @@ mod tests {
         assert_eq!(s.increment("c", 0), Ok(2));
         s.set("v", b"text").unwrap();
         assert!(s.increment("v", 1).is_err());
+    }
+
+    #[test]
+    fn index_once_lists_each_name_once_in_order() {
+        let s = MemoryStore::new();
+        assert!(indexed(&s, "f").unwrap().is_empty());
+        for name in ["b", "a", "b", "c/d", "a"] {
+            index_once(&s, "f", name).unwrap();
+        }
+        assert_eq!(indexed(&s, "f").unwrap(), vec!["b", "a", "c/d"]);
+        // Families are separate lists.
+        index_once(&s, "g", "a").unwrap();
+        assert_eq!(indexed(&s, "g").unwrap(), vec!["a"]);
+    }
+
+    #[test]
+    fn key_parts_are_safe_and_distinct() {
+        assert_eq!(key_part("store-001.x_y"), "store-001.x_y");
+        assert_eq!(key_part("a/b c"), "a%2Fb%20c");
+        assert_ne!(key_part("a/b"), key_part("a%2Fb"));
+        let long = key_part(&"门店".repeat(40));
+        assert!(long.starts_with("h:") && long.len() == 42, "{long}");
     }
 
     #[test]
