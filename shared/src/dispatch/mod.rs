@@ -26,6 +26,7 @@ mod rng;
 mod screen;
 mod search;
 pub mod state;
+mod station;
 mod travel;
 
 pub use budget::{Budget, Counted, Deadline, Iterations};
@@ -45,6 +46,7 @@ pub use plan::{
 pub use redispatch::{reject_parcels, release_rider, release_silent, Released, SilentRelease};
 pub use rng::SplitMix64;
 pub use screen::Unassignable;
+pub use station::{BadStation, Station};
 pub use travel::{haversine_metres, Euclidean, Haversine, TravelModel};
 
 #[cfg(test)]

@@ -10,14 +10,23 @@
 //! reported meanwhile; instead the rider the solver sees is *derived* at read time
 //! ([`problem`]): the route minus what the rider has since picked up or delivered.
 //!
-//! Keys: `config` (the [`DispatchConfig`]), `rider/{id}` (a [`RiderRecord`]),
-//! `route/{id}` (committed [`Stop`]s), `parcel/{id}` (a [`BoardParcel`]),
-//! `delivered/{parcel}` (the rider who delivered it), `riders/seq` + `riders/idx/{n}`,
+//! **Stations.** The board is partitioned by [`Station`]: a run reads one station's
+//! riders and parcels and writes that station's plan; riders and parcels name their
+//! station (a parcel keeps the station it was first handed to; a rider moves only with
+//! nothing on its route or on board). Station-scoped keys (`K` below) are the plain key
+//! at the default station and `station/{id}/K` elsewhere ([`Station::key`]).
+//!
+//! Keys, per station: `config` (the [`DispatchConfig`]; a station without its own uses
+//! the default station's, the app-wide one), `riders/seq` + `riders/idx/{n}`,
 //! `parcels/seq` + `parcels/idx/{n}`, `parcels/cursor` (index positions at or below it
 //! are all delivered: the board is read from there, so a run costs what is live, not
-//! every parcel ever seen), `silent/{rider}/{position_at}` (a
-//! [`SilentRelease`]), `plan/last` (a [`Plan`]), `plan/problem` and `plan/config` (the
-//! [`Problem`] and config it was made with).
+//! every parcel ever seen), `plan/last` (a [`Plan`]), `plan/problem` and `plan/config`
+//! (the [`Problem`] and config it was made with). Global (ids are unique across
+//! stations): `rider/{id}` (a [`RiderRecord`], naming its station), `route/{id}`
+//! (committed [`Stop`]s), `parcel/{id}` (a [`BoardParcel`], naming its station),
+//! `delivered/{parcel}` (the rider who delivered it), `silent/{rider}/{position_at}` (a
+//! [`SilentRelease`]), `stations/seq` + `stations/idx/{n}` (every station ever used,
+//! for the all-stations tick).
 
 use std::collections::{HashMap, HashSet};
 
@@ -31,8 +40,9 @@ use super::model::{
 };
 use super::plan::{commit_plan, Plan};
 use super::redispatch::{reject_parcels, release_rider, release_silent, Released, SilentRelease};
+pub use super::station::{BadStation, Station};
 use crate::order::OrderId;
-use crate::store::{KeyValue, StoreError};
+use crate::store::{index_once, indexed, KeyValue, StoreError};
 
 /// A parcel as the merge step hands it over: the core's [`Parcel`] JSON, with optional
 /// `order_ids` and `lines` fields beside its own, so dispatch can record on the orders
@@ -47,6 +57,8 @@ pub struct ReadyParcel {
     /// The order lines (and units of each) in this parcel; empty: the whole orders
     /// (a parcel entered by hand).
     pub lines: Vec<ParcelContent>,
+    /// The station whose riders carry it (JSON `station`; absent: the default).
+    pub station: Station,
 }
 
 /// Units of one order line in a parcel.
@@ -68,6 +80,9 @@ impl Serialize for ReadyParcel {
                 let lines = serde_json::to_value(&self.lines).map_err(S::Error::custom)?;
                 o.insert("lines".into(), lines);
             }
+            if !self.station.is_default() {
+                o.insert("station".into(), self.station.as_str().into());
+            }
         }
         v.serialize(s)
     }
@@ -85,11 +100,16 @@ impl<'de> Deserialize<'de> for ReadyParcel {
             Some(lines) => serde_json::from_value(lines).map_err(D::Error::custom)?,
             None => Vec::new(),
         };
+        let station = match v.as_object_mut().and_then(|o| o.remove("station")) {
+            Some(serde_json::Value::Null) | None => Station::default(),
+            Some(s) => serde_json::from_value(s).map_err(D::Error::custom)?,
+        };
         let parcel = serde_json::from_value(v).map_err(D::Error::custom)?;
         Ok(Self {
             parcel,
             order_ids,
             lines,
+            station,
         })
     }
 }
@@ -120,6 +140,9 @@ pub struct RiderReport {
     /// Parcels handed to the customer since the last report: off the board for good.
     #[serde(default)]
     pub delivered: Vec<ParcelId>,
+    /// The station the rider works at; absent: where it was (the default at first).
+    #[serde(default)]
+    pub station: Option<Station>,
 }
 
 impl RiderReport {
@@ -167,6 +190,8 @@ pub struct RiderRecord {
     pub delivered_day: i64,
     #[serde(default)]
     pub delivered_today: i64,
+    #[serde(default)]
+    pub station: Station,
 }
 
 impl RiderRecord {
@@ -191,6 +216,9 @@ pub enum BoardError {
     /// A parcel or report out of the accepted ranges; nothing of the request was stored.
     #[error(transparent)]
     Invalid(#[from] DispatchError),
+    /// A rider may change station only with nothing on its route or on board.
+    #[error("rider `{rider}` still has parcels at station `{station}`: deliver or hand them back before moving")]
+    Busy { rider: RiderId, station: Station },
 }
 
 const CONFIG_KEY: &str = "config";
@@ -211,37 +239,91 @@ fn delivered_key(id: &ParcelId) -> String {
     format!("delivered/{id}")
 }
 
-/// The stored configuration, or the default when none was ever stored.
+/// The stored configuration of the default station (the app-wide one), or the default
+/// when none was ever stored.
 pub fn load_config<S: KeyValue>(store: &S) -> Result<DispatchConfig, StoreError> {
-    Ok(store.get_json(CONFIG_KEY)?.unwrap_or_default())
+    load_config_at(store, &Station::default())
+}
+
+/// The configuration runs at `station` use: its own, else the app-wide one (the
+/// default station's), else the default.
+pub fn load_config_at<S: KeyValue>(
+    store: &S,
+    station: &Station,
+) -> Result<DispatchConfig, StoreError> {
+    if let Some(own) = store.get_json(&station.key(CONFIG_KEY))? {
+        return Ok(own);
+    }
+    if station.is_default() {
+        return Ok(DispatchConfig::default());
+    }
+    load_config(store)
 }
 
 /// Store a configuration [`parse_config`](super::parse_config) accepted. Plain set: the
 /// admin route is its only writer, and the last PUT wins.
 pub fn save_config<S: KeyValue>(store: &S, config: &DispatchConfig) -> Result<(), StoreError> {
-    store.set_json(CONFIG_KEY, config)
+    save_config_at(store, &Station::default(), config)
 }
 
-/// Index `id` once under `family` (`riders` / `parcels`); repeated calls are harmless.
-fn index_once<S: KeyValue>(store: &S, family: &str, id: &str) -> Result<(), StoreError> {
-    if store.increment(&format!("{family}/claim/{id}"), 1)? == 1 {
-        let n = store.increment(&format!("{family}/seq"), 1)?;
-        store.set(&format!("{family}/idx/{n}"), id.as_bytes())?;
+/// [`save_config`] for one station (the default station's is the app-wide one).
+pub fn save_config_at<S: KeyValue>(
+    store: &S,
+    station: &Station,
+    config: &DispatchConfig,
+) -> Result<(), StoreError> {
+    register_station(store, station)?;
+    store.set_json(&station.key(CONFIG_KEY), config)
+}
+
+fn register_station<S: KeyValue>(store: &S, station: &Station) -> Result<(), StoreError> {
+    if station.is_default() {
+        return Ok(());
     }
-    Ok(())
+    index_once(store, "stations", station.as_str())
 }
 
-fn indexed_ids<S: KeyValue>(store: &S, family: &str) -> Result<Vec<String>, StoreError> {
-    let n = store.increment(&format!("{family}/seq"), 0)?;
-    let slots: Vec<String> = (1..=n).map(|i| format!("{family}/idx/{i}")).collect();
-    let mut seen = HashSet::new();
+/// Every station that ever had a rider, a parcel or a config: the default first.
+pub fn stations<S: KeyValue>(store: &S) -> Result<Vec<Station>, StoreError> {
+    let mut out = vec![Station::default()];
+    out.extend(
+        indexed(store, "stations")?
+            .iter()
+            .filter_map(|id| Station::parse(id).ok())
+            .filter(|s| !s.is_default()),
+    );
+    Ok(out)
+}
+
+/// The station a parcel on the board belongs to (`None`: not on any board).
+pub fn station_of_parcel<S: KeyValue>(
+    store: &S,
+    parcel: &ParcelId,
+) -> Result<Option<Station>, StoreError> {
     Ok(store
-        .get_many(&slots)?
-        .into_iter()
-        .flatten()
-        .filter_map(|b| String::from_utf8(b).ok())
-        .filter(|id| seen.insert(id.clone()))
-        .collect())
+        .get_json::<BoardParcel>(&parcel_key(parcel))?
+        .map(|b| b.ready.station))
+}
+
+/// The station a rider works at (the default for a rider never seen).
+pub fn rider_station<S: KeyValue>(store: &S, id: &RiderId) -> Result<Station, StoreError> {
+    report_station(store, id, &RiderReport::default())
+}
+
+/// The station a rider's report puts it at: the one it names, else the rider's current
+/// one, else the default (a first report naming none).
+pub fn report_station<S: KeyValue>(
+    store: &S,
+    id: &RiderId,
+    report: &RiderReport,
+) -> Result<Station, StoreError> {
+    if let Some(s) = &report.station {
+        return Ok(s.clone());
+    }
+    Ok(store
+        .get_json::<RiderRecord>(&rider_key(id))?
+        .map(|r| r.station)
+        .unwrap_or_default())
 }
 
 fn load_all<S: KeyValue, T: serde::de::DeserializeOwned>(
@@ -261,8 +343,13 @@ fn load_all<S: KeyValue, T: serde::de::DeserializeOwned>(
         .collect()
 }
 
-fn records<S: KeyValue>(store: &S) -> Result<Vec<(RiderRecord, Vec<Stop>)>, StoreError> {
-    let ids: Vec<RiderId> = indexed_ids(store, "riders")?
+/// The riders working at `station` (a rider that moved on is listed in its old
+/// station's index too, and skipped there).
+fn records<S: KeyValue>(
+    store: &S,
+    station: &Station,
+) -> Result<Vec<(RiderRecord, Vec<Stop>)>, StoreError> {
+    let ids: Vec<RiderId> = indexed(store, &station.key("riders"))?
         .into_iter()
         .map(RiderId)
         .collect();
@@ -274,28 +361,31 @@ fn records<S: KeyValue>(store: &S) -> Result<Vec<(RiderRecord, Vec<Stop>)>, Stor
         .into_iter()
         .zip(routes)
         .filter_map(|(rec, route)| Some((rec?, route.unwrap_or_default())))
+        .filter(|(rec, _)| &rec.station == station)
         .collect())
 }
 
+/// The default station's live board.
 pub fn parcels<S: KeyValue>(store: &S) -> Result<Vec<BoardParcel>, StoreError> {
-    Ok(live_parcels(store)?.parcels)
+    Ok(live_parcels(store, &Station::default())?.parcels)
 }
 
 const K_PARCELS_CURSOR: &str = "parcels/cursor";
 
 /// The board from the cursor on, with each parcel's index position.
 struct LiveParcels {
+    station: Station,
     cursor: i64,
     /// Index position of each entry of `parcels`.
     positions: Vec<i64>,
     parcels: Vec<BoardParcel>,
 }
 
-fn live_parcels<S: KeyValue>(store: &S) -> Result<LiveParcels, StoreError> {
-    let cursor = store.increment(K_PARCELS_CURSOR, 0)?;
-    let n = store.increment("parcels/seq", 0)?;
+fn live_parcels<S: KeyValue>(store: &S, station: &Station) -> Result<LiveParcels, StoreError> {
+    let cursor = store.increment(&station.key(K_PARCELS_CURSOR), 0)?;
+    let n = store.increment(&station.key("parcels/seq"), 0)?;
     let slots: Vec<String> = (cursor + 1..=n)
-        .map(|i| format!("parcels/idx/{i}"))
+        .map(|i| station.key(&format!("parcels/idx/{i}")))
         .collect();
     let mut seen = HashSet::new();
     let mut positions = Vec::new();
@@ -321,6 +411,7 @@ fn live_parcels<S: KeyValue>(store: &S) -> Result<LiveParcels, StoreError> {
         }
     }
     Ok(LiveParcels {
+        station: station.clone(),
         cursor,
         positions: kept_positions,
         parcels,
@@ -345,7 +436,7 @@ fn advance_board_cursor<S: KeyValue>(
     }
     crate::store::advance_cursor(
         store,
-        K_PARCELS_CURSOR,
+        &live.station.key(K_PARCELS_CURSOR),
         live.cursor,
         next - live.cursor,
         now,
@@ -460,9 +551,11 @@ pub fn get_rider<S: KeyValue>(
     )))
 }
 
-/// Apply a rider's report at `now`. A rider's first report must carry a position.
-/// Writes only the rider's own keys, so a dispatch run going on meanwhile loses nothing
-/// of it.
+/// Apply a rider's report at `now`; `config` is that of the station the report puts
+/// the rider at ([`report_station`]). A rider's first report must carry a position. A
+/// report naming another station moves the rider there, if it has nothing on its
+/// route or on board ([`BoardError::Busy`] otherwise, nothing stored). Writes only the
+/// rider's own keys, so a dispatch run going on meanwhile loses nothing of it.
 pub fn report_rider<S: KeyValue>(
     store: &S,
     id: &RiderId,
@@ -471,7 +564,19 @@ pub fn report_rider<S: KeyValue>(
     now: Time,
 ) -> Result<(Rider, Progress), BoardError> {
     report.check_ranges(id)?;
-    let mut rec = match store.get_json::<RiderRecord>(&rider_key(id))? {
+    let existing = store.get_json::<RiderRecord>(&rider_key(id))?;
+    if let (Some(rec), Some(to)) = (&existing, &report.station) {
+        if &rec.station != to {
+            let now_there = get_rider(store, id, config, now)?;
+            if now_there.is_some_and(|r| !r.route.is_empty() || !r.onboard.is_empty()) {
+                return Err(BoardError::Busy {
+                    rider: id.clone(),
+                    station: rec.station.clone(),
+                });
+            }
+        }
+    }
+    let mut rec = match existing {
         Some(r) => r,
         None => RiderRecord {
             id: id.clone(),
@@ -487,8 +592,12 @@ pub fn report_rider<S: KeyValue>(
             onboard: Vec::new(),
             delivered_day: config.business_day(now),
             delivered_today: 0,
+            station: Station::default(),
         },
     };
+    if let Some(s) = &report.station {
+        rec.station = s.clone();
+    }
     if let Some(p) = report.position {
         rec.position = p;
         rec.position_at = now;
@@ -509,7 +618,8 @@ pub fn report_rider<S: KeyValue>(
     let route: Vec<Stop> = store.get_json(&route_key(id))?.unwrap_or_default();
     let done = progress(store, &mut rec, &route, report, config, now)?;
     store.set_json(&rider_key(id), &rec)?;
-    index_once(store, "riders", &id.0)?;
+    register_station(store, &rec.station)?;
+    index_once(store, &rec.station.key("riders"), &id.0)?;
     let rider = get_rider(store, id, config, now)?.ok_or(BoardError::UnknownRider(id.clone()))?;
     Ok((rider, done))
 }
@@ -570,39 +680,63 @@ pub fn orders_of<S: KeyValue>(store: &S, parcel: &ParcelId) -> Result<Vec<OrderI
         .unwrap_or_default())
 }
 
-/// Put ready parcels on the board, open. A parcel already assigned keeps its rider (a
-/// redelivered hand-over must not take it away). Every parcel is range-checked first:
-/// one out of range refuses the whole batch, before anything is stored.
-pub fn add_parcels<S: KeyValue>(store: &S, ready: &[ReadyParcel]) -> Result<(), BoardError> {
+/// Put ready parcels on the boards of their stations, open; returns the stations they
+/// are at, each once, in first-seen order. A parcel already on a board keeps its rider
+/// (a redelivered hand-over must not take it away) and its station. Every parcel is
+/// range-checked first: one out of range refuses the whole batch, before anything is
+/// stored.
+pub fn add_parcels<S: KeyValue>(
+    store: &S,
+    ready: &[ReadyParcel],
+) -> Result<Vec<Station>, BoardError> {
     for r in ready {
         r.parcel.check_ranges()?;
     }
+    let mut stations: Vec<Station> = Vec::new();
     for r in ready {
         let key = parcel_key(&r.parcel.id);
-        let rider = store
-            .get_json::<BoardParcel>(&key)?
-            .and_then(|existing| existing.rider);
+        let existing = store.get_json::<BoardParcel>(&key)?;
+        let station = existing
+            .as_ref()
+            .map_or_else(|| r.station.clone(), |e| e.ready.station.clone());
+        let mut ready = r.clone();
+        ready.station = station.clone();
         store.set_json(
             &key,
             &BoardParcel {
-                ready: r.clone(),
-                rider,
+                ready,
+                rider: existing.and_then(|e| e.rider),
             },
         )?;
-        index_once(store, "parcels", &r.parcel.id.0)?;
+        register_station(store, &station)?;
+        index_once(store, &station.key("parcels"), &r.parcel.id.0)?;
+        if !stations.contains(&station) {
+            stations.push(station);
+        }
     }
-    Ok(())
+    Ok(stations)
 }
 
-/// The board as a dispatch problem at `now`: every rider (derived, see [`derive`]) and
-/// every parcel either open or still on some rider's route, delivered ones excepted.
+/// The default station's board as a dispatch problem ([`problem_at`]).
 pub fn problem<S: KeyValue>(
     store: &S,
     now: Time,
     config: &DispatchConfig,
 ) -> Result<(Problem, Vec<BoardParcel>), StoreError> {
-    let recs = records(store)?;
-    let live = live_parcels(store)?;
+    problem_at(store, &Station::default(), now, config)
+}
+
+/// `station`'s board as a dispatch problem at `now`: every rider working there
+/// (derived, see [`derive`]) and every parcel either open or still on some rider's
+/// route, delivered ones excepted.
+pub fn problem_at<S: KeyValue>(
+    store: &S,
+    station: &Station,
+    now: Time,
+    config: &DispatchConfig,
+) -> Result<(Problem, Vec<BoardParcel>), StoreError> {
+    let recs = records(store, station)?;
+    let live = live_parcels(store, station)?;
     let ids: Vec<&ParcelId> = live.parcels.iter().map(|b| &b.ready.parcel.id).collect();
     let done = delivered(store, &ids)?;
     advance_board_cursor(store, &live, &done, now)?;
@@ -635,9 +769,7 @@ pub fn problem<S: KeyValue>(
     Ok((problem, board))
 }
 
-/// Store a plan: riders' committed routes, each assigned parcel's rider, and the plan
-/// itself with the problem and config it was made with (for explanations and the rider
-/// view). Rider records are not touched: they belong to the riders' reports.
+/// [`save_plan_at`] the default station.
 pub fn save_plan<S: KeyValue>(
     store: &S,
     problem: &mut Problem,
@@ -645,9 +777,24 @@ pub fn save_plan<S: KeyValue>(
     plan: &Plan,
     config: &DispatchConfig,
 ) -> Result<(), StoreError> {
+    save_plan_at(store, &Station::default(), problem, board, plan, config)
+}
+
+/// Store a plan made for `station`: riders' committed routes, each assigned parcel's
+/// rider, and the plan itself with the problem and config it was made with (for
+/// explanations and the rider view). Rider records are not touched: they belong to the
+/// riders' reports.
+pub fn save_plan_at<S: KeyValue>(
+    store: &S,
+    station: &Station,
+    problem: &mut Problem,
+    board: &[BoardParcel],
+    plan: &Plan,
+    config: &DispatchConfig,
+) -> Result<(), StoreError> {
     // Explanations replay the plan against the problem it was made for.
-    store.set_json("plan/problem", &*problem)?;
-    store.set_json("plan/config", config)?;
+    store.set_json(&station.key("plan/problem"), &*problem)?;
+    store.set_json(&station.key("plan/config"), config)?;
     commit_plan(problem, plan);
     for rider in &problem.riders {
         store.set_json(&route_key(&rider.id), &rider.route)?;
@@ -662,7 +809,7 @@ pub fn save_plan<S: KeyValue>(
             store.set_json(&parcel_key(&a.parcel), &b)?;
         }
     }
-    store.set_json("plan/last", plan)
+    store.set_json(&station.key("plan/last"), plan)
 }
 
 /// The last plan, with the problem and config it was made for.
@@ -673,16 +820,25 @@ pub struct LastPlan {
     pub config: DispatchConfig,
 }
 
-/// The last plan; a plan stored before configs were stored replays with the current one.
+/// The default station's last plan ([`last_plan_at`]).
 pub fn last_plan<S: KeyValue>(store: &S) -> Result<Option<LastPlan>, StoreError> {
-    let plan: Option<Plan> = store.get_json("plan/last")?;
-    let problem: Option<Problem> = store.get_json("plan/problem")?;
+    last_plan_at(store, &Station::default())
+}
+
+/// `station`'s last plan; a plan stored before configs were stored replays with the
+/// current one.
+pub fn last_plan_at<S: KeyValue>(
+    store: &S,
+    station: &Station,
+) -> Result<Option<LastPlan>, StoreError> {
+    let plan: Option<Plan> = store.get_json(&station.key("plan/last"))?;
+    let problem: Option<Problem> = store.get_json(&station.key("plan/problem"))?;
     let Some((plan, problem)) = plan.zip(problem) else {
         return Ok(None);
     };
-    let config = match store.get_json("plan/config")? {
+    let config = match store.get_json(&station.key("plan/config"))? {
         Some(c) => c,
-        None => load_config(store)?,
+        None => load_config_at(store, station)?,
     };
     Ok(Some(LastPlan {
         plan,
@@ -802,6 +958,7 @@ mod tests {
             },
             order_ids: vec![OrderId(format!("o-{id}"))],
             lines: Vec::new(),
+            station: Station::default(),
         }
     }
 
@@ -1187,6 +1344,145 @@ mod tests {
         assert_eq!(pb.riders[0].delivered_today, 0);
         // ...and the next delivery starts the new day at one.
         assert_eq!(deliver("p2", after_midnight).delivered_today, 1);
+    }
+
+    fn at(station: &str, mut r: ReadyParcel) -> ReadyParcel {
+        r.station = Station::parse(station).unwrap();
+        r
+    }
+
+    fn in_station(station: &str, r: RiderReport) -> RiderReport {
+        RiderReport {
+            station: Some(Station::parse(station).unwrap()),
+            ..r
+        }
+    }
+
+    #[test]
+    fn stations_plan_apart_with_their_own_riders_parcels_plans_and_configs() {
+        let s = MemoryStore::new();
+        let (east, west) = (
+            Station::parse("east").unwrap(),
+            Station::parse("west").unwrap(),
+        );
+        rep(
+            &s,
+            "e1",
+            &in_station("east", report(31.23, 121.47, true)),
+            0,
+        );
+        rep(
+            &s,
+            "w1",
+            &in_station("west", report(31.23, 121.47, true)),
+            0,
+        );
+        rep(&s, "d1", &report(31.23, 121.47, true), 0);
+        let added = add_parcels(
+            &s,
+            &[
+                at("east", ready("pe", ColdChain::Ambient)),
+                at("west", ready("pw", ColdChain::Ambient)),
+                at("east", ready("pe2", ColdChain::Ambient)),
+            ],
+        )
+        .unwrap();
+        assert_eq!(added, vec![east.clone(), west.clone()]);
+        assert_eq!(
+            stations(&s).unwrap(),
+            vec![Station::default(), east.clone(), west.clone()]
+        );
+        assert_eq!(
+            station_of_parcel(&s, &pid("pw")).unwrap(),
+            Some(west.clone())
+        );
+        assert_eq!(station_of_parcel(&s, &pid("zz")).unwrap(), None);
+
+        // A station's run sees only its own riders and parcels.
+        let (pb, board) = problem_at(&s, &east, 10, &cfg()).unwrap();
+        let riders: Vec<&str> = pb.riders.iter().map(|r| r.id.0.as_str()).collect();
+        let mut parcels: Vec<&str> = pb.parcels.iter().map(|p| p.id.0.as_str()).collect();
+        parcels.sort();
+        assert_eq!(riders, vec!["e1"]);
+        assert_eq!(parcels, vec!["pe", "pe2"]);
+        let mut pb = pb;
+        let plan = dispatch(&pb, &cfg(), &Haversine::default(), &mut Iterations::new(20)).unwrap();
+        assert!(plan.assignments.iter().all(|a| a.rider == rid("e1")));
+        save_plan_at(&s, &east, &mut pb, &board, &plan, &cfg()).unwrap();
+        assert!(last_plan_at(&s, &east).unwrap().is_some());
+        assert!(last_plan_at(&s, &west).unwrap().is_none());
+        assert!(last_plan(&s).unwrap().is_none());
+        // The default station keeps the original keys and sees none of it.
+        let (pb, _) = problem(&s, 10, &cfg()).unwrap();
+        assert_eq!(pb.riders.len(), 1);
+        assert!(pb.parcels.is_empty());
+        assert!(s.get("station/east/riders/seq").unwrap().is_some());
+
+        // Configs: a station's own, else the app-wide one, else the default.
+        assert_eq!(
+            load_config_at(&s, &west).unwrap(),
+            DispatchConfig::default()
+        );
+        let wide = DispatchConfig {
+            stale_after: 60,
+            ..DispatchConfig::default()
+        };
+        save_config(&s, &wide).unwrap();
+        assert_eq!(load_config_at(&s, &west).unwrap(), wide);
+        let own = DispatchConfig {
+            stale_after: 5,
+            ..DispatchConfig::default()
+        };
+        save_config_at(&s, &west, &own).unwrap();
+        assert_eq!(load_config_at(&s, &west).unwrap(), own);
+        assert_eq!(load_config_at(&s, &east).unwrap(), wide);
+        assert_eq!(load_config(&s).unwrap(), wide);
+    }
+
+    #[test]
+    fn a_rider_moves_station_only_with_nothing_to_do() {
+        let s = MemoryStore::new();
+        let (east, west) = (
+            Station::parse("east").unwrap(),
+            Station::parse("west").unwrap(),
+        );
+        rep(&s, "r", &in_station("east", report(31.23, 121.47, true)), 0);
+        assert_eq!(
+            report_station(&s, &rid("r"), &RiderReport::default()).unwrap(),
+            east
+        );
+        add_parcels(&s, &[at("east", ready("p1", ColdChain::Ambient))]).unwrap();
+        let (mut pb, board) = problem_at(&s, &east, 10, &cfg()).unwrap();
+        let plan = dispatch(&pb, &cfg(), &Haversine::default(), &mut Iterations::new(20)).unwrap();
+        save_plan_at(&s, &east, &mut pb, &board, &plan, &cfg()).unwrap();
+        let move_west = in_station("west", RiderReport::default());
+        let err = report_rider(&s, &rid("r"), &move_west, &cfg(), 20).unwrap_err();
+        assert!(
+            matches!(err, BoardError::Busy { ref station, .. } if *station == east),
+            "{err:?}"
+        );
+        assert_eq!(rider_record(&s, "r").station, east);
+        // Delivered: free to move, and only the new station lists it.
+        let done = RiderReport {
+            delivered: vec![pid("p1")],
+            ..RiderReport::default()
+        };
+        rep(&s, "r", &done, 30);
+        rep(&s, "r", &move_west, 40);
+        assert_eq!(rider_record(&s, "r").station, west);
+        assert!(problem_at(&s, &east, 50, &cfg())
+            .unwrap()
+            .0
+            .riders
+            .is_empty());
+        assert_eq!(problem_at(&s, &west, 50, &cfg()).unwrap().0.riders.len(), 1);
+        // A parcel handed over again keeps the station it was first given to.
+        add_parcels(&s, &[at("west", ready("p1", ColdChain::Ambient))]).unwrap();
+        assert_eq!(station_of_parcel(&s, &pid("p1")).unwrap(), Some(east));
+    }
+
+    fn rider_record(s: &MemoryStore, id: &str) -> RiderRecord {
+        s.get_json(&rider_key(&rid(id))).unwrap().unwrap()
     }
 
     #[test]
