@@ -3,9 +3,18 @@
 //!
 //! Where a parcel is picked up is the store's business, not the order's: the channels
 //! send a store code (`app_poi_code`, `shopId`), so the merge store keeps a table of
-//! [`PickupPoints`] (location and preparation time per store code), set by an operator.
-//! A store missing from it leaves the parcel without a pickup point; dispatch then flags
-//! it `bad_address` (missing coordinates) for customer service instead of guessing.
+//! [`PickupPoints`] (location, preparation time and dispatch station per store code),
+//! set by an operator. A store missing from it leaves the parcel without a pickup
+//! point; dispatch then flags it `bad_address` (missing coordinates) for customer
+//! service instead of guessing.
+//!
+//! **One key per store.** Each store's [`PickupPoint`] is its own key
+//! (`merge/config/pickup/{store}`, listed once in the `merge/config/pickups` index), so
+//! operators of different stores setting theirs at once never overwrite each other
+//! ([`install_pickup`]); the table key (`merge/config/pickups`) keeps the timing
+//! defaults. Replacing the whole table ([`install_pickups`]) rewrites both. A table
+//! stored before per-store keys existed still counts: its stores are read under the
+//! per-store keys.
 //!
 //! **At least once, no CAS.** [`super::deliver`] queues the group before it stores the
 //! delivery (`merge/handoff/n` hands out slots by `increment`; a claim counter per group
@@ -21,11 +30,14 @@ use std::collections::BTreeMap;
 use super::delivery::GroupDelivery;
 use super::MergeError;
 use crate::dispatch::state::{ParcelContent, ReadyParcel};
+use crate::dispatch::Station;
 use crate::dispatch::{ColdChain, Load, Parcel, ParcelId, Point, Time};
 use crate::order::{Order, OrderId, TemperatureZone};
-use crate::store::KeyValue;
+use crate::store::{index_once, indexed, key_part, KeyValue};
 
 const K_PICKUPS: &str = "merge/config/pickups";
+/// Index family of the stores with their own pickup key.
+const K_PICKUP_STORES: &str = "merge/config/pickups";
 const K_QUEUE_LEN: &str = "merge/handoff/n";
 const K_QUEUE_CURSOR: &str = "merge/handoff/cursor";
 
@@ -38,9 +50,13 @@ fn k_queued(group_id: &str) -> String {
 fn k_done(group_id: &str) -> String {
     format!("merge/handoff/done/{group_id}")
 }
+fn k_pickup(store_id: &str) -> String {
+    format!("merge/config/pickup/{}", key_part(store_id))
+}
 
 /// One store's pickup point.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PickupPoint {
     /// GCJ-02 degrees, like every stored coordinate.
     pub lat: f64,
@@ -49,6 +65,20 @@ pub struct PickupPoint {
     /// table's default.
     #[serde(default)]
     pub prep_minutes: Option<u32>,
+    /// The dispatch station whose riders carry this store's parcels
+    /// ([`crate::dispatch::Station`]); `None`: the default station.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station: Option<String>,
+}
+
+impl PickupPoint {
+    /// The station this store's parcels go to.
+    pub fn station(&self) -> Station {
+        self.station
+            .as_deref()
+            .and_then(|s| Station::parse(s).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// The pickup table and the handover's timing defaults.
@@ -105,6 +135,59 @@ pub struct PickupError {
 /// Preparation and promises longer than a day are typing errors, not plans.
 const MAX_MINUTES: u32 = 24 * 60;
 
+/// Longest store code kept (a longer one is a typing error).
+const MAX_STORE_ID: usize = 128;
+
+/// Every problem of one store's entry, with paths under `path` (`$.stores.{id}` in a
+/// table, `$` alone).
+fn check_point(path: &str, id: &str, p: &PickupPoint, errors: &mut Vec<PickupError>) {
+    if id.is_empty() || id.len() > MAX_STORE_ID {
+        errors.push(PickupError {
+            path: path.to_string(),
+            message: format!("a store code is 1 to {MAX_STORE_ID} bytes"),
+        });
+    }
+    let valid = p.lat.is_finite()
+        && p.lng.is_finite()
+        && (-90.0..=90.0).contains(&p.lat)
+        && (-180.0..=180.0).contains(&p.lng);
+    if !valid {
+        errors.push(PickupError {
+            path: path.to_string(),
+            message: format!("({}, {}) is not a latitude/longitude", p.lat, p.lng),
+        });
+    }
+    if p.prep_minutes.is_some_and(|m| m > MAX_MINUTES) {
+        errors.push(PickupError {
+            path: format!("{path}.prep_minutes"),
+            message: format!("more than {MAX_MINUTES} minutes"),
+        });
+    }
+    if let Some(Err(e)) = p.station.as_deref().map(Station::parse) {
+        errors.push(PickupError {
+            path: format!("{path}.station"),
+            message: e.to_string(),
+        });
+    }
+}
+
+/// Parse and check one store's pickup point (`PUT /admin/merge/pickups/{store}`).
+pub fn parse_pickup(store_id: &str, json: &str) -> Result<PickupPoint, Vec<PickupError>> {
+    let point: PickupPoint = serde_json::from_str(json).map_err(|e| {
+        vec![PickupError {
+            path: "$".into(),
+            message: e.to_string(),
+        }]
+    })?;
+    let mut errors = Vec::new();
+    check_point("$", store_id, &point, &mut errors);
+    if errors.is_empty() {
+        Ok(point)
+    } else {
+        Err(errors)
+    }
+}
+
 /// Parse and check a pickup table.
 pub fn parse_pickups(json: &str) -> Result<PickupPoints, Vec<PickupError>> {
     let points: PickupPoints = serde_json::from_str(json).map_err(|e| {
@@ -115,22 +198,7 @@ pub fn parse_pickups(json: &str) -> Result<PickupPoints, Vec<PickupError>> {
     })?;
     let mut errors = Vec::new();
     for (id, p) in &points.stores {
-        let valid = p.lat.is_finite()
-            && p.lng.is_finite()
-            && (-90.0..=90.0).contains(&p.lat)
-            && (-180.0..=180.0).contains(&p.lng);
-        if !valid {
-            errors.push(PickupError {
-                path: format!("$.stores.{id}"),
-                message: format!("({}, {}) is not a latitude/longitude", p.lat, p.lng),
-            });
-        }
-        if p.prep_minutes.is_some_and(|m| m > MAX_MINUTES) {
-            errors.push(PickupError {
-                path: format!("$.stores.{id}.prep_minutes"),
-                message: format!("more than {MAX_MINUTES} minutes"),
-            });
-        }
+        check_point(&format!("$.stores.{id}"), id, p, &mut errors);
     }
     for (field, v) in [
         ("default_prep_minutes", points.default_prep_minutes),
@@ -155,7 +223,9 @@ pub fn parse_pickups(json: &str) -> Result<PickupPoints, Vec<PickupError>> {
     }
 }
 
-pub fn load_pickups(merge: &impl KeyValue) -> Result<PickupPoints, MergeError> {
+/// The table key: timing defaults, and the stores of a table stored before per-store
+/// keys existed.
+fn load_table(merge: &impl KeyValue) -> Result<PickupPoints, MergeError> {
     match merge.get(K_PICKUPS)? {
         None => Ok(PickupPoints::default()),
         Some(bytes) => parse_pickups(&String::from_utf8_lossy(&bytes)).map_err(|errs| {
@@ -165,18 +235,113 @@ pub fn load_pickups(merge: &impl KeyValue) -> Result<PickupPoints, MergeError> {
     }
 }
 
-/// Validate and store a pickup table.
+/// The per-store entries of `stores` that exist (a key holding `null` was removed).
+fn load_entries(
+    merge: &impl KeyValue,
+    stores: &[String],
+) -> Result<Vec<(String, Option<PickupPoint>)>, MergeError> {
+    let keys: Vec<String> = stores.iter().map(|s| k_pickup(s)).collect();
+    let mut out = Vec::new();
+    for (store, bytes) in stores.iter().zip(merge.get_many(&keys)?) {
+        let Some(bytes) = bytes else { continue };
+        let point: Option<PickupPoint> = serde_json::from_slice(&bytes)
+            .map_err(|e| MergeError::Corrupt(format!("stored pickup point of `{store}`: {e}")))?;
+        out.push((store.clone(), point));
+    }
+    Ok(out)
+}
+
+/// The whole table: defaults, and every store's pickup point.
+pub fn load_pickups(merge: &impl KeyValue) -> Result<PickupPoints, MergeError> {
+    let mut table = load_table(merge)?;
+    for (store, point) in load_entries(merge, &indexed(merge, K_PICKUP_STORES)?)? {
+        match point {
+            Some(p) => table.stores.insert(store, p),
+            None => table.stores.remove(&store),
+        };
+    }
+    Ok(table)
+}
+
+/// The defaults and the pickup points of `stores` only: what one hand-over needs,
+/// without reading every store's entry.
+pub fn load_pickups_for(
+    merge: &impl KeyValue,
+    stores: &[&str],
+) -> Result<PickupPoints, MergeError> {
+    let mut table = load_table(merge)?;
+    table.stores.retain(|id, _| stores.contains(&id.as_str()));
+    let wanted: Vec<String> = stores.iter().map(|s| s.to_string()).collect();
+    for (store, point) in load_entries(merge, &wanted)? {
+        match point {
+            Some(p) => table.stores.insert(store, p),
+            None => table.stores.remove(&store),
+        };
+    }
+    Ok(table)
+}
+
+/// One store's pickup point, if it has one.
+pub fn load_pickup(merge: &impl KeyValue, store: &str) -> Result<Option<PickupPoint>, MergeError> {
+    Ok(load_pickups_for(merge, &[store])?.stores.remove(store))
+}
+
+/// Validate and store a whole pickup table: it replaces the defaults and every store's
+/// entry (a store missing from it no longer has a pickup point).
 pub fn install_pickups(
     merge: &impl KeyValue,
     json: &str,
 ) -> Result<Result<PickupPoints, Vec<PickupError>>, MergeError> {
-    match parse_pickups(json) {
-        Ok(points) => {
-            merge.set(K_PICKUPS, json.as_bytes())?;
-            Ok(Ok(points))
+    let points = match parse_pickups(json) {
+        Ok(points) => points,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let mut writes = Vec::new();
+    for store in indexed(merge, K_PICKUP_STORES)? {
+        if !points.stores.contains_key(&store) {
+            writes.push((k_pickup(&store), b"null".to_vec()));
         }
-        Err(errors) => Ok(Err(errors)),
     }
+    for (store, point) in &points.stores {
+        index_once(merge, K_PICKUP_STORES, store)?;
+        writes.push((k_pickup(store), to_json(&Some(point))?));
+    }
+    let defaults = PickupPoints {
+        stores: BTreeMap::new(),
+        ..points.clone()
+    };
+    writes.push((K_PICKUPS.to_string(), to_json(&defaults)?));
+    merge.set_many(&writes)?;
+    Ok(Ok(points))
+}
+
+/// Validate and store one store's pickup point, leaving every other store's as it is.
+pub fn install_pickup(
+    merge: &impl KeyValue,
+    store: &str,
+    json: &str,
+) -> Result<Result<PickupPoint, Vec<PickupError>>, MergeError> {
+    let point = match parse_pickup(store, json) {
+        Ok(point) => point,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    index_once(merge, K_PICKUP_STORES, store)?;
+    merge.set(&k_pickup(store), &to_json(&Some(&point))?)?;
+    Ok(Ok(point))
+}
+
+/// Remove one store's pickup point; whether it had one.
+pub fn remove_pickup(merge: &impl KeyValue, store: &str) -> Result<bool, MergeError> {
+    let had = load_pickup(merge, store)?.is_some();
+    if had {
+        index_once(merge, K_PICKUP_STORES, store)?;
+        merge.set(&k_pickup(store), b"null")?;
+    }
+    Ok(had)
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, MergeError> {
+    serde_json::to_vec(value).map_err(|e| MergeError::Corrupt(e.to_string()))
 }
 
 /// The parcels of a delivered group as dispatch takes them. `orders` are the group's
@@ -251,6 +416,7 @@ pub fn ready_parcels(
             },
             order_ids,
             lines,
+            station: store.map(PickupPoint::station).unwrap_or_default(),
         });
     }
     out

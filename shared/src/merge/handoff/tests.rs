@@ -199,6 +199,111 @@ fn pickup_tables_are_validated_with_paths() {
 }
 
 #[test]
+fn one_store_at_a_time_leaves_the_others_and_the_defaults() {
+    let store = MemoryStore::new();
+    install_pickups(
+        &store,
+        r#"{"stores": {"s1": {"lat": 31.0, "lng": 121.0}}, "default_prep_minutes": 7}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let p2 = install_pickup(
+        &store,
+        "门店/2",
+        r#"{"lat": 31.5, "lng": 121.5, "station": "st-2"}"#,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(p2.station(), Station::parse("st-2").unwrap());
+    install_pickup(
+        &store,
+        "s1",
+        r#"{"lat": 30.0, "lng": 120.0, "prep_minutes": 3}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let table = load_pickups(&store).unwrap();
+    assert_eq!(table.default_prep_minutes, 7);
+    assert_eq!(table.stores.len(), 2);
+    assert_eq!(table.stores["s1"].prep_minutes, Some(3));
+    assert_eq!(table.stores["门店/2"], p2);
+    // A hand-over reads only its own stores.
+    let some = load_pickups_for(&store, &["s1", "nowhere"]).unwrap();
+    assert_eq!(some.stores.keys().collect::<Vec<_>>(), vec!["s1"]);
+    assert_eq!(some.default_prep_minutes, 7);
+    // Refused entries name their paths and change nothing.
+    let errs = install_pickup(&store, "s1", r#"{"lat": 91, "lng": 0, "station": "a b"}"#)
+        .unwrap()
+        .unwrap_err();
+    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, vec!["$", "$.station"]);
+    assert!(install_pickup(&store, "", r#"{"lat": 1, "lng": 1}"#)
+        .unwrap()
+        .is_err());
+    assert!(
+        install_pickup(&store, "s1", r#"{"lat": 1, "lng": 1, "x": 1}"#)
+            .unwrap()
+            .is_err()
+    );
+    assert_eq!(
+        load_pickup(&store, "s1").unwrap().unwrap().prep_minutes,
+        Some(3)
+    );
+    // Removing one store; a whole table replaces every store's entry.
+    assert!(remove_pickup(&store, "s1").unwrap());
+    assert!(!remove_pickup(&store, "s1").unwrap());
+    assert_eq!(load_pickup(&store, "s1").unwrap(), None);
+    install_pickups(&store, r#"{"stores": {"s3": {"lat": 31.0, "lng": 121.0}}}"#)
+        .unwrap()
+        .unwrap();
+    let table = load_pickups(&store).unwrap();
+    assert_eq!(table.stores.keys().collect::<Vec<_>>(), vec!["s3"]);
+    assert_eq!(table.default_prep_minutes, 10);
+}
+
+#[test]
+fn a_table_stored_before_per_store_keys_still_counts() {
+    let store = MemoryStore::new();
+    store
+        .set(
+            "merge/config/pickups",
+            br#"{"stores": {"old": {"lat": 31.0, "lng": 121.0}}}"#,
+        )
+        .unwrap();
+    assert!(load_pickup(&store, "old").unwrap().is_some());
+    install_pickup(&store, "new", r#"{"lat": 31.0, "lng": 121.0}"#)
+        .unwrap()
+        .unwrap();
+    assert_eq!(load_pickups(&store).unwrap().stores.len(), 2);
+    assert!(remove_pickup(&store, "old").unwrap());
+    assert_eq!(
+        load_pickups(&store)
+            .unwrap()
+            .stores
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["new"]
+    );
+}
+
+#[test]
+fn parcels_go_to_the_station_of_their_store() {
+    let a = order("app", "A1", "phone:13800000000", home(), 0);
+    let (_, _, deliveries) = delivered(std::slice::from_ref(&a), &ParcelLimits::default());
+    let plain = ready_parcels(&deliveries[0], std::slice::from_ref(&a), &pickups());
+    assert!(plain[0].station.is_default());
+    let mut points = pickups();
+    points.stores.get_mut("store-1").unwrap().station = Some("pudong-3".into());
+    let ready = ready_parcels(&deliveries[0], std::slice::from_ref(&a), &points);
+    assert_eq!(ready[0].station.as_str(), "pudong-3");
+    // The station travels with the parcel to dispatch.
+    let json = serde_json::to_value(&ready[0]).unwrap();
+    assert_eq!(json["station"], "pudong-3");
+    let back: ReadyParcel = serde_json::from_value(json).unwrap();
+    assert_eq!(back, ready[0]);
+}
+
+#[test]
 fn a_line_no_parcel_can_hold_is_an_exception_and_nothing_is_handed_over() {
     let mut a = order("app", "A1", "phone:13800000000", home(), 0);
     a.lines[0].unit_weight_g = 30_000;
