@@ -4,15 +4,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::order::SkuId;
-use crate::store::KeyValue;
+use crate::order::{ChannelId, SkuId};
+use crate::store::{index_once, KeyValue};
 
 use super::counters::read;
 use super::error::{StockError, StockResult};
 use super::journal;
 use super::keys;
 use super::model::{
-    Reservation, SkuStock, StockCatalog, StockLevel, WarehouseId, MAX_HOLD_SECONDS,
+    ChannelPolicy, Reservation, SkuStock, StockCatalog, StockLevel, Warehouse, WarehouseId,
+    MAX_HOLD_SECONDS,
 };
 
 /// The stock ledger over one key-value bucket. Holds nothing but the store handle:
@@ -41,20 +42,33 @@ impl<'s, S: KeyValue> ReservationLedger<'s, S> {
         Self { store }
     }
 
+    /// The effective stock configuration: the stored catalog with every warehouse and
+    /// channel policy set one at a time since ([`Self::put_warehouse`],
+    /// [`Self::put_channel_policy`]).
     pub fn catalog(&self) -> StockResult<StockCatalog> {
-        Ok(self.store.get_json(keys::CATALOG)?.unwrap_or_default())
+        let names = self.entry_names()?;
+        let mut wanted = vec![keys::CATALOG.to_string()];
+        wanted.extend(names.iter().map(|n| keys::catalog_entry(n)));
+        let values = self.store.get_many(&wanted)?;
+        let at = |i: usize| (wanted[i].as_str(), values.get(i).and_then(Option::as_ref));
+        let mut catalog: StockCatalog = decode(at(0))?.unwrap_or_default();
+        for (i, name) in names.iter().enumerate() {
+            apply_entry(&mut catalog, name, at(1 + i))?;
+        }
+        Ok(catalog)
     }
 
-    /// Replaces the stock configuration (admin). Validated first; nothing is written on error.
+    /// The names of the catalog entries set one at a time (`wh:{id}`, `ch:{channel}`).
+    fn entry_names(&self) -> StockResult<Vec<String>> {
+        Ok(crate::store::indexed(self.store, keys::CATALOG_ENTRIES)?)
+    }
+
+    /// Replaces the whole stock configuration (admin), warehouses and channel policies
+    /// set one at a time included. Validated first; nothing is written on error.
     pub fn put_catalog(&self, catalog: &StockCatalog) -> StockResult<()> {
         let mut ids = BTreeSet::new();
         for wh in &catalog.warehouses {
-            if !valid_id(&wh.id.0) {
-                return Err(StockError::InvalidCatalog(format!(
-                    "warehouse id `{}` is not key-safe",
-                    wh.id
-                )));
-            }
+            check_warehouse(wh)?;
             if !ids.insert(&wh.id) {
                 return Err(StockError::InvalidCatalog(format!(
                     "warehouse `{}` listed twice",
@@ -63,26 +77,46 @@ impl<'s, S: KeyValue> ReservationLedger<'s, S> {
             }
         }
         for (channel, policy) in &catalog.channels {
-            let named = policy
-                .warehouses
-                .iter()
-                .flatten()
-                .chain(policy.shares.keys());
-            if let Some(wh) = named.into_iter().find(|wh| !ids.contains(wh)) {
-                return Err(StockError::unknown_warehouse(wh));
-            }
-            if policy.shares.values().any(|s| s.ratio_bp > 10_000) {
-                return Err(StockError::InvalidCatalog(format!(
-                    "channel `{channel}`: ratio above 100%"
-                )));
-            }
-            if !(1..=MAX_HOLD_SECONDS).contains(&policy.hold_seconds) {
-                return Err(StockError::InvalidCatalog(format!(
-                    "channel `{channel}`: hold must be 1 s to 7 days"
-                )));
-            }
+            check_policy(channel, policy, |wh| ids.contains(wh))?;
         }
-        Ok(self.store.set_json(keys::CATALOG, catalog)?)
+        let mut writes = vec![(keys::CATALOG.to_string(), to_bytes(catalog)?)];
+        for name in self.entry_names()? {
+            writes.push((keys::catalog_entry(&name), b"null".to_vec()));
+        }
+        Ok(self.store.set_many(&writes)?)
+    }
+
+    /// Adds a warehouse or replaces the one with its id, leaving every other warehouse
+    /// and policy as it is: operators of different warehouses may set theirs at once
+    /// (each is its own key, no read-modify-write).
+    pub fn put_warehouse(&self, warehouse: &Warehouse) -> StockResult<()> {
+        check_warehouse(warehouse)?;
+        let name = format!("wh:{}", warehouse.id);
+        index_once(self.store, keys::CATALOG_ENTRIES, &name)?;
+        Ok(self
+            .store
+            .set_json(&keys::catalog_entry(&name), &Some(warehouse))?)
+    }
+
+    /// Sets one channel's policy, leaving the others and the warehouses as they are.
+    /// The warehouses it names must exist.
+    pub fn put_channel_policy(
+        &self,
+        channel: &ChannelId,
+        policy: &ChannelPolicy,
+    ) -> StockResult<()> {
+        if channel.0.is_empty() || channel.0.len() > 64 {
+            return Err(StockError::InvalidCatalog(
+                "a channel id is 1 to 64 bytes".to_string(),
+            ));
+        }
+        let catalog = self.catalog()?;
+        check_policy(channel, policy, |wh| catalog.warehouse(wh).is_some())?;
+        let name = format!("ch:{}", channel.0);
+        index_once(self.store, keys::CATALOG_ENTRIES, &name)?;
+        Ok(self
+            .store
+            .set_json(&keys::catalog_entry(&name), &Some(policy))?)
     }
 
     /// Registers a SKU (or replaces its safety stock). A SKU must be defined before it
@@ -129,19 +163,26 @@ impl<'s, S: KeyValue> ReservationLedger<'s, S> {
         journal::sellable_now(self.store, &self.catalog()?, &item)
     }
 
-    /// Catalog, the SKUs' settings and (optionally) an order's reservation, in one read.
+    /// Catalog, the SKUs' settings and (optionally) an order's reservation, in one read
+    /// (after the list of catalog entries set one at a time).
     pub(super) fn load(
         &self,
         skus: &[&SkuId],
         order: Option<&crate::order::OrderId>,
     ) -> StockResult<Loaded> {
+        let names = self.entry_names()?;
         let mut wanted: Vec<String> = vec![keys::CATALOG.to_string()];
         wanted.extend(order.map(keys::reservation));
         let first_sku = wanted.len();
         wanted.extend(skus.iter().map(|sku| keys::sku(sku)));
+        let first_entry = wanted.len();
+        wanted.extend(names.iter().map(|n| keys::catalog_entry(n)));
         let values = self.store.get_many(&wanted)?;
         let at = |i: usize| (wanted[i].as_str(), values.get(i).and_then(Option::as_ref));
-        let catalog: StockCatalog = decode(at(0))?.unwrap_or_default();
+        let mut catalog: StockCatalog = decode(at(0))?.unwrap_or_default();
+        for (i, name) in names.iter().enumerate() {
+            apply_entry(&mut catalog, name, at(first_entry + i))?;
+        }
         let prior: Option<Reservation> = match order {
             Some(_) => decode(at(1))?,
             None => None,
@@ -158,6 +199,70 @@ impl<'s, S: KeyValue> ReservationLedger<'s, S> {
             prior,
         })
     }
+}
+
+fn check_warehouse(wh: &Warehouse) -> StockResult<()> {
+    if valid_id(&wh.id.0) {
+        Ok(())
+    } else {
+        Err(StockError::InvalidCatalog(format!(
+            "warehouse id `{}` is not key-safe",
+            wh.id
+        )))
+    }
+}
+
+/// A channel policy names only warehouses `known` says exist, shares at most 100% and
+/// holds 1 s to 7 days.
+fn check_policy(
+    channel: &ChannelId,
+    policy: &ChannelPolicy,
+    known: impl Fn(&WarehouseId) -> bool,
+) -> StockResult<()> {
+    let named = policy
+        .warehouses
+        .iter()
+        .flatten()
+        .chain(policy.shares.keys());
+    if let Some(wh) = named.into_iter().find(|wh| !known(wh)) {
+        return Err(StockError::unknown_warehouse(wh));
+    }
+    if policy.shares.values().any(|s| s.ratio_bp > 10_000) {
+        return Err(StockError::InvalidCatalog(format!(
+            "channel `{channel}`: ratio above 100%"
+        )));
+    }
+    if !(1..=MAX_HOLD_SECONDS).contains(&policy.hold_seconds) {
+        return Err(StockError::InvalidCatalog(format!(
+            "channel `{channel}`: hold must be 1 s to 7 days"
+        )));
+    }
+    Ok(())
+}
+
+/// Lay one entry set on its own over the stored catalog: a warehouse replaces the one
+/// with its id (or joins the list), a policy its channel's; `null` (the catalog was
+/// replaced since) changes nothing.
+fn apply_entry(
+    catalog: &mut StockCatalog,
+    name: &str,
+    value: (&str, Option<&Vec<u8>>),
+) -> StockResult<()> {
+    if let Some(id) = name.strip_prefix("wh:") {
+        let Some(wh) = decode::<Option<Warehouse>>(value)?.flatten() else {
+            return Ok(());
+        };
+        debug_assert_eq!(wh.id.0, id);
+        match catalog.warehouses.iter_mut().find(|w| w.id == wh.id) {
+            Some(existing) => *existing = wh,
+            None => catalog.warehouses.push(wh),
+        }
+    } else if let Some(channel) = name.strip_prefix("ch:") {
+        if let Some(policy) = decode::<Option<ChannelPolicy>>(value)?.flatten() {
+            catalog.channels.insert(ChannelId::new(channel), policy);
+        }
+    }
+    Ok(())
 }
 
 /// A stored JSON value; one that does not parse is a store fault (503), not bad input.

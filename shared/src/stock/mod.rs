@@ -69,8 +69,8 @@ pub use adjust::{AdjustOutcome, AdjustRequest, Adjustment};
 pub use error::{StockError, StockResult};
 pub use expiry::{bucket_of, SweepReport, BUCKET_SECONDS};
 pub use journal::{
-    ack_outbox, audit_log, drain_outbox, sellable_now, ChannelStock, LevelChange, OutboxBatch,
-    SellableUpdate, StockEvent, StockEventKind, HOLE_GRACE_SECONDS,
+    ack_outbox, audit_log, audit_log_of, drain_outbox, sellable_now, ChannelStock, LevelChange,
+    OutboxBatch, SellableUpdate, StockEvent, StockEventKind, HOLE_GRACE_SECONDS,
 };
 pub use ledger::ReservationLedger;
 pub use model::{

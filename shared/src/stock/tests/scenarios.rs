@@ -421,3 +421,124 @@ fn a_sweep_after_a_long_pause_catches_up_over_several_runs() {
     assert_eq!(expired, vec![(order("o1"), 2), (order("o2"), 3)]);
     assert_eq!(level(&ledger, "apple", "sh").reserved, 0);
 }
+
+#[test]
+fn warehouses_and_policies_set_one_at_a_time_leave_the_rest() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 10)]);
+    // A new warehouse joins the list; an existing one is replaced in place.
+    let gz = Warehouse {
+        id: wh("gz"),
+        name: "Guangzhou".into(),
+        location: None,
+        priority: 0,
+    };
+    ledger.put_warehouse(&gz).unwrap();
+    let renamed = Warehouse {
+        name: "Shanghai North".into(),
+        ..ledger.catalog().unwrap().warehouses[0].clone()
+    };
+    ledger.put_warehouse(&renamed).unwrap();
+    let cat = ledger.catalog().unwrap();
+    let ids: Vec<&str> = cat.warehouses.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(ids, vec!["sh", "bj", "gz"]);
+    assert_eq!(cat.warehouses[0].name, "Shanghai North");
+    assert_eq!(cat.channels, catalog().channels);
+    // The reserve path sees them: gz has priority 0 but no stock, so sh serves.
+    ledger
+        .adjust(
+            &AdjustRequest {
+                sku: sku("apple"),
+                warehouse: wh("gz"),
+                change: Adjustment::Set(2),
+                reason: "opening stock".into(),
+                reference: None,
+            },
+            t0(),
+        )
+        .unwrap();
+    let out = ledger
+        .reserve(&request("o1", "app", &[(1, "apple", 2)]), t0())
+        .unwrap();
+    assert_eq!(out.reservation.allocations[0].warehouse, wh("gz"));
+
+    // A policy for one channel, checked against the effective warehouses.
+    let only_gz = ChannelPolicy {
+        accept_partial: true,
+        warehouses: Some(vec![wh("gz")]),
+        ..ChannelPolicy::default()
+    };
+    ledger
+        .put_channel_policy(&channel("eleme"), &only_gz)
+        .unwrap();
+    let moon = ChannelPolicy {
+        warehouses: Some(vec![wh("moon")]),
+        ..ChannelPolicy::default()
+    };
+    assert!(matches!(
+        ledger.put_channel_policy(&channel("eleme"), &moon),
+        Err(StockError::UnknownWarehouse(_))
+    ));
+    let bad_id = Warehouse {
+        id: wh("a b"),
+        ..gz.clone()
+    };
+    assert!(ledger.put_warehouse(&bad_id).is_err());
+    let cat = ledger.catalog().unwrap();
+    assert_eq!(cat.channels[&channel("eleme")], only_gz);
+    assert_eq!(cat.channels.len(), catalog().channels.len() + 1);
+
+    // Replacing the whole catalog replaces what was set one at a time too.
+    ledger.put_catalog(&catalog()).unwrap();
+    assert_eq!(ledger.catalog().unwrap(), catalog());
+    ledger.put_warehouse(&gz).unwrap();
+    assert_eq!(ledger.catalog().unwrap().warehouses.len(), 3);
+}
+
+#[test]
+fn each_sku_has_its_own_audit_trail() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 10), ("pear", "sh", 5)]);
+    ledger
+        .reserve(
+            &request("o1", "app", &[(1, "apple", 2), (2, "pear", 1)]),
+            t0(),
+        )
+        .unwrap();
+    ledger
+        .reserve(&request("o2", "app", &[(1, "pear", 1)]), t0())
+        .unwrap();
+    let apple = audit_log_of(&store, &sku("apple"), 1, 100).unwrap();
+    let pear = audit_log_of(&store, &sku("pear"), 1, 100).unwrap();
+    let kinds =
+        |events: &[StockEvent]| -> Vec<StockEventKind> { events.iter().map(|e| e.kind).collect() };
+    assert_eq!(
+        kinds(&apple),
+        vec![StockEventKind::Adjust, StockEventKind::Reserve]
+    );
+    assert_eq!(
+        kinds(&pear),
+        vec![
+            StockEventKind::Adjust,
+            StockEventKind::Reserve,
+            StockEventKind::Reserve
+        ]
+    );
+    // The shared reserve is one journal event in both trails.
+    assert_eq!(apple[1].seq, pear[1].seq);
+    assert!(apple
+        .iter()
+        .all(|e| e.changes.iter().any(|c| c.sku == sku("apple"))));
+    // Paging, and a SKU never touched.
+    assert_eq!(
+        audit_log_of(&store, &sku("pear"), 3, 1).unwrap()[0].seq,
+        pear[2].seq
+    );
+    assert!(audit_log_of(&store, &sku("pear"), 4, 10)
+        .unwrap()
+        .is_empty());
+    assert!(audit_log_of(&store, &sku("kiwi"), 1, 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(audit_log(&store, 1, 100).unwrap().len(), 4);
+}
