@@ -195,6 +195,17 @@ pub fn put_config(
     Ok(cfg)
 }
 
+/// Remove a channel's stored configuration: a built-in channel is back to its built-in
+/// one, a configured channel is unknown again (its pushes are refused). Its SKU map and
+/// pricing rules stay for a later configuration. Whether one was stored.
+pub fn delete_config(store: &impl KeyValue, id: &str) -> Result<bool, CatalogError> {
+    let had = store.exists(&config_key(id))?;
+    if had {
+        store.delete(&config_key(id))?;
+    }
+    Ok(had)
+}
+
 /// The channel's SKU mapping: the stored map with every entry set on its own since;
 /// empty when none is stored (every line then becomes an `unknown_sku` exception on a
 /// kept order, never a dropped one).
@@ -302,9 +313,24 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_config_falls_back_to_the_built_in_or_nothing() {
+        let s = MemoryStore::new();
+        assert!(!delete_config(&s, "meituan").unwrap());
+        put_config(&s, "meituan", br#"{"id":"meituan","max_body_bytes":1024}"#).unwrap();
+        assert!(delete_config(&s, "meituan").unwrap());
+        assert_ne!(load_config(&s, "meituan").unwrap().max_body_bytes, 1024);
+        assert!(!delete_config(&s, "meituan").unwrap());
+    }
+
+    #[test]
     fn sku_entries_set_one_at_a_time_leave_the_others() {
         let s = MemoryStore::new();
-        put_sku_map(&s, "meituan", br#"{"MT-1":{"sku":"SKU-1"},"MT-2":{"sku":"SKU-2"}}"#).unwrap();
+        put_sku_map(
+            &s,
+            "meituan",
+            br#"{"MT-1":{"sku":"SKU-1"},"MT-2":{"sku":"SKU-2"}}"#,
+        )
+        .unwrap();
         put_sku_entry(&s, "meituan", "MT-3", br#"{"sku":"SKU-3","zone":"frozen"}"#).unwrap();
         put_sku_entry(&s, "meituan", " MT-1 ", br#"{"sku":"SKU-1B"}"#).unwrap();
         put_sku_entry(&s, "eleme", "MT-9", br#"{"sku":"SKU-9"}"#).unwrap();
@@ -343,8 +369,12 @@ mod tests {
         put_store_pricing(&s, "app", "store-2", &rules("4"))
             .unwrap()
             .unwrap();
-        assert!(put_store_pricing(&s, "app", "store-2", "{").unwrap().is_err());
-        assert!(put_store_pricing(&s, "app", "", &rules("4")).unwrap().is_err());
+        assert!(put_store_pricing(&s, "app", "store-2", "{")
+            .unwrap()
+            .is_err());
+        assert!(put_store_pricing(&s, "app", "", &rules("4"))
+            .unwrap()
+            .is_err());
         let base = |store: Option<&str>| {
             pricing_for(&s, "app", store)
                 .unwrap()
