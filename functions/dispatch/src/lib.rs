@@ -52,7 +52,7 @@ async fn handle(req: Request) -> Response {
         "/jobs/dispatch/tick",
         |req: Request, _: Params| async move {
             finish(match jobs(&req) {
-                Ok(()) => run::tick().await,
+                Ok(()) => run::tick(req.query()).await,
                 Err(e) => Err(e),
             })
         },
@@ -71,10 +71,10 @@ async fn handle(req: Request) -> Response {
         finish(bench::cvrp(&req))
     });
     router.get("/admin/dispatch/config", |req: Request, _: Params| {
-        finish(admin_auth(&req).and_then(|()| admin::get_config()))
+        finish(admin_auth(&req).and_then(|()| admin::get_config(req.query())))
     });
     router.put("/admin/dispatch/config", |req: Request, _: Params| {
-        finish(admin_auth(&req).and_then(|()| admin::put_config(req.body())))
+        finish(admin_auth(&req).and_then(|()| admin::put_config(req.query(), req.body())))
     });
 
     router.get("/riders/health", |_: Request, _: Params| health("dispatch"));

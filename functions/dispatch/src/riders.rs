@@ -32,17 +32,21 @@ pub async fn report(id: &str, body: &[u8]) -> Result<Response, ApiError> {
     let report: RiderReport = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("unreadable_report", e.to_string()))?;
     let store = Bucket::open("dispatch")?;
-    let config = state::load_config(&store)?;
+    let station = state::report_station(&store, &id, &report)?;
+    let config = state::load_config_at(&store, &station)?;
     let now = clock::now_secs();
     let (rider, progress) =
         state::report_rider(&store, &id, &report, &config, now).map_err(board_error)?;
     record_progress(&store, &id, &progress)?;
     if rider.online {
-        return Ok(json(200, &serde_json::json!({ "rider": rider })));
+        return Ok(json(
+            200,
+            &serde_json::json!({ "rider": rider, "station": station }),
+        ));
     }
-    let (mut problem, board) = state::problem(&store, now, &config)?;
+    let (mut problem, board) = state::problem_at(&store, &station, now, &config)?;
     let released = state::release(&store, &mut problem, &id, None).map_err(board_error)?;
-    let outcome = run::redispatch(&store, &config, problem, &board).await?;
+    let outcome = run::redispatch(&store, &station, &config, problem, &board).await?;
     Ok(json(
         200,
         &serde_json::json!({
@@ -87,11 +91,12 @@ pub async fn reject(id: &str, body: &[u8]) -> Result<Response, ApiError> {
     let Parcels { parcels } = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("unreadable_reject", e.to_string()))?;
     let store = Bucket::open("dispatch")?;
-    let config = state::load_config(&store)?;
-    let (mut problem, board) = state::problem(&store, clock::now_secs(), &config)?;
+    let station = state::rider_station(&store, &id)?;
+    let config = state::load_config_at(&store, &station)?;
+    let (mut problem, board) = state::problem_at(&store, &station, clock::now_secs(), &config)?;
     let released =
         state::release(&store, &mut problem, &id, Some(&parcels)).map_err(board_error)?;
-    let outcome = run::redispatch(&store, &config, problem, &board).await?;
+    let outcome = run::redispatch(&store, &station, &config, problem, &board).await?;
     Ok(json(
         200,
         &serde_json::json!({
@@ -108,7 +113,7 @@ pub fn accept(id: &str, body: &[u8]) -> Result<Response, ApiError> {
     let Parcels { parcels } = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("unreadable_accept", e.to_string()))?;
     let store = Bucket::open("dispatch")?;
-    let config = state::load_config(&store)?;
+    let config = state::load_config_at(&store, &state::rider_station(&store, &id)?)?;
     let rider = state::get_rider(&store, &id, &config, clock::now_secs())?
         .ok_or_else(|| ApiError::not_found("unknown_rider", format!("unknown rider `{id}`")))?;
     let (accepted, refused): (Vec<ParcelId>, Vec<ParcelId>) = parcels
@@ -120,15 +125,16 @@ pub fn accept(id: &str, body: &[u8]) -> Result<Response, ApiError> {
     ))
 }
 
-/// `GET /riders/{id}`: the rider's last report and planned route, and what the tick
-/// released if the rider has been silent too long.
+/// `GET /riders/{id}`: the rider's last report and planned route (its station's last
+/// plan), and what the tick released if the rider has been silent too long.
 pub fn show(id: &str) -> Result<Response, ApiError> {
     let id = rider_id(id)?;
     let store = Bucket::open("dispatch")?;
-    let config = state::load_config(&store)?;
+    let station = state::rider_station(&store, &id)?;
+    let config = state::load_config_at(&store, &station)?;
     let rider = state::get_rider(&store, &id, &config, clock::now_secs())?
         .ok_or_else(|| ApiError::not_found("unknown_rider", format!("unknown rider `{id}`")))?;
-    let plan = state::last_plan(&store)?.map(|last| last.plan);
+    let plan = state::last_plan_at(&store, &station)?.map(|last| last.plan);
     let route = plan
         .as_ref()
         .and_then(|p| p.routes.iter().find(|r| r.rider == id).cloned());
@@ -141,13 +147,14 @@ pub fn show(id: &str) -> Result<Response, ApiError> {
     Ok(json(
         200,
         &serde_json::json!({
-            "rider": rider, "route": route, "assignments": assignments,
+            "rider": rider, "station": station, "route": route, "assignments": assignments,
             "silent_release": silent_release,
         }),
     ))
 }
 
-/// `GET /riders/explain?parcel=P&a=A&b=B`, against the last plan.
+/// `GET /riders/explain?parcel=P&a=A&b=B[&station=S]`, against the last plan of the
+/// parcel's station (or the one named).
 pub fn explain(query: &str) -> Result<Response, ApiError> {
     let param = |name: &str| -> Result<String, ApiError> {
         query
@@ -164,8 +171,13 @@ pub fn explain(query: &str) -> Result<Response, ApiError> {
         RiderId(param("b")?),
     );
     let store = Bucket::open("dispatch")?;
+    let station = if query.split('&').any(|kv| kv.starts_with("station=")) {
+        run::station_of_query(query)?
+    } else {
+        state::station_of_parcel(&store, &parcel)?.unwrap_or_default()
+    };
     // Replayed with the config the plan was made with, not today's.
-    let last = state::last_plan(&store)?
+    let last = state::last_plan_at(&store, &station)?
         .ok_or_else(|| ApiError::not_found("no_plan", "nothing dispatched yet"))?;
     let explanation = core_explain(
         &last.problem,

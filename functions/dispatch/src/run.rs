@@ -1,12 +1,13 @@
-//! One dispatch call over the board, and its effects: committed routes, `Dispatched`
-//! events and stock commits for assigned parcels, exceptions for impossible ones. Every
-//! call runs with the configuration stored by `PUT /admin/dispatch/config` (the
-//! default until one is stored).
+//! One dispatch call over a station's board, and its effects: committed routes,
+//! `Dispatched` events and stock commits for assigned parcels, exceptions for
+//! impossible ones. Every call runs with the station's configuration
+//! (`PUT /admin/dispatch/config?station=`, else the app-wide one, else the default).
 
 use chrono::Utc;
 use orderhub_core::dispatch::state::{self, BoardError, BoardParcel, ReadyParcel};
 use orderhub_core::dispatch::{
-    dispatch, Deadline, DispatchConfig, Haversine, Plan, Problem, SilentRelease, Unassignable,
+    dispatch, Assignment, Deadline, DispatchConfig, Haversine, Plan, Problem, SilentRelease,
+    Station, Unassignable,
 };
 use orderhub_core::order::{book, EventKind, EventSource, OrderEvent, OrderException, OrderId};
 use orderhub_shell::kv::Bucket;
@@ -16,7 +17,7 @@ use spin_sdk::http::{Method, Request, Response};
 
 use crate::clock;
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct Exception {
     pub parcel: String,
     pub order_ids: Vec<OrderId>,
@@ -26,6 +27,7 @@ pub struct Exception {
 
 #[derive(Serialize)]
 pub struct Outcome {
+    pub station: Station,
     #[serde(flatten)]
     pub plan: Plan,
     pub exceptions: Vec<Exception>,
@@ -36,6 +38,39 @@ pub struct Outcome {
     pub dispatch_micros: u64,
 }
 
+/// Several stations' runs in one answer: every station's outcome, and their
+/// assignments, exceptions and releases side by side.
+#[derive(Serialize)]
+pub struct Combined {
+    pub assignments: Vec<Assignment>,
+    pub exceptions: Vec<Exception>,
+    pub silent_released: Vec<SilentRelease>,
+    pub stations: Vec<Outcome>,
+}
+
+/// One station's outcome as it is; several combined.
+fn answer(mut outcomes: Vec<Outcome>) -> Response {
+    if outcomes.len() == 1 {
+        if let Some(one) = outcomes.pop() {
+            return json(200, &one);
+        }
+    }
+    let mut all = Combined {
+        assignments: Vec::new(),
+        exceptions: Vec::new(),
+        silent_released: Vec::new(),
+        stations: Vec::new(),
+    };
+    for o in outcomes {
+        all.assignments.extend(o.plan.assignments.iter().cloned());
+        all.exceptions.extend(o.exceptions.iter().cloned());
+        all.silent_released
+            .extend(o.silent_released.iter().cloned());
+        all.stations.push(o);
+    }
+    json(200, &all)
+}
+
 /// A board error as an answer: bad input is a 400 with the core's code.
 pub fn board_error(e: BoardError) -> ApiError {
     match e {
@@ -43,38 +78,61 @@ pub fn board_error(e: BoardError) -> ApiError {
         BoardError::NoPosition(_) => ApiError::bad_request("position_required", e.to_string()),
         BoardError::UnknownRider(_) => ApiError::not_found("unknown_rider", e.to_string()),
         BoardError::Invalid(d) => ApiError::bad_request(d.code(), d.to_string()),
+        BoardError::Busy { .. } => ApiError::new(409, "rider_busy", e.to_string()),
     }
 }
 
-/// `POST /parcels`: a JSON list of parcels ready for dispatch.
+/// A `?station=` that is no station id is a 400.
+pub fn station_of_query(query: &str) -> Result<Station, ApiError> {
+    Station::from_query(query).map_err(|e| ApiError::bad_request("bad_station", e.to_string()))
+}
+
+/// `POST /parcels`: a JSON list of parcels ready for dispatch; each station they are
+/// at runs once.
 pub async fn ready_parcels(body: &[u8]) -> Result<Response, ApiError> {
     let ready: Vec<ReadyParcel> = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("unreadable_parcels", e.to_string()))?;
     let store = Bucket::open("dispatch")?;
-    let config = state::load_config(&store)?;
-    state::add_parcels(&store, &ready).map_err(board_error)?;
-    let (problem, board) = state::problem(&store, clock::now_secs(), &config)?;
-    Ok(json(
-        200,
-        &redispatch(&store, &config, problem, &board).await?,
-    ))
+    let mut stations = state::add_parcels(&store, &ready).map_err(board_error)?;
+    if stations.is_empty() {
+        stations.push(Station::default());
+    }
+    let mut outcomes = Vec::with_capacity(stations.len());
+    for station in &stations {
+        let config = state::load_config_at(&store, station)?;
+        let (problem, board) = state::problem_at(&store, station, clock::now_secs(), &config)?;
+        outcomes.push(redispatch(&store, station, &config, problem, &board).await?);
+    }
+    Ok(answer(outcomes))
 }
 
-/// `POST /jobs/dispatch/tick`: give back the unpicked parcels of riders silent too long,
-/// then re-plan every open parcel with the riders' latest reports.
-pub async fn tick() -> Result<Response, ApiError> {
+/// `POST /jobs/dispatch/tick[?station=]`: give back the unpicked parcels of riders
+/// silent too long, then re-plan every open parcel with the riders' latest reports; at
+/// the named station, else at every station.
+pub async fn tick(query: &str) -> Result<Response, ApiError> {
     let store = Bucket::open("dispatch")?;
-    let config = state::load_config(&store)?;
-    let (mut problem, board) = state::problem(&store, clock::now_secs(), &config)?;
-    let released = state::release_silent_riders(&store, &mut problem, &config)?;
-    let mut outcome = redispatch(&store, &config, problem, &board).await?;
-    outcome.silent_released = released;
-    Ok(json(200, &outcome))
+    let named = query.split('&').any(|kv| kv.starts_with("station="));
+    let stations = if named {
+        vec![station_of_query(query)?]
+    } else {
+        state::stations(&store)?
+    };
+    let mut outcomes = Vec::with_capacity(stations.len());
+    for station in &stations {
+        let config = state::load_config_at(&store, station)?;
+        let (mut problem, board) = state::problem_at(&store, station, clock::now_secs(), &config)?;
+        let released = state::release_silent_riders(&store, &mut problem, &config)?;
+        let mut outcome = redispatch(&store, station, &config, problem, &board).await?;
+        outcome.silent_released = released;
+        outcomes.push(outcome);
+    }
+    Ok(answer(outcomes))
 }
 
-/// Run the core on `problem` under the wall-clock budget and apply the plan.
+/// Run the core on `station`'s `problem` under the wall-clock budget and apply the plan.
 pub async fn redispatch(
     store: &Bucket,
+    station: &Station,
     config: &DispatchConfig,
     mut problem: Problem,
     board: &[BoardParcel],
@@ -84,7 +142,7 @@ pub async fn redispatch(
     let plan = dispatch(&problem, config, &Haversine::default(), &mut budget)
         .map_err(|e| ApiError::new(422, e.code(), e.to_string()))?;
     let dispatch_micros = clock::now_micros().saturating_sub(started);
-    state::save_plan(store, &mut problem, board, &plan, config)?;
+    state::save_plan_at(store, station, &mut problem, board, &plan, config)?;
 
     let orders = Bucket::open("orders")?;
     let orders_of = |parcel: &str| -> Vec<OrderId> {
@@ -149,6 +207,7 @@ pub async fn redispatch(
         });
     }
     Ok(Outcome {
+        station: station.clone(),
         plan,
         exceptions,
         silent_released: Vec::new(),
