@@ -38,6 +38,16 @@ pub fn routes(router: &mut Router) {
     router.put("/admin/merge/pickups", |req: Request, _: Params| {
         finish(admin(&req).and_then(|()| put_pickups(req.body())))
     });
+    router.get("/admin/merge/pickups/:store", |req: Request, p: Params| {
+        finish(admin(&req).and_then(|()| get_pickup(p.get("store").unwrap_or_default())))
+    });
+    router.put("/admin/merge/pickups/:store", |req: Request, p: Params| {
+        let store = p.get("store").unwrap_or_default();
+        finish(admin(&req).and_then(|()| put_pickup(store, req.body())))
+    });
+    router.delete("/admin/merge/pickups/:store", |req: Request, p: Params| {
+        finish(admin(&req).and_then(|()| delete_pickup(p.get("store").unwrap_or_default())))
+    });
     router.get("/admin/merge/groups/:id", |req: Request, p: Params| {
         finish(admin(&req).and_then(|()| get_group(p.get("id").unwrap_or_default())))
     });
@@ -97,6 +107,42 @@ fn put_pickups(body: &[u8]) -> Result<Response, ApiError> {
     match handoff::install_pickups(&store, body_text(body)?).map_err(merge_error)? {
         Ok(points) => Ok(json(200, &points)),
         Err(errors) => Ok(invalid("invalid_pickup_points", "pickup table", &errors)),
+    }
+}
+
+fn get_pickup(store_id: &str) -> Result<Response, ApiError> {
+    let store = Bucket::open("merge")?;
+    match handoff::load_pickup(&store, store_id).map_err(merge_error)? {
+        Some(point) => Ok(json(200, &point)),
+        None => Err(ApiError::not_found(
+            "no_pickup_point",
+            format!("store `{store_id}` has no pickup point"),
+        )),
+    }
+}
+
+/// One store's pickup point, leaving every other store's as it is; every error with
+/// its JSON path, nothing stored then.
+fn put_pickup(store_id: &str, body: &[u8]) -> Result<Response, ApiError> {
+    let store = Bucket::open("merge")?;
+    match handoff::install_pickup(&store, store_id, body_text(body)?).map_err(merge_error)? {
+        Ok(point) => Ok(json(200, &point)),
+        Err(errors) => Ok(invalid("invalid_pickup_point", "pickup point", &errors)),
+    }
+}
+
+fn delete_pickup(store_id: &str) -> Result<Response, ApiError> {
+    let store = Bucket::open("merge")?;
+    if handoff::remove_pickup(&store, store_id).map_err(merge_error)? {
+        Ok(json(
+            200,
+            &serde_json::json!({ "store": store_id, "removed": true }),
+        ))
+    } else {
+        Err(ApiError::not_found(
+            "no_pickup_point",
+            format!("store `{store_id}` has no pickup point"),
+        ))
     }
 }
 
