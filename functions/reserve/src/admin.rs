@@ -5,8 +5,8 @@
 use chrono::Utc;
 use orderhub_core::order::{ChannelId, OrderId, SkuId};
 use orderhub_core::stock::{
-    ack_outbox, audit_log, drain_outbox, AdjustRequest, OutboxBatch, ReservationLedger,
-    ReserveRequest, SkuStock, StockCatalog, WarehouseId,
+    ack_outbox, audit_log, audit_log_of, drain_outbox, AdjustRequest, ChannelPolicy, OutboxBatch,
+    ReservationLedger, ReserveRequest, SkuStock, StockCatalog, Warehouse, WarehouseId,
 };
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{json, ApiError};
@@ -58,6 +58,41 @@ pub fn put_catalog(req: &Request, _: &Params) -> Result<Response, ApiError> {
         .put_catalog(&catalog)
         .map_err(stock_error)?;
     Ok(json(200, &catalog))
+}
+
+/// `PUT /admin/stock/warehouses/{id}` with `{"name", "location", "priority"}`: adds the
+/// warehouse or replaces the one with that id; every other warehouse and policy stays.
+pub fn put_warehouse(req: &Request, params: &Params) -> Result<Response, ApiError> {
+    let id = WarehouseId::new(param(params, "warehouse")?);
+    let mut value: serde_json::Value = if req.body().is_empty() {
+        serde_json::json!({})
+    } else {
+        body(req, "warehouse")?
+    };
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("id".into(), serde_json::json!(id));
+    }
+    let warehouse: Warehouse = serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request("unreadable_warehouse", e.to_string()))?;
+    let store = open()?;
+    ReservationLedger::new(&store)
+        .put_warehouse(&warehouse)
+        .map_err(stock_error)?;
+    Ok(json(200, &warehouse))
+}
+
+/// `PUT /admin/stock/channels/{channel}` with a channel policy: that channel's alone.
+pub fn put_channel_policy(req: &Request, params: &Params) -> Result<Response, ApiError> {
+    let channel = ChannelId::new(param(params, "channel")?);
+    let policy: ChannelPolicy = body(req, "channel_policy")?;
+    let store = open()?;
+    ReservationLedger::new(&store)
+        .put_channel_policy(&channel, &policy)
+        .map_err(stock_error)?;
+    Ok(json(
+        200,
+        &serde_json::json!({ "channel": channel, "policy": policy }),
+    ))
 }
 
 /// `PUT /admin/stock/skus/{sku}` with `{"safety": {"wh": n}}` (body optional): the SKU
@@ -162,12 +197,23 @@ pub fn reservation(_: &Request, params: &Params) -> Result<Response, ApiError> {
     Ok(json(200, &view))
 }
 
-/// `GET /admin/stock/audit?from=1&limit=100`: the audit log, oldest first.
+/// `GET /admin/stock/audit?from=1&limit=100[&sku=S]`: the audit log, oldest first;
+/// with `sku`, that SKU's trail (`from` counts its own events).
 pub fn audit(req: &Request, _: &Params) -> Result<Response, ApiError> {
     let from = query_number(req, "from", 1)?;
     let limit = page_size(req)?;
+    let sku = req
+        .query()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "sku")
+        .map(|(_, v)| SkuId(v.to_string()));
     let store = open()?;
-    let events = audit_log(&store, from, limit).map_err(stock_error)?;
+    let events = match sku {
+        Some(sku) => audit_log_of(&store, &sku, from, limit),
+        None => audit_log(&store, from, limit),
+    }
+    .map_err(stock_error)?;
     Ok(json(200, &events))
 }
 
