@@ -5,7 +5,6 @@
 use chrono::Utc;
 use orderhub_core::channel::{catalog, normalize, ChannelEvent, VerifiedPush};
 use orderhub_core::order::{book, day_index, EventKind, EventSource};
-use orderhub_core::pricing;
 use orderhub_core::stats::{self, Metric};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{finish, health, json, ApiError};
@@ -56,11 +55,32 @@ async fn route(req: Request) -> Response {
                 .and_then(|()| admin::put_config(p.get("id").unwrap_or_default(), req.body())),
         )
     });
+    router.delete("/admin/channels/:id", |req: Request, p: Params| {
+        finish(admin(&req).and_then(|()| admin::delete_config(p.get("id").unwrap_or_default())))
+    });
     router.put("/admin/channels/:id/skus", |req: Request, p: Params| {
         finish(
             admin(&req).and_then(|()| admin::put_skus(p.get("id").unwrap_or_default(), req.body())),
         )
     });
+    router.put("/admin/channels/:id/skus/:code", |req: Request, p: Params| {
+        let (id, code) = (p.get("id").unwrap_or_default(), p.get("code").unwrap_or_default());
+        finish(admin(&req).and_then(|()| admin::put_sku(id, code, req.body())))
+    });
+    router.get(
+        "/admin/channels/:id/stores/:store/pricing",
+        |req: Request, p: Params| {
+            let (id, store) = (p.get("id").unwrap_or_default(), p.get("store").unwrap_or_default());
+            finish(admin(&req).and_then(|()| admin::get_store_pricing(id, store)))
+        },
+    );
+    router.put(
+        "/admin/channels/:id/stores/:store/pricing",
+        |req: Request, p: Params| {
+            let (id, store) = (p.get("id").unwrap_or_default(), p.get("store").unwrap_or_default());
+            finish(admin(&req).and_then(|()| admin::put_store_pricing(id, store, req.body())))
+        },
+    );
     router.get("/admin/channels/:id/pricing", |req: Request, p: Params| {
         finish(admin(&req).and_then(|()| admin::get_pricing(p.get("id").unwrap_or_default())))
     });
@@ -94,11 +114,9 @@ async fn push(req: &Request) -> Result<Response, ApiError> {
         // The typed error travels back to ingest, which answers the channel with it.
         Err(e) => return Ok(json(e.http_status(), &e)),
     };
-    if let Some(rules) = catalog::load_pricing(&catalog_store, channel)
-        .map_err(|e| ApiError::new(500, "channel_not_configured", e.to_string()))?
-    {
-        pricing::flag_price_mismatches(&mut events, &rules);
-    }
+    // Each order by its store's own pricing rules, else the channel's (if any).
+    catalog::flag_price_mismatches(&catalog_store, channel, &mut events)
+        .map_err(|e| ApiError::new(500, "channel_not_configured", e.to_string()))?;
     let orders = Bucket::open("orders")?;
     let applied = book::apply(&orders, &events)?;
     // Reconciliation reads orders by (channel, business day), not by scanning them all.
