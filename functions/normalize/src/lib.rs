@@ -63,21 +63,33 @@ async fn route(req: Request) -> Response {
             admin(&req).and_then(|()| admin::put_skus(p.get("id").unwrap_or_default(), req.body())),
         )
     });
-    router.put("/admin/channels/:id/skus/:code", |req: Request, p: Params| {
-        let (id, code) = (p.get("id").unwrap_or_default(), p.get("code").unwrap_or_default());
-        finish(admin(&req).and_then(|()| admin::put_sku(id, code, req.body())))
-    });
+    router.put(
+        "/admin/channels/:id/skus/:code",
+        |req: Request, p: Params| {
+            let (id, code) = (
+                p.get("id").unwrap_or_default(),
+                p.get("code").unwrap_or_default(),
+            );
+            finish(admin(&req).and_then(|()| admin::put_sku(id, code, req.body())))
+        },
+    );
     router.get(
         "/admin/channels/:id/stores/:store/pricing",
         |req: Request, p: Params| {
-            let (id, store) = (p.get("id").unwrap_or_default(), p.get("store").unwrap_or_default());
+            let (id, store) = (
+                p.get("id").unwrap_or_default(),
+                p.get("store").unwrap_or_default(),
+            );
             finish(admin(&req).and_then(|()| admin::get_store_pricing(id, store)))
         },
     );
     router.put(
         "/admin/channels/:id/stores/:store/pricing",
         |req: Request, p: Params| {
-            let (id, store) = (p.get("id").unwrap_or_default(), p.get("store").unwrap_or_default());
+            let (id, store) = (
+                p.get("id").unwrap_or_default(),
+                p.get("store").unwrap_or_default(),
+            );
             finish(admin(&req).and_then(|()| admin::put_store_pricing(id, store, req.body())))
         },
     );
