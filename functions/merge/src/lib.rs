@@ -133,7 +133,10 @@ async fn hand_over(store: &Bucket, delivery: &GroupDelivery) -> Result<Option<us
         .map(|m| m.order_id.clone())
         .collect();
     let loaded = book::get_orders(&orders, &ids)?;
-    let stores: Vec<&str> = loaded.iter().filter_map(|o| o.store_id.as_deref()).collect();
+    let stores: Vec<&str> = loaded
+        .iter()
+        .filter_map(|o| o.store_id.as_deref())
+        .collect();
     let points = handoff::load_pickups_for(store, &stores).map_err(merge_error)?;
     let ready = handoff::ready_parcels(delivery, &loaded, &points);
     if !ready.is_empty() {
