@@ -7,6 +7,7 @@
 //!   (`spin up --runtime-config-file runtime-config.toml` with the dev variables).
 
 pub mod meituan;
+pub mod unique;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
