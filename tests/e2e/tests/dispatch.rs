@@ -5,9 +5,16 @@
 //!
 //! Parcels enter through `POST /jobs/dispatch/parcels` (job token), the operator's
 //! manual entry point to the private `/parcels` the merge step calls.
+//!
+//! Dispatch works per station (站点): a run plans one station's riders and parcels
+//! with that station's config. Every test works at a station of its own with riders
+//! and parcels of its own (`orderhub_e2e::unique`), so the suite also runs, again and
+//! again, against one long-running app with tests in parallel.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
+use orderhub_e2e::unique;
 use orderhub_e2e::*;
 use serde_json::{json, Value};
 
@@ -38,16 +45,65 @@ fn get(app: &App, path: &str, token: &str) -> Reply {
     app.request("GET", path, &[("authorization", &auth)], b"")
 }
 
-fn report(app: &App, rider: &str, lat: f64, lng: f64, insulated: bool, freezer: bool) {
-    let body = json!({
-        "position": { "x": lng, "y": lat },
-        "shift_end": now() + 4 * 3600,
-        "capacity": { "weight_g": 25_000, "volume_ml": 80_000, "parcels": 8 },
-        "capabilities": { "insulated": insulated, "freezer": freezer },
-        "online": true,
-    });
-    let r = post(app, &format!("/riders/{rider}/report"), RIDER_TOKEN, &body);
-    assert_eq!(r.status, 200, "report {rider}: {}", r.body);
+/// One test's station, and names of its own for riders and parcels.
+struct Site {
+    station: String,
+    suffix: String,
+}
+
+impl Site {
+    fn new() -> Self {
+        Site {
+            station: unique::named("st"),
+            suffix: unique::id(),
+        }
+    }
+
+    /// `name` made this test's own (riders and parcels are named across stations).
+    fn id(&self, name: &str) -> String {
+        format!("{name}-{}", self.suffix)
+    }
+
+    /// A parcel of this station (see [`parcel`]) with its own id.
+    fn parcel(
+        &self,
+        name: &str,
+        cold: &str,
+        pickup: Option<(f64, f64)>,
+        dropoff: Option<(f64, f64)>,
+    ) -> Value {
+        let mut p = parcel(&self.id(name), cold, pickup, dropoff);
+        p["station"] = json!(self.station);
+        p
+    }
+
+    fn report(&self, app: &App, rider: &str, lat: f64, lng: f64, insulated: bool, freezer: bool) {
+        let body = json!({
+            "position": { "x": lng, "y": lat },
+            "shift_end": now() + 4 * 3600,
+            "capacity": { "weight_g": 25_000, "volume_ml": 80_000, "parcels": 8 },
+            "capabilities": { "insulated": insulated, "freezer": freezer },
+            "online": true,
+            "station": self.station,
+        });
+        let rider = self.id(rider);
+        let r = post(app, &format!("/riders/{rider}/report"), RIDER_TOKEN, &body);
+        assert_eq!(r.status, 200, "report {rider}: {}", r.body);
+    }
+
+    /// `POST /jobs/dispatch/tick` at this station only.
+    fn tick(&self, app: &App) -> Reply {
+        post(
+            app,
+            &format!("/jobs/dispatch/tick?station={}", self.station),
+            JOB_TOKEN,
+            &json!({}),
+        )
+    }
+
+    fn config_path(&self) -> String {
+        format!("/admin/dispatch/config?station={}", self.station)
+    }
 }
 
 fn parcel(id: &str, cold: &str, pickup: Option<(f64, f64)>, dropoff: Option<(f64, f64)>) -> Value {
@@ -97,19 +153,22 @@ fn exception_of<'a>(outcome: &'a Value, parcel: &str) -> Option<&'a Value> {
 #[test]
 fn parcels_go_to_capable_riders_and_come_back_when_a_rider_leaves() {
     let app = App::start();
-    report(&app, "freezer", 31.231, 121.474, true, true);
-    report(&app, "insulated", 31.229, 121.472, true, false);
-    report(&app, "bike", 31.232, 121.470, false, false);
+    let site = Site::new();
+    let (freezer, insulated, bike) = (site.id("freezer"), site.id("insulated"), site.id("bike"));
+    let p = |name: &str| site.id(name);
+    site.report(&app, "freezer", 31.231, 121.474, true, true);
+    site.report(&app, "insulated", 31.229, 121.472, true, false);
+    site.report(&app, "bike", 31.232, 121.470, false, false);
 
-    let mut big = parcel("huge", "ambient", Some(STORE), Some(near(9)));
+    let mut big = site.parcel("huge", "ambient", Some(STORE), Some(near(9)));
     big["size"]["weight_g"] = json!(900_000);
     let batch = json!([
-        parcel("frozen-1", "frozen", Some(STORE), Some(near(1))),
-        parcel("chilled-1", "chilled", Some(STORE), Some(near(2))),
-        parcel("ambient-1", "ambient", Some(STORE), Some(near(3))),
-        parcel("ambient-2", "ambient", Some(STORE), Some(near(4))),
-        parcel("ambient-3", "ambient", Some(STORE), Some(near(5))),
-        parcel("nowhere", "ambient", Some(STORE), None),
+        site.parcel("frozen-1", "frozen", Some(STORE), Some(near(1))),
+        site.parcel("chilled-1", "chilled", Some(STORE), Some(near(2))),
+        site.parcel("ambient-1", "ambient", Some(STORE), Some(near(3))),
+        site.parcel("ambient-2", "ambient", Some(STORE), Some(near(4))),
+        site.parcel("ambient-3", "ambient", Some(STORE), Some(near(5))),
+        site.parcel("nowhere", "ambient", Some(STORE), None),
         big,
     ]);
 
@@ -130,68 +189,82 @@ fn parcels_go_to_capable_riders_and_come_back_when_a_rider_leaves() {
         "dispatch: {}",
         serde_json::to_string_pretty(&out["assignments"]).unwrap()
     );
+    assert_eq!(out["station"], site.station.as_str(), "{}", r.body);
 
-    assert_eq!(rider_of(&out, "frozen-1").as_deref(), Some("freezer"));
-    let chilled = rider_of(&out, "chilled-1").expect("chilled parcel assigned");
+    assert_eq!(rider_of(&out, &p("frozen-1")), Some(freezer.clone()));
+    let chilled = rider_of(&out, &p("chilled-1")).expect("chilled parcel assigned");
     assert_ne!(
-        chilled, "bike",
+        chilled, bike,
         "chilled goods need an insulated or freezer box"
     );
-    for p in ["ambient-1", "ambient-2", "ambient-3"] {
-        assert!(rider_of(&out, p).is_some(), "{p} unassigned: {}", r.body);
+    for name in ["ambient-1", "ambient-2", "ambient-3"] {
+        assert!(
+            rider_of(&out, &p(name)).is_some(),
+            "{name} unassigned: {}",
+            r.body
+        );
     }
 
-    let nowhere = exception_of(&out, "nowhere").expect("missing coordinates is an exception");
+    let nowhere = exception_of(&out, &p("nowhere")).expect("missing coordinates is an exception");
     assert_eq!(nowhere["reason"]["reason"], "missing_coordinates");
-    assert_eq!(nowhere["order_ids"], json!(["order-nowhere"]));
-    assert!(rider_of(&out, "nowhere").is_none());
-    let huge = exception_of(&out, "huge").expect("an oversized parcel is an exception");
+    assert_eq!(
+        nowhere["order_ids"],
+        json!([format!("order-{}", p("nowhere"))])
+    );
+    assert!(rider_of(&out, &p("nowhere")).is_none());
+    let huge = exception_of(&out, &p("huge")).expect("an oversized parcel is an exception");
     assert_eq!(huge["reason"]["reason"], "too_large_for_any_rider");
     assert_eq!(out["exceptions"].as_array().unwrap().len(), 2, "{}", r.body);
 
     // The orders carried by the parcels record what happened to them.
-    let events = |order: &str| -> Vec<Value> {
+    let events = |parcel: &str| -> Vec<Value> {
+        let order = format!("order-{}", p(parcel));
         let r = app.get(&format!("/orders/{order}/history"));
         assert_eq!(r.status, 200, "{order}: {}", r.body);
         r.json()["events"].as_array().unwrap().clone()
     };
     assert!(
-        events("order-frozen-1")
-            .iter()
-            .any(|e| e["type"] == "dispatched"
-                && e["rider_id"] == "freezer"
-                && e["parcel_id"] == "frozen-1"),
+        events("frozen-1").iter().any(|e| e["type"] == "dispatched"
+            && e["rider_id"] == freezer.as_str()
+            && e["parcel_id"] == p("frozen-1").as_str()),
         "{:?}",
-        events("order-frozen-1")
+        events("frozen-1")
     );
     assert!(
-        events("order-nowhere")
+        events("nowhere")
             .iter()
             .any(|e| e["type"] == "exception" && e["code"] == "bad_address"),
         "{:?}",
-        events("order-nowhere")
+        events("nowhere")
     );
-    assert!(events("order-huge")
+    assert!(events("huge")
         .iter()
         .any(|e| e["type"] == "exception" && e["code"] == "no_capable_rider"));
 
     // The rider's own view carries the route.
-    let r = get(&app, "/riders/freezer", RIDER_TOKEN);
+    let r = get(&app, &format!("/riders/{freezer}"), RIDER_TOKEN);
     assert_eq!(r.status, 200, "{}", r.body);
     let view = r.json();
+    assert_eq!(view["station"], site.station.as_str(), "{}", r.body);
     let stops: Vec<&Value> = view["route"]["stops"].as_array().unwrap().iter().collect();
     assert!(stops
         .iter()
-        .any(|s| s["parcel"] == "frozen-1" && s["kind"] == "pickup"));
+        .any(|s| s["parcel"] == p("frozen-1").as_str() && s["kind"] == "pickup"));
     assert!(stops
         .iter()
-        .any(|s| s["parcel"] == "frozen-1" && s["kind"] == "dropoff"));
-    assert_eq!(get(&app, "/riders/nobody", RIDER_TOKEN).status, 404);
+        .any(|s| s["parcel"] == p("frozen-1").as_str() && s["kind"] == "dropoff"));
+    assert_eq!(
+        get(&app, &format!("/riders/{}", p("nobody")), RIDER_TOKEN).status,
+        404
+    );
 
     // Why the freezer rider and not the bike: the bike has the wrong box.
     let r = get(
         &app,
-        "/riders/explain?parcel=frozen-1&a=freezer&b=bike",
+        &format!(
+            "/riders/explain?parcel={}&a={freezer}&b={bike}",
+            p("frozen-1")
+        ),
         RIDER_TOKEN,
     );
     assert_eq!(r.status, 200, "{}", r.body);
@@ -201,7 +274,7 @@ fn parcels_go_to_capable_riders_and_come_back_when_a_rider_leaves() {
     assert_eq!(why["b"][1]["why"], "wrong_box", "{}", r.body);
 
     // A tick with nothing new keeps every assignment where it is.
-    let r = post(&app, "/jobs/dispatch/tick", JOB_TOKEN, &json!({}));
+    let r = site.tick(&app);
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         r.json()["assignments"].as_array().unwrap().is_empty(),
@@ -219,12 +292,12 @@ fn parcels_go_to_capable_riders_and_come_back_when_a_rider_leaves() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|a| a["rider"] == "freezer")
+        .filter(|a| a["rider"] == freezer.as_str())
         .map(|a| a["parcel"].as_str().unwrap().to_string())
         .collect();
     let r = post(
         &app,
-        "/riders/freezer/report",
+        &format!("/riders/{freezer}/report"),
         RIDER_TOKEN,
         &json!({ "online": false }),
     );
@@ -241,43 +314,43 @@ fn parcels_go_to_capable_riders_and_come_back_when_a_rider_leaves() {
     expected.sort();
     assert_eq!(reopened, expected, "{}", r.body);
     let again = &off["redispatch"];
-    for p in &held {
-        if p == "frozen-1" {
-            let e = exception_of(again, p).expect("frozen parcel without a freezer rider");
+    for parcel in &held {
+        if *parcel == p("frozen-1") {
+            let e = exception_of(again, parcel).expect("frozen parcel without a freezer rider");
             assert_eq!(e["reason"]["reason"], "no_capable_rider", "{}", r.body);
             assert_eq!(e["exception"]["code"], "no_capable_rider", "{}", r.body);
         } else {
-            let to =
-                rider_of(again, p).unwrap_or_else(|| panic!("{p} not re-dispatched: {}", r.body));
-            assert_ne!(to, "freezer");
-            if p == "chilled-1" {
-                assert_eq!(to, "insulated");
+            let to = rider_of(again, parcel)
+                .unwrap_or_else(|| panic!("{parcel} not re-dispatched: {}", r.body));
+            assert_ne!(to, freezer);
+            if *parcel == p("chilled-1") {
+                assert_eq!(to, insulated);
             }
         }
     }
-    let r = get(&app, "/riders/freezer", RIDER_TOKEN);
+    let r = get(&app, &format!("/riders/{freezer}"), RIDER_TOKEN);
     assert_eq!(r.json()["rider"]["online"], false);
 
     // A rider rejects a parcel: it goes to someone else and never back to them.
-    let r = get(&app, "/riders/insulated", RIDER_TOKEN);
+    let r = get(&app, &format!("/riders/{insulated}"), RIDER_TOKEN);
     let pickups: Vec<String> = r.json()["route"]["stops"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["kind"] == "pickup" && s["parcel"] != "chilled-1")
+        .filter(|s| s["kind"] == "pickup" && s["parcel"] != p("chilled-1").as_str())
         .map(|s| s["parcel"].as_str().unwrap().to_string())
         .collect();
-    if let Some(p) = pickups.first() {
+    if let Some(parcel) = pickups.first() {
         let r = post(
             &app,
-            "/riders/insulated/reject",
+            &format!("/riders/{insulated}/reject"),
             RIDER_TOKEN,
-            &json!({ "parcels": [p] }),
+            &json!({ "parcels": [parcel] }),
         );
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(
-            rider_of(&r.json()["redispatch"], p).as_deref(),
-            Some("bike"),
+            rider_of(&r.json()["redispatch"], parcel),
+            Some(bike.clone()),
             "{}",
             r.body
         );
@@ -288,45 +361,72 @@ fn parcels_go_to_capable_riders_and_come_back_when_a_rider_leaves() {
     for step in ["picked_up", "delivered"] {
         let r = post(
             &app,
-            "/riders/insulated/report",
+            &format!("/riders/{insulated}/report"),
             RIDER_TOKEN,
-            &json!({ step: ["chilled-1"] }),
+            &json!({ step: [p("chilled-1")] }),
         );
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    let history = events("order-chilled-1");
+    let history = events("chilled-1");
     for kind in ["dispatched", "picked_up", "delivered"] {
         assert!(
             history.iter().any(|e| e["type"] == kind),
             "{kind}: {history:?}"
         );
     }
-    let r = get(&app, "/riders/insulated", RIDER_TOKEN);
+    let r = get(&app, &format!("/riders/{insulated}"), RIDER_TOKEN);
     let view = r.json();
     assert_eq!(view["rider"]["delivered_today"], 1, "{}", r.body);
     assert!(!view["rider"]["route"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|s| s["parcel"] == "chilled-1"));
+        .any(|s| s["parcel"] == p("chilled-1").as_str()));
+
+    // A rider with work at one station cannot move to another until it is done (the
+    // ambient parcels are still out with the insulated rider or the bike).
+    let busy = [&insulated, &bike]
+        .into_iter()
+        .find(|r| {
+            let view = get(&app, &format!("/riders/{r}"), RIDER_TOKEN).json();
+            !view["rider"]["route"].as_array().unwrap().is_empty()
+        })
+        .expect("the ambient parcels are on someone's route");
+    let r = post(
+        &app,
+        &format!("/riders/{busy}/report"),
+        RIDER_TOKEN,
+        &json!({ "station": unique::named("st") }),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "rider_busy", "{}", r.body);
+    let r = get(&app, &format!("/riders/{busy}"), RIDER_TOKEN);
+    assert_eq!(r.json()["station"], site.station.as_str(), "{}", r.body);
 }
 
 #[test]
 fn fifty_parcels_over_twenty_riders_timed_through_the_host() {
     let app = App::start();
+    let site = Site::new();
+    // Rider index by name, for the freezer check.
+    let mut rider_index: HashMap<String, usize> = HashMap::new();
     for i in 0..20 {
         let (lat, lng) = near(i * 3 + 1);
-        report(&app, &format!("r{i}"), lat, lng, i % 2 == 0, i % 4 == 0);
+        site.report(&app, &format!("r{i}"), lat, lng, i % 2 == 0, i % 4 == 0);
+        rider_index.insert(site.id(&format!("r{i}")), i);
     }
     let colds = ["ambient", "ambient", "chilled", "frozen"];
     let mut timings = Vec::new();
     let mut core = Vec::new();
     for round in 0..3 {
+        let mut parcel_index: HashMap<String, usize> = HashMap::new();
         let batch: Vec<Value> = (0..50)
             .map(|i| {
                 let store = near(i % 4);
-                parcel(
-                    &format!("b{round}-{i}"),
+                let name = format!("b{round}-{i}");
+                parcel_index.insert(site.id(&name), i);
+                site.parcel(
+                    &name,
                     colds[i % 4],
                     Some(store),
                     Some((near(i).0 + 0.01 * ((i % 3) as f64), near(i).1 + 0.007)),
@@ -348,8 +448,8 @@ fn fifty_parcels_over_twenty_riders_timed_through_the_host() {
             let n = out["assignments"].as_array().unwrap().len();
             assert!(n >= 40, "only {n} of 50 assigned: {}", r.body);
             for a in out["assignments"].as_array().unwrap() {
-                let i: usize = a["parcel"].as_str().unwrap()[3..].parse().unwrap();
-                let r: usize = a["rider"].as_str().unwrap()[1..].parse().unwrap();
+                let i = parcel_index[a["parcel"].as_str().unwrap()];
+                let r = rider_index[a["rider"].as_str().unwrap()];
                 if colds[i % 4] == "frozen" {
                     assert_eq!(r % 4, 0, "frozen parcel on a rider without a freezer");
                 }
@@ -361,7 +461,7 @@ fn fifty_parcels_over_twenty_riders_timed_through_the_host() {
     let mut ticks = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
-        let r = post(&app, "/jobs/dispatch/tick", JOB_TOKEN, &json!({}));
+        let r = site.tick(&app);
         assert_eq!(r.status, 200, "{}", r.body);
         ticks.push(started.elapsed().as_millis());
     }
@@ -371,14 +471,16 @@ fn fifty_parcels_over_twenty_riders_timed_through_the_host() {
     );
 }
 
-/// `/admin/dispatch/config`: admin token only, refusals name their field, and every run
-/// loads what is stored: a configured service area turns a far parcel into a bad-address
-/// exception, a lateness bound an impossible window into one.
+/// `/admin/dispatch/config[?station=]`: admin token only, refusals name their field,
+/// and every run at a station loads what is stored for it: a configured service area
+/// turns a far parcel into a bad-address exception, a lateness bound an impossible
+/// window into one. A station without a config of its own runs with the app-wide one.
 #[test]
 fn stored_config_drives_dispatch_and_bad_configs_are_refused() {
     let app = App::start();
-    let path = "/admin/dispatch/config";
-    let r = app.admin("GET", path, &Value::Null);
+    let site = Site::new();
+    let path = site.config_path();
+    let r = app.admin("GET", &path, &Value::Null);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["stale_after"], 180, "default until one is stored");
     assert_eq!(r.json()["service_area"], Value::Null);
@@ -386,7 +488,7 @@ fn stored_config_drives_dispatch_and_bad_configs_are_refused() {
         let auth = format!("Bearer {token}");
         app.request(
             "PUT",
-            path,
+            &path,
             &[
                 ("content-type", "application/json"),
                 ("authorization", &auth),
@@ -396,7 +498,10 @@ fn stored_config_drives_dispatch_and_bad_configs_are_refused() {
     };
     assert_eq!(put(JOB_TOKEN, &json!({})).status, 401);
     assert_eq!(put(RIDER_TOKEN, &json!({})).status, 401);
-    assert_eq!(app.request("GET", path, &[], b"").status, 401);
+    assert_eq!(app.request("GET", &path, &[], b"").status, 401);
+    let r = app.admin("GET", "/admin/dispatch/config?station=a%2Fb", &Value::Null);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "bad_station", "{}", r.body);
 
     for (body, code, field) in [
         (json!([1]), "unreadable_config", "$"),
@@ -431,7 +536,7 @@ fn stored_config_drives_dispatch_and_bad_configs_are_refused() {
     }
     // Nothing refused was stored.
     assert_eq!(
-        app.admin("GET", path, &Value::Null).json()["stale_after"],
+        app.admin("GET", &path, &Value::Null).json()["stale_after"],
         180
     );
 
@@ -443,21 +548,32 @@ fn stored_config_drives_dispatch_and_bad_configs_are_refused() {
     });
     let r = put(ADMIN_TOKEN, &config);
     assert_eq!(r.status, 200, "{}", r.body);
-    let stored = app.admin("GET", path, &Value::Null).json();
+    let stored = app.admin("GET", &path, &Value::Null).json();
     assert_eq!(stored["max_lateness"], 600);
     assert_eq!(stored["weights"]["lateness"], 20.0);
     assert_eq!(
         stored["budget_millis"], 50,
         "absent fields take their defaults"
     );
+    // Only this station runs with it: another station still has the app-wide one.
+    let elsewhere = Site::new();
+    let app_wide = app
+        .admin("GET", "/admin/dispatch/config", &Value::Null)
+        .json();
+    let there = app
+        .admin("GET", &elsewhere.config_path(), &Value::Null)
+        .json();
+    assert_eq!(there, app_wide);
+    assert_ne!(there, stored);
 
-    report(&app, "bike", 31.231, 121.474, true, false);
-    let mut too_late = parcel("too-late", "ambient", Some(STORE), Some(near(2)));
+    let bike = site.id("bike");
+    site.report(&app, "bike", 31.231, 121.474, true, false);
+    let mut too_late = site.parcel("too-late", "ambient", Some(STORE), Some(near(2)));
     too_late["promised_at"] = json!(now() - 3_600);
     let batch = json!([
-        parcel("inside", "ambient", Some(STORE), Some(near(1))),
+        site.parcel("inside", "ambient", Some(STORE), Some(near(1))),
         // Hangzhou: a real address, outside this service area.
-        parcel(
+        site.parcel(
             "hangzhou",
             "ambient",
             Some(STORE),
@@ -469,21 +585,24 @@ fn stored_config_drives_dispatch_and_bad_configs_are_refused() {
     assert_eq!(r.status, 200, "{}", r.body);
     let out = r.json();
     assert_eq!(
-        rider_of(&out, "inside").as_deref(),
-        Some("bike"),
+        rider_of(&out, &site.id("inside")),
+        Some(bike.clone()),
         "{}",
         r.body
     );
-    let far = exception_of(&out, "hangzhou").expect("outside the area is an exception");
+    let far = exception_of(&out, &site.id("hangzhou")).expect("outside the area is an exception");
     assert_eq!(
         far["reason"]["reason"], "outside_service_area",
         "{}",
         r.body
     );
     assert_eq!(far["exception"]["code"], "bad_address", "{}", r.body);
-    let late = exception_of(&out, "too-late").expect("an impossible window is an exception");
+    let late =
+        exception_of(&out, &site.id("too-late")).expect("an impossible window is an exception");
     assert_eq!(late["reason"]["reason"], "window_impossible", "{}", r.body);
-    let history = app.get("/orders/order-hangzhou/history").json();
+    let history = app
+        .get(&format!("/orders/order-{}/history", site.id("hangzhou")))
+        .json();
     assert!(
         history["events"]
             .as_array()
@@ -495,7 +614,10 @@ fn stored_config_drives_dispatch_and_bad_configs_are_refused() {
     // Explanations replay with the config the plan was made with.
     let r = get(
         &app,
-        "/riders/explain?parcel=inside&a=bike&b=bike",
+        &format!(
+            "/riders/explain?parcel={}&a={bike}&b={bike}",
+            site.id("inside")
+        ),
         RIDER_TOKEN,
     );
     assert_eq!(r.status, 200, "{}", r.body);
@@ -506,15 +628,20 @@ fn stored_config_drives_dispatch_and_bad_configs_are_refused() {
 #[test]
 fn extreme_times_and_sizes_are_refused_with_a_code() {
     let app = App::start();
-    report(&app, "bike", 31.231, 121.474, true, false);
+    let site = Site::new();
+    let bike = site.id("bike");
+    site.report(&app, "bike", 31.231, 121.474, true, false);
     for (field, value) in [
         ("promised_at", json!(i64::MIN)),
         ("ready_at", json!(i64::MAX)),
         ("pickup_service", json!(-1)),
     ] {
-        let mut bad = parcel("bad", "ambient", Some(STORE), Some(near(1)));
+        let mut bad = site.parcel("bad", "ambient", Some(STORE), Some(near(1)));
         bad[field] = value;
-        let batch = json!([parcel("good", "ambient", Some(STORE), Some(near(2))), bad]);
+        let batch = json!([
+            site.parcel("good", "ambient", Some(STORE), Some(near(2))),
+            bad
+        ]);
         let r = post(&app, "/jobs/dispatch/parcels", JOB_TOKEN, &batch);
         assert_eq!(r.status, 400, "{field}: {}", r.body);
         assert_eq!(
@@ -525,18 +652,22 @@ fn extreme_times_and_sizes_are_refused_with_a_code() {
         );
         assert!(r.body.contains(field), "{}", r.body);
     }
-    let mut huge = parcel("bad", "ambient", Some(STORE), Some(near(1)));
+    let mut huge = site.parcel("bad", "ambient", Some(STORE), Some(near(1)));
     huge["size"]["weight_g"] = json!(i64::MAX);
     let r = post(&app, "/jobs/dispatch/parcels", JOB_TOKEN, &json!([huge]));
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("size.weight_g"), "{}", r.body);
+    let mut stray = site.parcel("stray", "ambient", Some(STORE), Some(near(1)));
+    stray["station"] = json!("no/such");
+    let r = post(&app, "/jobs/dispatch/parcels", JOB_TOKEN, &json!([stray]));
+    assert_eq!(r.status, 400, "a station id that is none: {}", r.body);
 
     for body in [
         json!({ "free_at": i64::MAX }),
         json!({ "shift_end": i64::MIN }),
         json!({ "capacity": { "weight_g": -5, "volume_ml": 1, "parcels": 1 } }),
     ] {
-        let r = post(&app, "/riders/bike/report", RIDER_TOKEN, &body);
+        let r = post(&app, &format!("/riders/{bike}/report"), RIDER_TOKEN, &body);
         assert_eq!(r.status, 400, "{body}: {}", r.body);
         assert_eq!(
             r.json()["error"]["code"],
@@ -546,7 +677,7 @@ fn extreme_times_and_sizes_are_refused_with_a_code() {
         );
     }
     // Nothing of the refused batches reached the board: the tick plans nothing.
-    let r = post(&app, "/jobs/dispatch/tick", JOB_TOKEN, &json!({}));
+    let r = site.tick(&app);
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         r.json()["assignments"].as_array().unwrap().is_empty(),
@@ -557,10 +688,10 @@ fn extreme_times_and_sizes_are_refused_with_a_code() {
         &app,
         "/jobs/dispatch/parcels",
         JOB_TOKEN,
-        &json!([parcel("fine", "ambient", Some(STORE), Some(near(3)))]),
+        &json!([site.parcel("fine", "ambient", Some(STORE), Some(near(3)))]),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(rider_of(&r.json(), "fine").as_deref(), Some("bike"));
+    assert_eq!(rider_of(&r.json(), &site.id("fine")), Some(bike));
 }
 
 /// A rider silent for `release_stale_after × stale_after` loses its unpicked parcels to
@@ -568,36 +699,43 @@ fn extreme_times_and_sizes_are_refused_with_a_code() {
 #[test]
 fn a_silent_rider_gives_its_unpicked_parcels_back_at_the_tick() {
     let app = App::start();
+    let site = Site::new();
+    let (quiet, chatty, p_quiet) = (site.id("quiet"), site.id("chatty"), site.id("p-quiet"));
     let r = app.admin(
         "PUT",
-        "/admin/dispatch/config",
+        &site.config_path(),
         &json!({ "stale_after": 1, "release_stale_after": 2 }),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    report(&app, "quiet", 31.231, 121.474, true, false);
+    site.report(&app, "quiet", 31.231, 121.474, true, false);
     let r = post(
         &app,
         "/jobs/dispatch/parcels",
         JOB_TOKEN,
-        &json!([parcel("p-quiet", "ambient", Some(STORE), Some(near(1)))]),
+        &json!([site.parcel("p-quiet", "ambient", Some(STORE), Some(near(1)))]),
     );
     assert_eq!(
-        rider_of(&r.json(), "p-quiet").as_deref(),
-        Some("quiet"),
+        rider_of(&r.json(), &p_quiet),
+        Some(quiet.clone()),
         "{}",
         r.body
     );
     std::thread::sleep(std::time::Duration::from_millis(3_500));
-    report(&app, "chatty", 31.229, 121.472, true, false);
-    // The host fires the minute's tick on its own too: whichever tick came first did it.
-    let r = post(&app, "/jobs/dispatch/tick", JOB_TOKEN, &json!({}));
+    site.report(&app, "chatty", 31.229, 121.472, true, false);
+    // An all-stations tick (a scheduler's) may come first: whichever tick came first
+    // did it.
+    let r = site.tick(&app);
     assert_eq!(r.status, 200, "{}", r.body);
     if let Some(released) = r.json()["silent_released"].as_array() {
-        assert!(released.iter().all(|x| x["rider"] == "quiet"), "{}", r.body);
+        assert!(
+            released.iter().all(|x| x["rider"] == quiet.as_str()),
+            "{}",
+            r.body
+        );
     }
-    let r = get(&app, "/riders/quiet", RIDER_TOKEN);
+    let r = get(&app, &format!("/riders/{quiet}"), RIDER_TOKEN);
     let why = &r.json()["silent_release"];
-    assert_eq!(why["reopened"], json!(["p-quiet"]), "{}", r.body);
+    assert_eq!(why["reopened"], json!([p_quiet]), "{}", r.body);
     assert_eq!(why["limit"], 2, "{}", r.body);
     assert!(why["silent_for"].as_i64().unwrap() > 2, "{}", r.body);
     assert!(
@@ -605,7 +743,11 @@ fn a_silent_rider_gives_its_unpicked_parcels_back_at_the_tick() {
         "{}",
         r.body
     );
-    let r = get(&app, "/riders/chatty", RIDER_TOKEN);
+    let r = get(&app, &format!("/riders/{chatty}"), RIDER_TOKEN);
     let stops = r.json()["route"]["stops"].as_array().unwrap().clone();
-    assert!(stops.iter().any(|s| s["parcel"] == "p-quiet"), "{}", r.body);
+    assert!(
+        stops.iter().any(|s| s["parcel"] == p_quiet.as_str()),
+        "{}",
+        r.body
+    );
 }
