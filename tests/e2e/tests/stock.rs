@@ -4,11 +4,18 @@
 //!
 //! Reservations go through `/admin/stock/reserve` (admin token) rather than webhooks:
 //! this measures the ledger's contention, not signature checks and normalization.
+//!
+//! Every test stocks SKUs of its own and reserves for orders of its own
+//! (`orderhub_e2e::unique`), and sets the shared warehouse and the channel policies one
+//! entry at a time (`PUT /admin/stock/warehouses/{id}`, `/admin/stock/channels/{id}`),
+//! never replacing the catalog: the suite runs again and again against one
+//! long-running app, tests in parallel.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use orderhub_e2e::unique;
 use orderhub_e2e::*;
 use serde_json::{json, Value};
 
@@ -18,7 +25,7 @@ const PARTIAL: [&str; 4] = ["pos", "groupbuy", "app", "miniprogram"];
 /// All-or-nothing channels: a refusal may be spurious while another caller's excess is
 /// in flight (see `orderhub_core::stock::counters`), never an oversell.
 const ALL_OR_NOTHING: [&str; 2] = ["meituan", "eleme"];
-const WAREHOUSE: &str = "wh-north";
+const WAREHOUSE: &str = unique::WAREHOUSE;
 
 fn admin(app: &App, method: &str, path: &str, body: &Value) -> Reply {
     let auth = format!("Bearer {ADMIN_TOKEN}");
@@ -43,27 +50,29 @@ fn expect(reply: Reply, status: u16, what: &str) -> Value {
     reply.json()
 }
 
-/// One warehouse, the load-test channels, and `sku` stocked with `units`.
+/// The warehouse, the load-test channels' policies (one entry each, the same every
+/// time: tests running at once agree), and `sku` stocked with `units`.
 fn stock_up(app: &App, sku: &str, units: i64) {
-    let mut channels = serde_json::Map::new();
+    expect(
+        admin(
+            app,
+            "PUT",
+            &format!("/admin/stock/warehouses/{WAREHOUSE}"),
+            &json!({ "name": "E2E", "priority": 1 }),
+        ),
+        200,
+        "warehouse",
+    );
     for c in PARTIAL {
-        channels.insert(
-            c.to_string(),
-            json!({ "accept_partial": true, "allow_split": true }),
-        );
+        let policy = json!({ "accept_partial": true, "allow_split": true });
+        let path = format!("/admin/stock/channels/{c}");
+        expect(admin(app, "PUT", &path, &policy), 200, "policy");
     }
     for c in ALL_OR_NOTHING {
-        channels.insert(c.to_string(), json!({ "accept_partial": false }));
+        let policy = json!({ "accept_partial": false });
+        let path = format!("/admin/stock/channels/{c}");
+        expect(admin(app, "PUT", &path, &policy), 200, "policy");
     }
-    let catalog = json!({
-        "warehouses": [{ "id": WAREHOUSE, "name": "North", "priority": 1 }],
-        "channels": channels,
-    });
-    expect(
-        admin(app, "PUT", "/admin/stock/catalog", &catalog),
-        200,
-        "catalog",
-    );
     expect(
         admin(app, "PUT", &format!("/admin/stock/skus/{sku}"), &json!({})),
         200,
@@ -93,29 +102,50 @@ fn level(app: &App, sku: &str) -> Value {
     )
 }
 
-fn audit_len(app: &App) -> usize {
-    let log = expect(
-        admin(
-            app,
-            "GET",
-            "/admin/stock/audit?from=1&limit=500",
-            &Value::Null,
-        ),
-        200,
-        "audit",
-    );
-    log.as_array().map_or(0, Vec::len)
+/// The length of `sku`'s audit trail (every page of it).
+fn audit_len(app: &App, sku: &str) -> usize {
+    let mut n = 0;
+    loop {
+        let page = expect(
+            admin(
+                app,
+                "GET",
+                &format!("/admin/stock/audit?sku={sku}&from={}&limit=500", n + 1),
+                &Value::Null,
+            ),
+            200,
+            "audit",
+        );
+        let got = page.as_array().map_or(0, Vec::len);
+        for event in page.as_array().into_iter().flatten() {
+            assert!(
+                event["changes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["sku"] == sku),
+                "{sku}'s trail holds another SKU's event: {event}"
+            );
+        }
+        if got == 0 {
+            return n;
+        }
+        n += got;
+    }
 }
 
 #[test]
 fn bad_input_is_refused_and_changes_nothing() {
-    let app = App::spawn_host(&["--no-schedules"]);
-    stock_up(&app, "APPLE", 50);
-    let before = (level(&app, "APPLE"), audit_len(&app));
+    let app = App::start();
+    let (apple, pear) = (unique::named("APPLE"), unique::named("PEAR"));
+    let bad_order = unique::named("bad");
+    stock_up(&app, &apple, 50);
+    let before = (level(&app, &apple), audit_len(&app, &apple));
+    assert!(before.1 >= 1, "the stocktake is on the trail");
 
     let adjust = |change: Value, sku: &str, wh: &str| json!({ "sku": sku, "warehouse": wh, "change": change, "reason": "wms" });
     // No token, wrong token.
-    let body = adjust(json!({ "delta": 5 }), "APPLE", WAREHOUSE).to_string();
+    let body = adjust(json!({ "delta": 5 }), &apple, WAREHOUSE).to_string();
     let reply = app.post("/admin/stock/adjust", &[], body.as_bytes());
     assert_eq!(reply.status, 401, "{}", reply.body);
     let reply = app.post(
@@ -128,11 +158,11 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!(reply.status, 401, "{}", reply.body);
 
     let cases = [
-        (adjust(json!({ "delta": 0 }), "APPLE", WAREHOUSE), 422),
-        (adjust(json!({ "set": -3 }), "APPLE", WAREHOUSE), 422),
-        (adjust(json!({ "delta": 5 }), "PEAR", WAREHOUSE), 404),
-        (adjust(json!({ "delta": 5 }), "APPLE", "wh-moon"), 404),
-        (json!({ "sku": "APPLE" }), 400),
+        (adjust(json!({ "delta": 0 }), &apple, WAREHOUSE), 422),
+        (adjust(json!({ "set": -3 }), &apple, WAREHOUSE), 422),
+        (adjust(json!({ "delta": 5 }), &pear, WAREHOUSE), 404),
+        (adjust(json!({ "delta": 5 }), &apple, "wh-moon"), 404),
+        (json!({ "sku": apple }), 400),
     ];
     for (body, status) in cases {
         let reply = admin(&app, "POST", "/admin/stock/adjust", &body);
@@ -140,46 +170,70 @@ fn bad_input_is_refused_and_changes_nothing() {
         assert!(reply.json()["error"]["code"].is_string(), "{}", reply.body);
     }
     let reserve = |qty: i64, sku: &str| {
-        json!({ "order": "bad-1", "channel": "meituan",
+        json!({ "order": bad_order, "channel": "meituan",
                 "lines": [{ "line_no": 1, "sku": sku, "quantity": qty }] })
     };
     for (body, status) in [
-        (reserve(0, "APPLE"), 422),
-        (reserve(-2, "APPLE"), 422),
-        (reserve(2, "PEAR"), 404),
+        (reserve(0, &apple), 422),
+        (reserve(-2, &apple), 422),
+        (reserve(2, &pear), 404),
         (
-            json!({ "order": "bad-1", "channel": "meituan", "lines": [] }),
+            json!({ "order": bad_order, "channel": "meituan", "lines": [] }),
             422,
         ),
     ] {
         let reply = admin(&app, "POST", "/admin/stock/reserve", &body);
         assert_eq!(reply.status, status, "{body}: {}", reply.body);
     }
-    // A catalog naming an unknown warehouse in a channel policy is refused whole.
+    // A catalog naming an unknown warehouse in a channel policy is refused whole, and
+    // so is one channel's policy naming it.
     let bad_catalog = json!({
         "warehouses": [{ "id": WAREHOUSE }],
         "channels": { "meituan": { "warehouses": ["wh-moon"] } },
     });
     let reply = admin(&app, "PUT", "/admin/stock/catalog", &bad_catalog);
     assert_eq!(reply.status, 404, "{}", reply.body);
+    let reply = admin(
+        &app,
+        "PUT",
+        "/admin/stock/channels/meituan",
+        &json!({ "warehouses": ["wh-moon"] }),
+    );
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    let reply = admin(&app, "PUT", "/admin/stock/warehouses/wh:moon", &json!({}));
+    assert_eq!(reply.status, 422, "{}", reply.body);
     let catalog = expect(
         admin(&app, "GET", "/admin/stock/catalog", &Value::Null),
         200,
         "catalog",
     );
     assert_eq!(catalog["channels"]["meituan"]["warehouses"], Value::Null);
+    let warehouses = catalog["warehouses"].as_array().unwrap();
+    assert!(warehouses.iter().any(|w| w["id"] == WAREHOUSE), "{catalog}");
+    assert!(
+        !warehouses.iter().any(|w| w["id"] == "wh:moon"),
+        "{catalog}"
+    );
 
-    assert_eq!((level(&app, "APPLE"), audit_len(&app)), before);
-    let reply = admin(&app, "GET", "/admin/stock/reservations/bad-1", &Value::Null);
+    assert_eq!((level(&app, &apple), audit_len(&app, &apple)), before);
+    assert_eq!(audit_len(&app, &pear), 0);
+    let reply = admin(
+        &app,
+        "GET",
+        &format!("/admin/stock/reservations/{bad_order}"),
+        &Value::Null,
+    );
     assert_eq!(reply.status, 404, "{}", reply.body);
 }
 
 #[test]
 fn admin_lifecycle_reserve_commit_release_outbox() {
-    let app = App::spawn_host(&["--no-schedules"]);
-    stock_up(&app, "MILK", 10);
+    let app = App::start();
+    let milk = unique::named("MILK");
+    let (o_a, o_b) = (unique::named("o-a"), unique::named("o-b"));
+    stock_up(&app, &milk, 10);
     // A WMS receipt retried with the same reference applies once.
-    let receipt = json!({ "sku": "MILK", "warehouse": WAREHOUSE, "change": { "delta": 5 },
+    let receipt = json!({ "sku": milk, "warehouse": WAREHOUSE, "change": { "delta": 5 },
                           "reason": "receipt", "reference": "GRN-7" });
     expect(
         admin(&app, "POST", "/admin/stock/adjust", &receipt),
@@ -192,21 +246,21 @@ fn admin_lifecycle_reserve_commit_release_outbox() {
         "retry",
     );
     assert_eq!(again["replayed"], true);
-    assert_eq!(level(&app, "MILK")["on_hand"], 15);
+    assert_eq!(level(&app, &milk)["on_hand"], 15);
 
     let order = |id: &str, qty: i64| {
         json!({ "order": id, "channel": "meituan",
-                "lines": [{ "line_no": 1, "sku": "MILK", "quantity": qty }] })
+                "lines": [{ "line_no": 1, "sku": milk, "quantity": qty }] })
     };
     let a = expect(
-        admin(&app, "POST", "/admin/stock/reserve", &order("o-a", 12)),
+        admin(&app, "POST", "/admin/stock/reserve", &order(&o_a, 12)),
         200,
         "a",
     );
     assert_eq!(a["reserved_units"], 12);
     assert!(a["exception"].is_null());
     let b = expect(
-        admin(&app, "POST", "/admin/stock/reserve", &order("o-b", 4)),
+        admin(&app, "POST", "/admin/stock/reserve", &order(&o_b, 4)),
         200,
         "b",
     );
@@ -216,59 +270,108 @@ fn admin_lifecycle_reserve_commit_release_outbox() {
         "short order carries an exception: {b}"
     );
 
-    let lvl = level(&app, "MILK");
+    let lvl = level(&app, &milk);
     assert_eq!(
         (lvl["on_hand"].clone(), lvl["reserved"].clone()),
         (json!(15), json!(12))
     );
 
     let view = expect(
-        admin(&app, "GET", "/admin/stock/reservations/o-a", &Value::Null),
+        admin(
+            &app,
+            "GET",
+            &format!("/admin/stock/reservations/{o_a}"),
+            &Value::Null,
+        ),
         200,
         "view",
     );
     assert_eq!(view["state"], "held");
     let sellable = expect(
-        admin(&app, "GET", "/admin/stock/sellable/MILK", &Value::Null),
+        admin(
+            &app,
+            "GET",
+            &format!("/admin/stock/sellable/{milk}"),
+            &Value::Null,
+        ),
         200,
         "sellable",
     );
     assert_eq!(sellable["channels"]["meituan"], 3);
 
-    let batch = expect(
+    // The outbox is the app's, every SKU's: drain it (acking each batch, as the pusher
+    // does) until past this SKU's last change, which must have come out, newest value
+    // last; after the ack nothing more comes out for it.
+    let trail = expect(
         admin(
             &app,
-            "POST",
-            "/admin/stock/outbox/meituan/drain?limit=100",
+            "GET",
+            &format!("/admin/stock/audit?sku={milk}&limit=500"),
             &Value::Null,
         ),
         200,
-        "drain",
+        "trail",
     );
-    assert!(
-        batch["updates"].as_array().is_some_and(|u| !u.is_empty()),
-        "{batch}"
-    );
-    expect(
-        admin(&app, "POST", "/admin/stock/outbox/meituan/ack", &batch),
-        200,
-        "ack",
-    );
+    let last_seq = trail.as_array().unwrap().last().unwrap()["seq"]
+        .as_i64()
+        .unwrap();
+    let ours = |batch: &Value| -> Vec<Value> {
+        batch["updates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["sku"] == milk.as_str())
+            .cloned()
+            .collect()
+    };
+    let mut seen: Vec<Value> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let batch = expect(
+            admin(
+                &app,
+                "POST",
+                "/admin/stock/outbox/meituan/drain?limit=500",
+                &Value::Null,
+            ),
+            200,
+            "drain",
+        );
+        seen.extend(ours(&batch));
+        let cursor = batch["next_cursor"].as_i64().unwrap();
+        expect(
+            admin(&app, "POST", "/admin/stock/outbox/meituan/ack", &batch),
+            200,
+            "ack",
+        );
+        if cursor >= last_seq {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the drain never got past {last_seq}: {batch}"
+        );
+    }
+    let newest = seen
+        .last()
+        .unwrap_or_else(|| panic!("{milk} never came out"));
+    assert_eq!(newest["version"], last_seq, "{seen:?}");
+    assert_eq!(newest["sellable"], 3, "{seen:?}");
     let empty = expect(
         admin(
             &app,
             "POST",
-            "/admin/stock/outbox/meituan/drain",
+            "/admin/stock/outbox/meituan/drain?limit=500",
             &Value::Null,
         ),
         200,
         "drain again",
     );
-    assert_eq!(empty["updates"], json!([]), "{empty}");
-    assert!(audit_len(&app) >= 3);
+    assert_eq!(ours(&empty), Vec::<Value>::new(), "{empty}");
+    assert!(audit_len(&app, &milk) >= 3);
 
     // Dispatch ships 5 of o-a's 12 (retried: once), then the rest is cancelled.
-    let ship = json!({ "order_id": "o-a", "op_id": "parcel-1",
+    let ship = json!({ "order_id": o_a, "op_id": "parcel-1",
                        "lines": [{ "line_no": 1, "quantity": 5 }] });
     let shipped = expect(
         admin(&app, "POST", "/admin/stock/commit", &ship),
@@ -286,15 +389,15 @@ fn admin_lifecycle_reserve_commit_release_outbox() {
         &app,
         "POST",
         "/admin/stock/commit",
-        &json!({ "order_id": "o-a" }),
+        &json!({ "order_id": o_a }),
     );
     assert_eq!(reply.status, 400, "commit needs an op id: {}", reply.body);
-    let lvl = level(&app, "MILK");
+    let lvl = level(&app, &milk);
     assert_eq!(
         (&lvl["on_hand"], &lvl["reserved"], &lvl["shipped"]),
         (&json!(10), &json!(7), &json!(5))
     );
-    let cancel = json!({ "order_id": "o-a" });
+    let cancel = json!({ "order_id": o_a });
     expect(
         admin(&app, "POST", "/admin/stock/release", &cancel),
         200,
@@ -305,10 +408,15 @@ fn admin_lifecycle_reserve_commit_release_outbox() {
         200,
         "release retry",
     );
-    let lvl = level(&app, "MILK");
+    let lvl = level(&app, &milk);
     assert_eq!((&lvl["on_hand"], &lvl["reserved"]), (&json!(10), &json!(0)));
     let view = expect(
-        admin(&app, "GET", "/admin/stock/reservations/o-a", &Value::Null),
+        admin(
+            &app,
+            "GET",
+            &format!("/admin/stock/reservations/{o_a}"),
+            &Value::Null,
+        ),
         200,
         "view after",
     );
@@ -317,7 +425,7 @@ fn admin_lifecycle_reserve_commit_release_outbox() {
         &app,
         "POST",
         "/admin/stock/release",
-        &json!({ "order_id": "nobody" }),
+        &json!({ "order_id": unique::named("nobody") }),
     );
     assert_eq!(reply.status, 404, "{}", reply.body);
 
@@ -327,7 +435,7 @@ fn admin_lifecycle_reserve_commit_release_outbox() {
         b"",
     );
     assert_eq!(job.status, 200, "{}", job.body);
-    assert_eq!(level(&app, "MILK")["reserved"], 0);
+    assert_eq!(level(&app, &milk)["reserved"], 0);
 }
 
 /// What one load run saw.
@@ -406,11 +514,11 @@ fn hammer(
 /// counters agree with the answers.
 fn never_oversells(apps: &[&App], label: &str) {
     const STOCK: i64 = 100;
-    let sku = "HOT";
+    let sku = &unique::named("HOT");
     stock_up(apps[0], sku, STOCK);
     let load = {
         let _alone = LOAD.lock().unwrap_or_else(|e| e.into_inner());
-        hammer(apps, &PARTIAL, label, sku, 2_000, 64)
+        hammer(apps, &PARTIAL, &unique::named(label), sku, 2_000, 64)
     };
     let bad: Vec<u16> = load
         .statuses
@@ -450,19 +558,20 @@ static LOAD: Mutex<()> = Mutex::new(());
 
 #[test]
 fn concurrent_reserves_never_oversell_one_host() {
-    let app = App::spawn_host(&["--no-schedules"]);
+    let app = App::start();
     never_oversells(&[&app], "one-host");
 
     // Throughput figures (not assertions): plenty of stock, so every call reserves.
-    stock_up(&app, "BULK", 1_000_000);
+    let bulk = unique::named("BULK");
+    stock_up(&app, &bulk, 1_000_000);
     let _alone = LOAD.lock().unwrap_or_else(|e| e.into_inner());
     for concurrency in [1, 8, 64] {
         let n = if concurrency == 1 { 200 } else { 600 };
         let load = hammer(
             &[&app],
             &PARTIAL,
-            &format!("bulk-c{concurrency}"),
-            "BULK",
+            &unique::named(&format!("bulk-c{concurrency}")),
+            &bulk,
             n,
             concurrency,
         );
@@ -481,11 +590,19 @@ fn concurrent_reserves_never_oversell_one_host() {
 #[test]
 fn all_or_nothing_storm_never_oversells_and_loses_no_unit() {
     const STOCK: i64 = 100;
-    let app = App::spawn_host(&["--no-schedules"]);
-    stock_up(&app, "HOT", STOCK);
+    let app = App::start();
+    let hot = unique::named("HOT");
+    stock_up(&app, &hot, STOCK);
     let load = {
         let _alone = LOAD.lock().unwrap_or_else(|e| e.into_inner());
-        hammer(&[&app], &ALL_OR_NOTHING, "aon", "HOT", 2_000, 64)
+        hammer(
+            &[&app],
+            &ALL_OR_NOTHING,
+            &unique::named("aon"),
+            &hot,
+            2_000,
+            64,
+        )
     };
     assert!(
         load.statuses.iter().all(|s| *s == 200),
@@ -493,13 +610,14 @@ fn all_or_nothing_storm_never_oversells_and_loses_no_unit() {
         load.statuses
     );
     assert!(load.accepted <= STOCK, "oversold");
-    let lvl = level(&app, "HOT");
+    let lvl = level(&app, &hot);
     assert_eq!(lvl["reserved"], load.accepted);
     assert_eq!(lvl["on_hand"], STOCK);
     let mut rest = 0;
+    let after = unique::named("after");
     for i in 0..STOCK {
-        let order = json!({ "order": format!("after-{i}"), "channel": "meituan",
-                            "lines": [{ "line_no": 1, "sku": "HOT", "quantity": 1 }] });
+        let order = json!({ "order": format!("{after}-{i}"), "channel": "meituan",
+                            "lines": [{ "line_no": 1, "sku": hot, "quantity": 1 }] });
         let reply = expect(
             admin(&app, "POST", "/admin/stock/reserve", &order),
             200,
@@ -595,28 +713,40 @@ fn concurrent_reserves_never_oversell_on_redis() {
 /// stock; an order that is short is kept and flagged `out_of_stock`.
 #[test]
 fn webhook_orders_reserve_stock_and_short_ones_are_flagged() {
-    use orderhub_e2e::meituan::{order_push_params, signed_form};
+    use orderhub_e2e::meituan::signed_form;
     const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
     const PATH: &str = "/webhooks/meituan/order";
-    let app = App::spawn_host(&["--no-schedules"]);
-    let skus = json!({
-        "MT-APPLE-1KG": {"sku": "SKU-APPLE-1KG", "zone": "ambient", "unit_weight_g": 1000, "unit_volume_cm3": 3000},
-        "MT-MILK-950": {"sku": "SKU-MILK-950", "zone": "chilled", "unit_weight_g": 1000, "unit_volume_cm3": 1100}
-    });
-    expect(
-        admin(&app, "PUT", "/admin/channels/meituan/skus", &skus),
-        200,
-        "sku map",
+    let app = App::start();
+    // Meituan codes and SKUs of this run's own, mapped one entry each.
+    let (apple_code, milk_code) = (unique::named("MT-APPLE-1KG"), unique::named("MT-MILK-950"));
+    let (apple, milk) = (
+        unique::named("SKU-APPLE-1KG"),
+        unique::named("SKU-MILK-950"),
+    );
+    unique::map_skus(
+        &app,
+        "meituan",
+        &[
+            (
+                &apple_code,
+                json!({"sku": apple, "zone": "ambient", "unit_weight_g": 1000, "unit_volume_cm3": 3000}),
+            ),
+            (
+                &milk_code,
+                json!({"sku": milk, "zone": "chilled", "unit_weight_g": 1000, "unit_volume_cm3": 1100}),
+            ),
+        ],
     );
     // Each order asks 2 apples and 1 milk: room for one order only.
-    stock_up(&app, "SKU-APPLE-1KG", 3);
-    stock_up(&app, "SKU-MILK-950", 5);
+    stock_up(&app, &apple, 3);
+    stock_up(&app, &milk, 5);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
 
     let push = |order_id: &str| {
-        let body = signed_form(&app.base, PATH, order_push_params(order_id, now));
+        let params = unique::meituan_push(order_id, now, &apple_code, &milk_code);
+        let body = signed_form(&app.base, PATH, params);
         let r = app.post(PATH, &[FORM], body.as_bytes());
         assert_eq!(r.status, 200, "{}", r.body);
         app.get(&format!("/orders/meituan-{order_id}")).json()
@@ -632,13 +762,14 @@ fn webhook_orders_reserve_stock_and_short_ones_are_flagged() {
             .unwrap_or_default()
     };
 
-    let first = push(&format!("2790{now}"));
+    let (first_id, second_id) = (unique::id(), unique::id());
+    let first = push(&first_id);
     assert!(codes(&first).is_empty(), "{first}");
     let view = expect(
         admin(
             &app,
             "GET",
-            &format!("/admin/stock/reservations/meituan-2790{now}"),
+            &format!("/admin/stock/reservations/meituan-{first_id}"),
             &Value::Null,
         ),
         200,
@@ -646,19 +777,15 @@ fn webhook_orders_reserve_stock_and_short_ones_are_flagged() {
     );
     assert_eq!(view["state"], "held", "{view}");
     // A redelivery reserves nothing more.
-    push(&format!("2790{now}"));
-    assert_eq!(level(&app, "SKU-APPLE-1KG")["reserved"], 2);
-    assert_eq!(level(&app, "SKU-MILK-950")["reserved"], 1);
+    push(&first_id);
+    assert_eq!(level(&app, &apple)["reserved"], 2);
+    assert_eq!(level(&app, &milk)["reserved"], 1);
 
-    let second = push(&format!("2791{now}"));
+    let second = push(&second_id);
     assert!(
         codes(&second).iter().any(|c| c == "out_of_stock"),
         "{second}"
     );
-    assert_eq!(
-        level(&app, "SKU-APPLE-1KG")["reserved"],
-        2,
-        "all or nothing"
-    );
-    assert_eq!(level(&app, "SKU-MILK-950")["reserved"], 1, "all or nothing");
+    assert_eq!(level(&app, &apple)["reserved"], 2, "all or nothing");
+    assert_eq!(level(&app, &milk)["reserved"], 1, "all or nothing");
 }
