@@ -2,6 +2,10 @@
 //! with seeded differences is uploaded in chunks (cut mid-character), the nightly job
 //! runs for that day, and the report lists exactly the seeded differences.
 //!
+//! A reconciliation covers a (channel, business day), so each test reconciles a day of
+//! its own (`orderhub_e2e::unique::day`) with orders and bill lines of its own: the suite
+//! runs again and again against one long-running app.
+//!
 //! `bench_upload_and_reconcile` (ignored) prints the through-the-host figure:
 //! `cargo test -p orderhub-e2e --test reconcile -- --ignored --nocapture` (N from
 //! `RECONCILE_BENCH_N`, default 10,000). `bench_seeded_reconcile` (ignored) seeds the
@@ -162,32 +166,43 @@ fn wechat_bill(rows: &[Wx]) -> String {
 }
 
 fn pay(time: &str, order: &str, amount: i64) -> Wx {
+    pay_on(DAY, time, order, amount)
+}
+
+/// A payment row on `day`.
+fn pay_on(day: &str, time: &str, order: &str, amount: i64) -> Wx {
     Wx {
-        time: format!("{DAY} {time}"),
+        time: format!("{day} {time}"),
         order: order.into(),
         refund_id: None,
         amount,
     }
 }
 
-fn refund(time: &str, order: &str, id: &str, amount: i64) -> Wx {
+/// A refund row on `day`.
+fn refund_on(day: &str, time: &str, order: &str, id: &str, amount: i64) -> Wx {
     Wx {
         refund_id: Some(id.into()),
-        ..pay(time, order, amount)
+        ..pay_on(day, time, order, amount)
     }
 }
 
 /// Create an upload and send `bill` in `n` chunks (cut at byte offsets, so mid-UTF-8),
 /// last chunk first; returns the upload id.
 fn upload(app: &App, channel: &str, bill: &[u8], n: usize) -> String {
-    let (id, done) = try_upload(app, channel, bill, n);
+    upload_on(app, channel, DAY, bill, n)
+}
+
+/// [`upload`] for business day `day`.
+fn upload_on(app: &App, channel: &str, day: &str, bill: &[u8], n: usize) -> String {
+    let (id, done) = try_upload(app, channel, day, bill, n);
     assert_eq!(done.status, 201, "{}", done.body);
     id
 }
 
-/// As [`upload`], answering what the completing chunk (chunk 0, sent last) got.
-fn try_upload(app: &App, channel: &str, bill: &[u8], n: usize) -> (String, Reply) {
-    let spec = json!({"channel": channel, "business_date": DAY,
+/// As [`upload_on`], answering what the completing chunk (chunk 0, sent last) got.
+fn try_upload(app: &App, channel: &str, day: &str, bill: &[u8], n: usize) -> (String, Reply) {
+    let spec = json!({"channel": channel, "business_date": day,
                       "statement": {"kind": "wechat_pay"}, "total_chunks": n});
     let r = app.post(
         "/reconcile/uploads",
@@ -220,7 +235,12 @@ fn try_upload(app: &App, channel: &str, bill: &[u8], n: usize) -> (String, Reply
 #[test]
 fn nightly_job_reports_exactly_the_seeded_differences() {
     let app = App::start();
-    let t = |hm: &str| format!("{DAY}T{hm}");
+    let (day, _) = orderhub_e2e::unique::day();
+    let day = day.as_str();
+    // Every order, bill line and refund of this run's own: `k("A2")` → `A2-…`.
+    let u = orderhub_e2e::unique::id();
+    let k = |name: &str| format!("{name}-{u}");
+    let t = |hm: &str| format!("{day}T{hm}");
     for (id, at, amount) in [
         ("A1", "10:00:00", "30.00"),
         ("A2", "11:00:00", "25.00"), // the bill says 24.00
@@ -228,12 +248,12 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
         ("A4", "13:00:00", "8.80"),  // listed twice in the bill
         ("A5", "14:00:00", "16.00"), // cancelled here, settled there
     ] {
-        push_app(&app, &app_order(id, &t(at), amount));
+        push_app(&app, &app_order(&k(id), &t(at), amount));
     }
     push_app(
         &app,
         &app_event(
-            "A5",
+            &k("A5"),
             "order.cancelled",
             &t("14:05:00"),
             json!({"reason": "缺货"}),
@@ -242,13 +262,17 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
     push_app(
         &app,
         &app_event(
-            "A1",
+            &k("A1"),
             "order.refunded",
             &t("15:00:00"),
-            json!({"refund": {"id": "rf1", "amount": "5.00", "full": false}}),
+            json!({"refund": {"id": k("rf1"), "amount": "5.00", "full": false}}),
         ),
     );
 
+    let pay = |time: &str, order: &str, amount: i64| pay_on(day, time, &k(order), amount);
+    let refund = |time: &str, order: &str, id: &str, amount: i64| {
+        refund_on(day, time, &k(order), &k(id), amount)
+    };
     let bill = wechat_bill(&[
         pay("10:00:00", "A1", 3000),
         pay("11:00:00", "A2", 2400),
@@ -260,8 +284,7 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
         refund("17:00:00", "Y7", "rf7", 330),
     ]);
     let bytes = bill.as_bytes();
-    let id = upload(&app, "app", bytes, 5);
-
+    let id = upload_on(&app, "app", day, bytes, 5);
     // Re-sending a chunk is harmless; other bytes under its index are refused.
     let size = bytes.len().div_ceil(5);
     let auth = admin();
@@ -290,7 +313,7 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
 
     let job = format!("Bearer {JOB_TOKEN}");
     let r = app.post(
-        &format!("/jobs/reconcile/nightly?date={DAY}"),
+        &format!("/jobs/reconcile/nightly?date={day}"),
         &[("authorization", &job)],
         b"",
     );
@@ -301,7 +324,7 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
 
     let r = app.request(
         "GET",
-        &format!("/reconcile/reports/app/{DAY}"),
+        &format!("/reconcile/reports/app/{day}"),
         &[("authorization", &auth)],
         b"",
     );
@@ -330,7 +353,7 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
         ("status_mismatch", "A5", "-"),
     ]
     .iter()
-    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .map(|(a, b, c)| (a.to_string(), k(b), c.to_string()))
     .collect();
     expected.sort();
     assert_eq!(found, expected, "{}", report);
@@ -342,7 +365,7 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
             ("authorization", &auth),
             ("content-type", "application/json"),
         ],
-        json!({"channel": "app", "date": DAY})
+        json!({"channel": "app", "date": day})
             .to_string()
             .as_bytes(),
     );
@@ -350,7 +373,7 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
     assert_eq!(r2.json()["effect"], "rerun");
     let again = app.request(
         "GET",
-        &format!("/reconcile/reports/app/{DAY}"),
+        &format!("/reconcile/reports/app/{day}"),
         &[("authorization", &auth)],
         b"",
     );
@@ -358,19 +381,19 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
 
     let csv = app.request(
         "GET",
-        &format!("/reconcile/reports/app/{DAY}?format=csv"),
+        &format!("/reconcile/reports/app/{day}?format=csv"),
         &[("authorization", &auth)],
         b"",
     );
     assert_eq!(csv.status, 200);
     assert!(
-        csv.body.contains("missing_in_ours") && csv.body.contains("X9"),
+        csv.body.contains("missing_in_ours") && csv.body.contains(&k("X9")),
         "{}",
         csv.body
     );
     let st = app.request(
         "GET",
-        &format!("/reconcile/settlements/app/{DAY}"),
+        &format!("/reconcile/settlements/app/{day}"),
         &[("authorization", &auth)],
         b"",
     );
@@ -387,9 +410,9 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
         refund("15:00:00", "A1", "rf1", 500),
         refund("17:00:00", "Y7", "rf7", 330),
     ]);
-    upload(&app, "app", fixed.as_bytes(), 3);
+    upload_on(&app, "app", day, fixed.as_bytes(), 3);
     let r = app.post(
-        &format!("/jobs/reconcile/nightly?date={DAY}"),
+        &format!("/jobs/reconcile/nightly?date={day}"),
         &[("authorization", &job)],
         b"",
     );
@@ -403,7 +426,7 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
         .collect();
     let mut resolved = resolved;
     resolved.sort();
-    assert_eq!(resolved, vec!["A2", "X9"], "{}", r.body);
+    assert_eq!(resolved, vec![k("A2"), k("X9")], "{}", r.body);
 }
 
 /// A bad bill is refused by the chunk that completes its upload, naming line and column,
@@ -411,6 +434,8 @@ fn nightly_job_reports_exactly_the_seeded_differences() {
 #[test]
 fn a_bad_bill_is_a_422_naming_line_and_column() {
     let app = App::start();
+    let (day, _) = orderhub_e2e::unique::day();
+    let day = day.as_str();
     let auth = admin();
     let headers = [
         ("authorization", auth.as_str()),
@@ -420,12 +445,15 @@ fn a_bad_bill_is_a_422_naming_line_and_column() {
         app.post(
             "/reconcile/runs",
             &headers,
-            json!({"channel": "miniprogram", "date": DAY})
+            json!({"channel": "miniprogram", "date": day})
                 .to_string()
                 .as_bytes(),
         )
     };
-    let good = wechat_bill(&[pay("10:00:00", "B1", 100), pay("11:00:00", "B2", 200)]);
+    let good = wechat_bill(&[
+        pay_on(day, "10:00:00", "B1", 100),
+        pay_on(day, "11:00:00", "B2", 200),
+    ]);
     let bad = good.replace("`2.00,`0.00", "`2.0x,`0.00");
     let is_bad_amount_on_line_3 = |r: &Reply| {
         assert_eq!(r.status, 422, "{}", r.body);
@@ -435,7 +463,7 @@ fn a_bad_bill_is_a_422_naming_line_and_column() {
         assert_eq!(e["column"], "应结订单金额", "{}", r.body);
     };
 
-    let (id, done) = try_upload(&app, "miniprogram", bad.as_bytes(), 2);
+    let (id, done) = try_upload(&app, "miniprogram", day, bad.as_bytes(), 2);
     is_bad_amount_on_line_3(&done);
     // A retry of the completing chunk is refused the same way.
     let size = bad.len().div_ceil(2);
@@ -459,10 +487,10 @@ fn a_bad_bill_is_a_422_naming_line_and_column() {
     assert_eq!(r.json()["error"]["code"], "no_bill", "{}", r.body);
 
     // The good bill, then the malformed correction: the run keeps the good one.
-    upload(&app, "miniprogram", good.as_bytes(), 2);
+    upload_on(&app, "miniprogram", day, good.as_bytes(), 2);
     let first = run();
     assert_eq!(first.status, 200, "{}", first.body);
-    let (_, done) = try_upload(&app, "miniprogram", bad.as_bytes(), 3);
+    let (_, done) = try_upload(&app, "miniprogram", day, bad.as_bytes(), 3);
     is_bad_amount_on_line_3(&done);
     let r = run();
     assert_eq!(r.status, 200, "{}", r.body);
