@@ -24,16 +24,10 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// A per-run suffix so the suite can also run against a long-lived `ORDERHUB_URL`.
+/// A per-run suffix so the suite can also run, again and again, against one
+/// long-running `ORDERHUB_URL`.
 fn unique() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{}{}{}",
-        now(),
-        std::process::id() % 1000,
-        N.fetch_add(1, Ordering::SeqCst)
-    )
+    orderhub_e2e::unique::id()
 }
 
 fn secret(channel: &str) -> String {
@@ -94,21 +88,20 @@ fn get_order(app: &App, id: &str) -> Value {
     r.json()
 }
 
-/// No SKU maps are seeded, so `unknown_sku` is expected; anything else (money that does
-/// not add up, a bad address) means the fixture or the normalization is wrong.
+/// No test maps these channel SKU codes (tests that need mapped SKUs map codes of their
+/// own), so `unknown_sku` is expected; anything else (money that does not add up, a bad
+/// address) means the fixture or the normalization is wrong.
 fn assert_only_unknown_skus(order: &Value) {
     for e in order["exceptions"].as_array().unwrap() {
         assert_eq!(e["code"], "unknown_sku", "{}", order["exceptions"]);
     }
 }
 
+/// How often `GET /orders` lists `id`, over every page.
 fn listed_times(app: &App, id: &str) -> usize {
-    let listed = app.get("/orders?limit=1000").json();
-    listed["orders"]
-        .as_array()
-        .unwrap()
+    orderhub_e2e::unique::all_order_ids(app)
         .iter()
-        .filter(|o| o.as_str() == Some(id))
+        .filter(|o| o.as_str() == id)
         .count()
 }
 

@@ -1,7 +1,12 @@
 //! Issue 2's vertical slice through real wasm: a signed Meituan push → signature checked
 //! → normalized order stored → `GET /orders/{id}`; redelivery creates nothing new.
+//!
+//! Every test names its own orders, SKU codes, SKUs and business day
+//! (`orderhub_e2e::unique`), so the suite also runs, again and again, against one
+//! long-running app.
 
 use orderhub_e2e::meituan::{order_push_params, signed_form};
+use orderhub_e2e::unique::{self, meituan_push};
 use orderhub_e2e::*;
 
 const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
@@ -14,31 +19,50 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-fn seed_skus(app: &App) {
-    let skus = json!({
-        "MT-APPLE-1KG": {"sku": "SKU-APPLE-1KG", "zone": "ambient", "unit_weight_g": 1000, "unit_volume_cm3": 3000},
-        "MT-MILK-950": {"sku": "SKU-MILK-950", "zone": "chilled", "unit_weight_g": 1000, "unit_volume_cm3": 1100}
-    });
-    let bearer = format!("Bearer {ADMIN_TOKEN}");
-    let r = app.request(
-        "PUT",
-        "/admin/channels/meituan/skus",
+/// This test's Meituan codes and our SKUs for the fixture's apple and milk lines.
+struct Skus {
+    apple_code: String,
+    milk_code: String,
+    apple: String,
+    milk: String,
+}
+
+fn fresh_skus() -> Skus {
+    Skus {
+        apple_code: unique::named("MT-APPLE-1KG"),
+        milk_code: unique::named("MT-MILK-950"),
+        apple: unique::named("SKU-APPLE-1KG"),
+        milk: unique::named("SKU-MILK-950"),
+    }
+}
+
+/// Map the codes (one entry each: other tests' entries stay) and stock the SKUs.
+fn seed_skus(app: &App, s: &Skus) {
+    unique::map_skus(
+        app,
+        "meituan",
         &[
-            ("authorization", &bearer),
-            ("content-type", "application/json"),
+            (
+                &s.apple_code,
+                json!({"sku": s.apple, "zone": "ambient", "unit_weight_g": 1000, "unit_volume_cm3": 3000}),
+            ),
+            (
+                &s.milk_code,
+                json!({"sku": s.milk, "zone": "chilled", "unit_weight_g": 1000, "unit_volume_cm3": 1100}),
+            ),
         ],
-        skus.to_string().as_bytes(),
     );
-    assert_eq!(r.status, 200, "{}", r.body);
+    unique::stock_up(app, &[&s.apple, &s.milk], 1_000);
 }
 
 #[test]
 fn signed_meituan_push_becomes_a_retrievable_order_once() {
     let app = App::start();
-    seed_skus(&app);
-    app.stock_up(&["SKU-APPLE-1KG", "SKU-MILK-950"], 1_000);
-    let order_id = format!("2706{}", now());
-    let body = signed_form(&app.base, PATH, order_push_params(&order_id, now()));
+    let skus = fresh_skus();
+    seed_skus(&app, &skus);
+    let order_id = unique::id();
+    let push = || meituan_push(&order_id, now(), &skus.apple_code, &skus.milk_code);
+    let body = signed_form(&app.base, PATH, push());
 
     let r = app.post(PATH, &[FORM], body.as_bytes());
     assert_eq!(r.status, 200, "{}", r.body);
@@ -50,7 +74,7 @@ fn signed_meituan_push_becomes_a_retrievable_order_once() {
     assert_eq!(order["channel"], "meituan");
     assert_eq!(order["channel_order_id"], order_id.as_str());
     assert_eq!(order["lines"].as_array().unwrap().len(), 2);
-    assert_eq!(order["lines"][1]["sku"], "SKU-MILK-950");
+    assert_eq!(order["lines"][1]["sku"], skus.milk.as_str());
     assert_eq!(order["lines"][1]["zone"], "chilled");
     assert_eq!(order["money"]["paid"], "42.50");
     assert_eq!(
@@ -70,19 +94,16 @@ fn signed_meituan_push_becomes_a_retrievable_order_once() {
 
     // The platform retries: same push again (even re-signed later) → no second order.
     for _ in 0..3 {
-        let again = signed_form(&app.base, PATH, order_push_params(&order_id, now()));
+        let again = signed_form(&app.base, PATH, push());
         let r = app.post(PATH, &[FORM], again.as_bytes());
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body, r#"{"data":"ok"}"#);
     }
     let r = app.get(&format!("/orders/meituan-{order_id}"));
     assert_eq!(r.json()["history"].as_array().unwrap().len(), history_len);
-    let listed = app.get("/orders?limit=1000").json();
-    let matching = listed["orders"]
-        .as_array()
-        .unwrap()
+    let matching = unique::all_order_ids(&app)
         .iter()
-        .filter(|id| id.as_str() == Some(&format!("meituan-{order_id}")))
+        .filter(|id| **id == format!("meituan-{order_id}"))
         .count();
     assert_eq!(matching, 1);
 }
@@ -90,7 +111,7 @@ fn signed_meituan_push_becomes_a_retrievable_order_once() {
 #[test]
 fn a_wrong_signature_is_401_and_stores_nothing() {
     let app = App::start();
-    let order_id = format!("2707{}", now());
+    let order_id = unique::id();
     let body = signed_form(&app.base, PATH, order_push_params(&order_id, now()))
         .replace("total=42.50", "total=1.00");
     let r = app.post(PATH, &[FORM], body.as_bytes());
@@ -101,10 +122,24 @@ fn a_wrong_signature_is_401_and_stores_nothing() {
 
 #[test]
 fn unknown_skus_keep_the_order_and_flag_it() {
-    let app = App::spawn_host(&[]);
-    // No SKU map stored: both lines are unknown, the order is still kept.
-    let order_id = format!("2708{}", now());
-    let body = signed_form(&app.base, PATH, order_push_params(&order_id, now()));
+    let app = App::start();
+    // Codes no SKU map holds: both lines are unknown, the order is still kept. It is
+    // placed on a business day of its own, so that day's dashboard counts it alone.
+    let order_id = unique::id();
+    let (day, midnight) = unique::day();
+    let placed = midnight + 10 * 3600;
+    let mut params = meituan_push(
+        &order_id,
+        now(),
+        &unique::named("MT-NOWHERE"),
+        &unique::named("MT-NOWHERE"),
+    );
+    for (k, v) in params.iter_mut() {
+        if *k == "ctime" || *k == "utime" {
+            *v = placed.to_string();
+        }
+    }
+    let body = signed_form(&app.base, PATH, params);
     let r = app.post(PATH, &[FORM], body.as_bytes());
     assert_eq!(r.status, 200, "{}", r.body);
     let order = app.get(&format!("/orders/meituan-{order_id}")).json();
@@ -115,7 +150,8 @@ fn unknown_skus_keep_the_order_and_flag_it() {
         .filter_map(|e| e["code"].as_str())
         .collect();
     assert!(codes.contains(&"unknown_sku"), "{codes:?}");
-    let stats = app.get("/dashboard/api/stats").json();
+    let stats = app.get(&format!("/dashboard/api/stats?day={day}")).json();
+    assert_eq!(stats["day"], day.as_str(), "{stats}");
     let mt = stats["channels"]
         .as_array()
         .unwrap()
