@@ -16,7 +16,7 @@
 //! Same shape as every component: parse, call the core, apply its effects, answer.
 
 use orderhub_shell::{auth, finish, health};
-use spin_sdk::http::{Params, Request, Response, Router};
+use spin_sdk::http::{IncomingRequest, Params, Request, Response, Router};
 use spin_sdk::http_component;
 
 mod admin;
@@ -38,7 +38,11 @@ fn rider_auth(req: &Request) -> Result<(), orderhub_shell::ApiError> {
 }
 
 #[http_component]
-async fn handle(req: Request) -> Response {
+async fn handle(incoming: IncomingRequest) -> Response {
+    orderhub_shell::serve(incoming, orderhub_core::limits::INTERNAL_BODY_MAX, route).await
+}
+
+async fn route(req: Request) -> Response {
     let mut router = Router::new();
     router.get("/health", |_: Request, _: Params| health("dispatch"));
     router.post_async("/parcels", |req: Request, _: Params| async move {

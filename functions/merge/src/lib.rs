@@ -14,13 +14,17 @@ use orderhub_core::merge::{self, handoff, GroupDelivery, MergeError, ReleasedGro
 use orderhub_core::order::{book, Order, OrderId};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{auth, finish, health, json, ApiError};
-use spin_sdk::http::{Method, Params, Request, Response, Router};
+use spin_sdk::http::{IncomingRequest, Method, Params, Request, Response, Router};
 use spin_sdk::http_component;
 
 mod admin;
 
 #[http_component]
-async fn handle(req: Request) -> Response {
+async fn handle(incoming: IncomingRequest) -> Response {
+    orderhub_shell::serve(incoming, orderhub_core::limits::INTERNAL_BODY_MAX, route).await
+}
+
+async fn route(req: Request) -> Response {
     let mut router = Router::new();
     router.get("/health", |_: Request, _: Params| health("merge"));
     router.post_async("/offer", |req: Request, _: Params| async move {

@@ -1,16 +1,27 @@
-//! The end-to-end harness. Tests speak HTTP only, so the same suite runs against the
-//! project's host or against a real Spin:
+//! The end-to-end harness. Tests speak HTTP only, so the same suite runs against
+//! orderhub-host, against real Spin, or against an app that is already running:
 //!
-//! - default: start `target/release/orderhub-host` (built by `scripts/build`) on a free
-//!   loopback port with a fresh state directory, and stop it when the test ends;
-//! - `ORDERHUB_URL=http://127.0.0.1:3000`: use an app that is already running
-//!   (`spin up --runtime-config-file runtime-config.toml` with the dev variables).
+//! - `ORDERHUB_E2E_RUNTIME=host` (default): each test starts `target/release/orderhub-host`
+//!   (built by `scripts/build`) on a free loopback port with a fresh state directory;
+//! - `ORDERHUB_E2E_RUNTIME=spin`: each test starts real `spin up` the same way (the binary
+//!   from `ORDERHUB_SPIN`, else `spin` on PATH, else `../shared/tools/spin/v3.6.3/spin`);
+//! - `ORDERHUB_E2E_REDIS=redis://127.0.0.1:PORT`: every store label of a started app is on
+//!   that Redis server, in a database of its own (numbered by `INCR` on database 0, so
+//!   parallel test processes never share one); unset, every label is a SQLite file in the
+//!   app's state directory;
+//! - `ORDERHUB_URL=http://127.0.0.1:3000`: [`App::start`] uses that running app instead
+//!   (tests keep their data apart by unique ids, so one long-running app serves the whole
+//!   suite, again and again).
+//!
+//! Started apps run no scheduler (as `spin up`, which fires nothing): tests call the job
+//! routes themselves when they need time to pass. State directories live under the
+//! system temp dir, never in the checkout's `.spin/`.
 
 pub mod meituan;
 pub mod unique;
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -23,10 +34,22 @@ pub const JOB_TOKEN: &str = "dev-job-token";
 pub const ADMIN_TOKEN: &str = "dev-admin-token";
 pub const MEITUAN_SECRET: &str = "dev-meituan-secret";
 
+/// Every key-value label `spin.toml` uses.
+pub const STORE_LABELS: [&str; 7] = [
+    "ingest",
+    "catalog",
+    "orders",
+    "merge",
+    "stock",
+    "dispatch",
+    "reconcile",
+];
+
 pub struct App {
     pub base: String,
     child: Option<Child>,
     state_dir: Option<PathBuf>,
+    _redis: Option<std::sync::Arc<RedisServer>>,
 }
 
 pub struct Reply {
@@ -54,114 +77,219 @@ pub fn repo_root() -> PathBuf {
         .expect("repo root")
 }
 
+/// Which runtime serves the apps this test process starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    Host,
+    Spin(PathBuf),
+}
+
+impl Runtime {
+    /// From `ORDERHUB_E2E_RUNTIME` (`host`, the default, or `spin`).
+    pub fn from_env() -> Runtime {
+        match std::env::var("ORDERHUB_E2E_RUNTIME").as_deref() {
+            Ok("spin") => Runtime::Spin(
+                spin_binary().expect(
+                    "ORDERHUB_E2E_RUNTIME=spin but no Spin binary: set ORDERHUB_SPIN, put spin on PATH, or keep ../shared/tools/spin beside the repo",
+                ),
+            ),
+            Ok("host") | Ok("") | Err(_) => Runtime::Host,
+            Ok(other) => panic!("ORDERHUB_E2E_RUNTIME={other}: expected `host` or `spin`"),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Runtime::Host => "orderhub-host",
+            Runtime::Spin(_) => "spin",
+        }
+    }
+}
+
+/// The Spin CLI to test with: `ORDERHUB_SPIN`, else `spin` on PATH, else the team's copy
+/// of v3.6.3 beside the repo.
+pub fn spin_binary() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("ORDERHUB_SPIN") {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join("spin");
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    let beside = repo_root().join("../shared/tools/spin/v3.6.3/spin");
+    beside.is_file().then_some(beside)
+}
+
+/// Where a started app keeps its stores.
+enum Stores {
+    /// One SQLite file per label in the app's state directory.
+    Sqlite,
+    /// Every label on this Redis database (`redis://host:port/db`).
+    Redis(String),
+}
+
+impl Stores {
+    fn runtime_config(&self, state: &Path) -> String {
+        let mut rc = String::new();
+        for label in STORE_LABELS {
+            match self {
+                Stores::Sqlite => rc.push_str(&format!(
+                    "[key_value_store.{label}]\ntype = \"spin\"\npath = \"{}\"\n\n",
+                    state.join(format!("{label}.db")).display()
+                )),
+                Stores::Redis(url) => rc.push_str(&format!(
+                    "[key_value_store.{label}]\ntype = \"redis\"\nurl = \"{url}\"\n\n"
+                )),
+            }
+        }
+        rc
+    }
+}
+
 impl App {
-    /// The app under test: `ORDERHUB_URL` if set, else a fresh host of our own.
+    /// The app under test: `ORDERHUB_URL` if set, else a fresh app of our own.
     pub fn start() -> App {
         if let Ok(url) = std::env::var("ORDERHUB_URL") {
             return App {
                 base: url.trim_end_matches('/').to_string(),
                 child: None,
                 state_dir: None,
+                _redis: None,
             };
         }
-        Self::spawn_host(&[])
+        Self::start_own(&[])
     }
 
-    /// Always a host of our own (for tests that need a clean store or host flags).
-    pub fn spawn_host(extra_args: &[&str]) -> App {
-        // Same labels as runtime-config.toml, but every file in this test's own directory.
-        let mut rc = String::new();
-        for label in [
-            "ingest",
-            "orders",
-            "merge",
-            "stock",
-            "dispatch",
-            "reconcile",
-            "catalog",
-        ] {
-            rc.push_str(&format!(
-                "[key_value_store.{label}]\ntype = \"spin\"\npath = \"{label}.db\"\n\n"
-            ));
-        }
-        Self::spawn_host_with_config(&rc, extra_args)
+    /// Always an app of our own (runtime and stores as the environment says), with
+    /// these extra application variables (`("bill_source_url", "http://…")`).
+    pub fn start_own(variables: &[(&str, &str)]) -> App {
+        let (stores, redis) = match std::env::var("ORDERHUB_E2E_REDIS") {
+            Ok(url) if !url.is_empty() => (Stores::Redis(fresh_redis_db(&url)), None),
+            _ => (Stores::Sqlite, None),
+        };
+        Self::launch_new(&Runtime::from_env(), stores, redis, variables)
     }
 
-    /// A host of our own with this runtime config (e.g. a Redis store), in a fresh
-    /// state dir.
-    pub fn spawn_host_with_config(runtime_config: &str, extra_args: &[&str]) -> App {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let state = std::env::temp_dir().join(format!(
-            "orderhub-e2e-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&state);
-        std::fs::create_dir_all(&state).expect("state dir");
+    /// Two apps of our own sharing every store on one Redis database: how orderhub scales
+    /// out (SpinKube replicas over Redis). Uses `ORDERHUB_E2E_REDIS` when set, else a
+    /// `redis-server` of the test's own.
+    pub fn start_pair_on_redis() -> (App, App) {
+        let (url, server) = match std::env::var("ORDERHUB_E2E_REDIS") {
+            Ok(url) if !url.is_empty() => (fresh_redis_db(&url), None),
+            _ => {
+                let server = std::sync::Arc::new(RedisServer::start());
+                (server.url(), Some(server))
+            }
+        };
+        let runtime = Runtime::from_env();
+        let first = Self::launch_new(&runtime, Stores::Redis(url.clone()), server.clone(), &[]);
+        let second = Self::launch_new(&runtime, Stores::Redis(url), server, &[]);
+        (first, second)
+    }
+
+    /// An app of our own with this runtime config (for host-specific benchmarks).
+    pub fn start_with_runtime_config(runtime_config: &str) -> App {
+        let state = fresh_state_dir();
         std::fs::write(state.join("runtime-config.toml"), runtime_config).expect("runtime config");
-        Self::launch(state, true, extra_args)
+        Self::launch(&Runtime::from_env(), state, None, &[])
     }
 
-    /// A second host process on this host's state dir and runtime config: both share
-    /// the same stores (for multi-host concurrency tests). It leaves the dir to `self`.
-    pub fn spawn_sibling(&self, extra_args: &[&str]) -> App {
-        let state = self
-            .state_dir
-            .clone()
-            .expect("sibling of a host we started");
-        Self::launch(state, false, extra_args)
+    fn launch_new(
+        runtime: &Runtime,
+        stores: Stores,
+        redis: Option<std::sync::Arc<RedisServer>>,
+        variables: &[(&str, &str)],
+    ) -> App {
+        let state = fresh_state_dir();
+        std::fs::write(
+            state.join("runtime-config.toml"),
+            stores.runtime_config(&state),
+        )
+        .expect("runtime config");
+        Self::launch(runtime, state, redis, variables)
     }
 
-    fn launch(state: PathBuf, owns_state: bool, extra_args: &[&str]) -> App {
+    fn launch(
+        runtime: &Runtime,
+        state: PathBuf,
+        redis: Option<std::sync::Arc<RedisServer>>,
+        variables: &[(&str, &str)],
+    ) -> App {
         let root = repo_root();
-        let host = root.join("target/release/orderhub-host");
-        assert!(
-            host.exists(),
-            "{} is missing: run scripts/build first",
-            host.display()
-        );
         let rc_path = state.join("runtime-config.toml");
         let port = free_port();
-        let mut cmd = Command::new(host);
+        let listen = format!("127.0.0.1:{port}");
+        let mut cmd = match runtime {
+            Runtime::Host => {
+                let host = root.join("target/release/orderhub-host");
+                assert!(
+                    host.exists(),
+                    "{} is missing: run scripts/build first",
+                    host.display()
+                );
+                let mut cmd = Command::new(host);
+                cmd.args([
+                    "up",
+                    "--from",
+                    "spin.toml",
+                    "--listen",
+                    &listen,
+                    "--no-schedules",
+                ]);
+                cmd
+            }
+            Runtime::Spin(spin) => {
+                let mut cmd = Command::new(spin);
+                cmd.args(["up", "--from", "spin.toml", "--listen", &listen]);
+                cmd
+            }
+        };
         cmd.current_dir(&root)
-            .args([
-                "up",
-                "--from",
-                "spin.toml",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
             .arg("--runtime-config-file")
             .arg(&rc_path)
             .arg("--state-dir")
             .arg(&state)
-            .args(extra_args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         for (k, v) in dev_variables() {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("start orderhub-host");
-        let stdout = child.stdout.take().expect("stdout");
-        // Wait for the `Serving http://…` line, then keep draining stdout in the background.
+        for (k, v) in variables {
+            cmd.env(format!("SPIN_VARIABLE_{}", k.to_uppercase()), v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", runtime.name()));
+        // Wait for the `Serving http://…` line (Spin prints it on stderr, the host on
+        // stdout), then keep draining both; stderr is passed on for the test's log.
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if !sent && line.contains("Serving http://") {
-                    let _ = tx.send(());
-                    sent = true;
-                }
-            }
-        });
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        watch_output(stdout, tx.clone(), false);
+        watch_output(stderr, tx, true);
         let app = App {
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://{listen}"),
             child: Some(child),
-            state_dir: owns_state.then_some(state),
+            state_dir: Some(state),
+            _redis: redis,
         };
-        rx.recv_timeout(Duration::from_secs(60))
-            .expect("orderhub-host did not print `Serving http://` in 60 s");
+        rx.recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{} did not print `Serving http://` in 120 s",
+                    runtime.name()
+                )
+            });
         app
+    }
+
+    /// The process id of an app this test started (`None` for `ORDERHUB_URL`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -318,6 +446,141 @@ pub fn dev_variables() -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (format!("SPIN_VARIABLE_{}", k.to_uppercase()), v.to_string()))
     .collect()
+}
+
+/// Read a child's output line by line on a thread of its own, signal `ready` at the
+/// first `Serving http://` line, and pass the lines on to our stderr when `echo`.
+fn watch_output(out: impl Read + Send + 'static, ready: std::sync::mpsc::Sender<()>, echo: bool) {
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if !sent && line.contains("Serving http://") {
+                let _ = ready.send(());
+                sent = true;
+            }
+            if echo {
+                eprintln!("{line}");
+            }
+        }
+    });
+}
+
+/// A fresh state directory under the system temp dir (never the checkout's `.spin/`).
+fn fresh_state_dir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let state = std::env::temp_dir().join(format!(
+        "orderhub-e2e-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&state);
+    std::fs::create_dir_all(&state).expect("state dir");
+    state
+}
+
+/// `redis://host:port/<db>` with a database number no other app of any test process has
+/// had on this server: `INCR` on a counter in database 0 hands them out. The server
+/// must allow that many databases (`scripts/test` starts it with `--databases 4096`).
+fn fresh_redis_db(server_url: &str) -> String {
+    let base = server_url.trim_end_matches('/');
+    let addr = base.trim_start_matches("redis://");
+    let n = redis_incr(addr, "orderhub-e2e:next-db")
+        .unwrap_or_else(|e| panic!("allocate a Redis database on {server_url}: {e}"));
+    let databases = redis_databases(addr).unwrap_or(16);
+    assert!(
+        n < databases,
+        "Redis at {server_url} has {databases} databases, the suite needs more (start it with --databases 4096)"
+    );
+    format!("{base}/{n}")
+}
+
+/// One RESP command on database 0, its reply line.
+fn redis_command(addr: &str, args: &[&str]) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut cmd = format!("*{}\r\n", args.len());
+    for a in args {
+        cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    stream.write_all(cmd.as_bytes())?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    if line.starts_with('*') {
+        // An array reply (CONFIG GET): the last bulk string is the value.
+        let mut last = String::new();
+        for _ in 0..4 {
+            last.clear();
+            reader.read_line(&mut last)?;
+        }
+        return Ok(last.trim().to_string());
+    }
+    Ok(line.trim().to_string())
+}
+
+fn redis_incr(addr: &str, key: &str) -> Result<u64, String> {
+    let reply = redis_command(addr, &["INCR", key]).map_err(|e| e.to_string())?;
+    reply
+        .strip_prefix(':')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("unexpected reply {reply:?}"))
+}
+
+fn redis_databases(addr: &str) -> Option<u64> {
+    redis_command(addr, &["CONFIG", "GET", "databases"])
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// A `redis-server` of our own on a free port, stopped when the last app using it goes.
+pub struct RedisServer {
+    child: std::sync::Mutex<Child>,
+    port: u16,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start redis-server (scripts/setup installs it)");
+        let server = RedisServer {
+            child: std::sync::Mutex::new(child),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen in 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 fn free_port() -> u16 {

@@ -498,11 +498,15 @@ fn a_bad_bill_is_a_422_naming_line_and_column() {
     assert_eq!(r.json()["statement_id"], first.json()["statement_id"]);
 }
 
-/// Serve `body` for `GET /{path}` on 127.0.0.1 (any other path: 404) for `requests`
+/// Serve `body` for `GET /{path}` on `listener` (any other path: 404) for `requests`
 /// requests; returns the base URL.
-fn fixture_server(path: &'static str, body: Vec<u8>, requests: usize) -> String {
+fn fixture_server(
+    listener: std::net::TcpListener,
+    path: String,
+    body: Vec<u8>,
+    requests: usize,
+) -> String {
     use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for stream in listener.incoming().take(requests) {
@@ -529,25 +533,43 @@ fn fixture_server(path: &'static str, body: Vec<u8>, requests: usize) -> String 
 
 #[test]
 fn a_bill_fetched_from_the_configured_platform_url_is_reconciled() {
-    let bill = wechat_bill(&[pay("10:00:00", "F1", 1234)]);
-    let base = fixture_server("/app/2026-11-20", bill.into_bytes(), 2);
-    // The host reads SPIN_VARIABLE_* from its environment, which it inherits.
-    std::env::set_var("SPIN_VARIABLE_BILL_SOURCE_URL", &base);
-    let app = App::spawn_host(&[]);
-    push_app(&app, &app_order("F1", &format!("{DAY}T10:00:00"), "12.34"));
+    // A business day and an order of this run's own, so a long-running app's other
+    // orders and bills never enter this day's reconciliation.
+    let (day, _) = orderhub_e2e::unique::day();
+    let (empty_day, _) = orderhub_e2e::unique::day();
+    let order = orderhub_e2e::unique::named("F1");
+    let bill = wechat_bill(&[pay_on(&day, "10:00:00", &order, 1234)]);
+    // The app reads `bill_source_url` once, at start. An app of our own is told where
+    // our fixture server listens; a shared app (`ORDERHUB_URL`) was started with
+    // `http://127.0.0.1:$ORDERHUB_E2E_BILL_PORT`, so the server listens there.
+    let shared_port = std::env::var("ORDERHUB_URL")
+        .ok()
+        .and(std::env::var("ORDERHUB_E2E_BILL_PORT").ok());
+    let listener = match &shared_port {
+        Some(port) => std::net::TcpListener::bind(format!("127.0.0.1:{port}")),
+        None => std::net::TcpListener::bind("127.0.0.1:0"),
+    }
+    .expect("bill fixture port");
+    let base = fixture_server(listener, format!("/app/{day}"), bill.into_bytes(), 2);
+    let app = if shared_port.is_some() {
+        App::start()
+    } else {
+        App::start_own(&[("bill_source_url", &base)])
+    };
+    push_app(&app, &app_order(&order, &format!("{day}T10:00:00"), "12.34"));
     let auth = admin();
     let headers = [
         ("authorization", auth.as_str()),
         ("content-type", "application/json"),
     ];
-    let spec = json!({"channel": "app", "business_date": DAY, "statement": {"kind": "wechat_pay"}, "total_chunks": 1});
+    let spec = json!({"channel": "app", "business_date": day, "statement": {"kind": "wechat_pay"}, "total_chunks": 1});
     let r = app.post("/reconcile/fetches", &headers, spec.to_string().as_bytes());
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json()["complete"], true, "{}", r.body);
     let r = app.post(
         "/reconcile/runs",
         &headers,
-        json!({"channel": "app", "date": DAY})
+        json!({"channel": "app", "date": day})
             .to_string()
             .as_bytes(),
     );
@@ -555,7 +577,7 @@ fn a_bill_fetched_from_the_configured_platform_url_is_reconciled() {
     assert_eq!(r.json()["differences"], 0, "{}", r.body);
     assert_eq!(r.json()["summary"]["matched"], 1, "{}", r.body);
     // A day the platform has no bill for.
-    let spec = json!({"channel": "app", "business_date": "2026-11-21", "statement": {"kind": "wechat_pay"}, "total_chunks": 1});
+    let spec = json!({"channel": "app", "business_date": empty_day, "statement": {"kind": "wechat_pay"}, "total_chunks": 1});
     let r = app.post("/reconcile/fetches", &headers, spec.to_string().as_bytes());
     assert_eq!(r.status, 502, "{}", r.body);
 }
@@ -570,7 +592,7 @@ fn bench_upload_and_reconcile() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let app = std::sync::Arc::new(App::spawn_host(&[]));
+    let app = std::sync::Arc::new(App::start_own(&[]));
     let auth = admin();
     let cfg = json!({"id": "app", "rate_limit": {"limit": 1_000_000, "window_seconds": 1}});
     let r = app.request(
@@ -778,22 +800,6 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The orderhub-host process this test started (a child of ours).
-fn host_pid() -> Option<u32> {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let status = std::fs::read_to_string(e.path().join("status")).ok()?;
-        let field = |k: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(k))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-        };
-        (field("PPid:")? == me && field("Name:")?.starts_with("orderhub-host")).then_some(pid)
-    })
-}
-
 /// Issue 5's figure through the host at full size: N orders (default 10^6,
 /// `RECONCILE_SEED_N`) seeded straight into the host's SQLite `orders` store (cached
 /// under `target/reconcile-bench/`), then a WeChat Pay bill of N lines uploaded in
@@ -829,8 +835,8 @@ fn bench_seeded_reconcile() {
         "[key_value_store.orders]\ntype = \"spin\"\npath = \"{}\"\n",
         orders_db.display()
     ));
-    let app = App::spawn_host_with_config(&rc, &[]);
-    let pid = host_pid().expect("host pid");
+    let app = App::start_with_runtime_config(&rc);
+    let pid = app.pid().expect("app pid");
     let rss_at_start = peak_rss_kib(pid).unwrap_or(0);
     // A run over 10^6 lines outlasts the harness's 60 s request timeout.
     let agent = ureq::AgentBuilder::new()

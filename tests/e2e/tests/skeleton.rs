@@ -53,14 +53,42 @@ fn scheduled_job_routes_require_the_job_token() {
     assert_eq!(r.json()["error"]["code"], "bad_token");
 }
 
+/// Spin has no request-body limit, so every component reads its body with a ceiling
+/// of its own (`orderhub_core::limits`): over it, 413 with the JSON error, whether the
+/// length was declared or the body was streamed (chunked), and the app keeps serving.
 #[test]
 fn oversized_bodies_are_refused_with_413() {
-    let app = App::spawn_host(&["--max-body-bytes", "1024"]);
-    let body = vec![b'x'; 4096];
+    let app = App::start();
+    let over = vec![b'x'; (4 << 20) + 1];
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let r = app.post("/webhooks/meituan/order", &[form], &over);
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "body_too_large", "{}", r.body);
+
+    // Streamed without a length: cut off at the ceiling, same answer.
+    let chunked = ureq::post(&app.url("/admin/stock/catalog"))
+        .set(
+            "authorization",
+            &format!("Bearer {}", orderhub_e2e::ADMIN_TOKEN),
+        )
+        .send(std::io::Cursor::new(vec![b' '; (8 << 20) + 1]));
+    let reply = match chunked {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("chunked body: {e}"),
+    };
+    assert_eq!(reply.status(), 413);
+    let body: serde_json::Value = serde_json::from_str(&reply.into_string().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "body_too_large");
+
+    // A body within the channel's own limit but over the webhook ceiling's share for
+    // Meituan (256 KiB) gets the channel's answer.
     let r = app.post(
         "/webhooks/meituan/order",
-        &[("content-type", "application/x-www-form-urlencoded")],
-        &body,
+        &[form],
+        &vec![b'x'; (256 << 10) + 1],
     );
     assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "body_too_large", "{}", r.body);
+
+    assert_eq!(app.get("/health").status, 200);
 }
