@@ -140,6 +140,94 @@ pub fn key_part(name: &str) -> String {
     out
 }
 
+/// Why [`update_json`] gave up.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum UpdateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Other writers kept the value busy for as long as the caller would wait.
+    #[error("`{0}` is being changed by another writer: try again")]
+    Busy(String),
+    #[error("stored value at `{0}` is not valid JSON: {1}")]
+    Corrupt(String, String),
+}
+
+/// Pauses without progress after which a waiting writer takes over a version whose
+/// claimer never wrote it (it died between its claim and its write): with the shells'
+/// 25 ms pause, ten seconds.
+pub const TAKEOVER_PAUSES: u32 = 400;
+
+/// Change one JSON value that several writers may change at once, each change applied
+/// to the value as the change before it left it: no update is lost, without CAS.
+///
+/// `{key}/version` holds how many changes the value has seen. A writer reads value and
+/// version `v`, computes `change(value)`, and may write only if it is the first to
+/// claim `v` (`increment({key}/claim/{v}, 1) == 1`); it then writes the value and
+/// `v + 1`. A writer that lost the claim calls `pause` (the shell sleeps; `false` gives
+/// up with [`UpdateError::Busy`]) and starts over from what the winner wrote. Should the
+/// winner die between its claim and its write, the version never moves: after
+/// [`TAKEOVER_PAUSES`] pauses without progress a waiter claims `{key}/claim/{v}/1` (then
+/// `/2`, …) instead. (A winner that is merely slower than that and still writes loses
+/// the change of the one that took over: the price of having no CAS.)
+///
+/// Readers just `get` the value: one key, as cheap as before. `change` may refuse
+/// (`Err`): nothing is written and the refusal is returned.
+pub fn update_json<S, T, E>(
+    store: &S,
+    key: &str,
+    mut change: impl FnMut(Option<T>) -> Result<T, E>,
+    pause: &mut dyn FnMut() -> bool,
+) -> Result<Result<T, E>, UpdateError>
+where
+    S: KeyValue + ?Sized,
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let version_key = format!("{key}/version");
+    let corrupt =
+        |k: &str, e: serde_json::Error| UpdateError::Corrupt(k.to_string(), e.to_string());
+    let mut seen: Option<i64> = None;
+    let mut stalled: u32 = 0;
+    loop {
+        // The version first: the writer writes the value before the version, so the
+        // value read after it is at least that new, and a claim on a version older
+        // than the value read is always taken already.
+        let values = store.get_many(&[version_key.clone(), key.to_string()])?;
+        let version: i64 = match &values[0] {
+            Some(b) => serde_json::from_slice(b).map_err(|e| corrupt(&version_key, e))?,
+            None => 0,
+        };
+        if seen != Some(version) {
+            seen = Some(version);
+            stalled = 0;
+        }
+        let current: Option<T> = match &values[1] {
+            Some(b) => Some(serde_json::from_slice(b).map_err(|e| corrupt(key, e))?),
+            None => None,
+        };
+        let next = match change(current) {
+            Ok(next) => next,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let takeover = stalled / TAKEOVER_PAUSES;
+        let claim = if takeover == 0 {
+            format!("{key}/claim/{version}")
+        } else {
+            format!("{key}/claim/{version}/{takeover}")
+        };
+        if store.increment(&claim, 1)? == 1 {
+            let bytes =
+                serde_json::to_vec(&next).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let v = (version + 1).to_string().into_bytes();
+            store.set_many(&[(key.to_string(), bytes), (version_key, v)])?;
+            return Ok(Ok(next));
+        }
+        if !pause() {
+            return Err(UpdateError::Busy(key.to_string()));
+        }
+        stalled = stalled.saturating_add(1);
+    }
+}
+
 impl<T: KeyValue + ?Sized> KeyValue for &T {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         (**self).get(key)
@@ -260,6 +348,67 @@ mod tests {
         // Families are separate lists.
         index_once(&s, "g", "a").unwrap();
         assert_eq!(indexed(&s, "g").unwrap(), vec!["a"]);
+    }
+
+    fn add(store: &MemoryStore, n: u32, pause: &mut dyn FnMut() -> bool) -> Vec<u32> {
+        update_json(
+            store,
+            "list",
+            |cur: Option<Vec<u32>>| Ok::<_, ()>([cur.unwrap_or_default(), vec![n]].concat()),
+            pause,
+        )
+        .unwrap()
+        .unwrap()
+    }
+
+    #[test]
+    fn serialized_updates_lose_nothing_even_at_once() {
+        let s = std::sync::Arc::new(MemoryStore::new());
+        let threads: Vec<_> = (0..16)
+            .map(|n| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    add(&s, n, &mut || {
+                        std::thread::yield_now();
+                        true
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let mut all: Vec<u32> = s.get_json("list").unwrap().unwrap();
+        all.sort();
+        assert_eq!(all, (0..16).collect::<Vec<_>>());
+        assert_eq!(s.get("list/version").unwrap(), Some(b"16".to_vec()));
+    }
+
+    #[test]
+    fn a_refused_change_writes_nothing_and_a_dead_claimer_is_taken_over() {
+        let s = MemoryStore::new();
+        add(&s, 1, &mut || true);
+        let refused = update_json(&s, "list", |_: Option<Vec<u32>>| Err("no"), &mut || true);
+        assert_eq!(refused, Ok(Err("no")));
+        // Someone claimed version 1 and died before writing it.
+        s.increment("list/claim/1", 1).unwrap();
+        let mut pauses = 0;
+        let got = add(&s, 2, &mut || {
+            pauses += 1;
+            true
+        });
+        assert_eq!(got, vec![1, 2]);
+        assert_eq!(pauses, TAKEOVER_PAUSES);
+        // A caller that will not wait gives up with Busy, nothing written.
+        s.increment("list/claim/2", 1).unwrap();
+        let busy = update_json(
+            &s,
+            "list",
+            |cur: Option<Vec<u32>>| Ok::<_, ()>(cur.unwrap_or_default()),
+            &mut || false,
+        );
+        assert_eq!(busy, Err(UpdateError::Busy("list".into())));
+        assert_eq!(s.get_json::<Vec<u32>>("list").unwrap(), Some(vec![1, 2]));
     }
 
     #[test]
