@@ -95,7 +95,7 @@ fn setup_with<S: KeyValue>(store: &S, skus: usize, units: i64) {
             .map(|c| (ChannelId::new(*c), ChannelPolicy::default()))
             .collect(),
     };
-    ledger.put_catalog(&catalog).expect("catalog");
+    ledger.put_catalog(&catalog, &mut || true).expect("catalog");
     for i in 0..skus {
         ledger.define_sku(&SkuStock::new(sku_name(i))).expect("sku");
         let stock = AdjustRequest {

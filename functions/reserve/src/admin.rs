@@ -43,6 +43,18 @@ fn open() -> Result<Bucket, ApiError> {
     Ok(Bucket::open("stock")?)
 }
 
+/// How a catalog change waits while another one is being written: 25 ms at a time, at
+/// most 30 s (then 409 `in_flight`: retry).
+fn patience() -> impl FnMut() -> bool {
+    let start = std::time::SystemTime::now();
+    move || {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        start
+            .elapsed()
+            .is_ok_and(|e| e < std::time::Duration::from_secs(30))
+    }
+}
+
 pub fn get_catalog(_: &Request, _: &Params) -> Result<Response, ApiError> {
     let store = open()?;
     let catalog = ReservationLedger::new(&store)
@@ -55,7 +67,7 @@ pub fn put_catalog(req: &Request, _: &Params) -> Result<Response, ApiError> {
     let catalog: StockCatalog = body(req, "catalog")?;
     let store = open()?;
     ReservationLedger::new(&store)
-        .put_catalog(&catalog)
+        .put_catalog(&catalog, &mut patience())
         .map_err(stock_error)?;
     Ok(json(200, &catalog))
 }
@@ -76,7 +88,7 @@ pub fn put_warehouse(req: &Request, params: &Params) -> Result<Response, ApiErro
         .map_err(|e| ApiError::bad_request("unreadable_warehouse", e.to_string()))?;
     let store = open()?;
     ReservationLedger::new(&store)
-        .put_warehouse(&warehouse)
+        .put_warehouse(&warehouse, &mut patience())
         .map_err(stock_error)?;
     Ok(json(200, &warehouse))
 }
@@ -87,7 +99,7 @@ pub fn put_channel_policy(req: &Request, params: &Params) -> Result<Response, Ap
     let policy: ChannelPolicy = body(req, "channel_policy")?;
     let store = open()?;
     ReservationLedger::new(&store)
-        .put_channel_policy(&channel, &policy)
+        .put_channel_policy(&channel, &policy, &mut patience())
         .map_err(stock_error)?;
     Ok(json(
         200,
@@ -198,7 +210,7 @@ pub fn reservation(_: &Request, params: &Params) -> Result<Response, ApiError> {
 }
 
 /// `GET /admin/stock/audit?from=1&limit=100[&sku=S]`: the audit log, oldest first;
-/// with `sku`, that SKU's trail (`from` counts its own events).
+/// with `sku`, only the entries of that range that changed it.
 pub fn audit(req: &Request, _: &Params) -> Result<Response, ApiError> {
     let from = query_number(req, "from", 1)?;
     let limit = page_size(req)?;

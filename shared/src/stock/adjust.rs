@@ -46,6 +46,10 @@ pub struct AdjustOutcome {
     pub held_back: i64,
     pub level: StockLevel,
     pub replayed: bool,
+    /// The audit journal entry of this change (`GET /admin/stock/audit?from=`); `None`
+    /// when it moved nothing.
+    #[serde(default)]
+    pub seq: Option<i64>,
 }
 
 impl<S: KeyValue> ReservationLedger<'_, S> {
@@ -161,6 +165,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             held_back,
             level,
             replayed: false,
+            seq: event.as_ref().map(|e| e.seq),
         };
         let mut writes = Vec::new();
         if let Some(key) = result_key {

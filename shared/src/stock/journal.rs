@@ -119,18 +119,11 @@ pub(super) fn record<S: KeyValue + ?Sized>(
     }
     // The slot number doubles as the version: taken after the change, before the reads.
     let seq = store.increment(keys::LOG_LEN, 1)?;
-    let mut skus: Vec<&SkuId> = changes.iter().map(|c| &c.sku).collect();
-    skus.sort();
-    skus.dedup();
-    // Each SKU's own trail points at the event (read by `audit_log_of`).
-    let mut trail = Vec::with_capacity(skus.len());
-    for sku in &skus {
-        let i = store.increment(&keys::sku_log_len(sku), 1)?;
-        trail.push((keys::sku_log_slot(sku, i), seq.to_string().into_bytes()));
-    }
-    store.set_many(&trail)?;
     let mut sellable = Vec::new();
     if !catalog.channels.is_empty() {
+        let mut skus: Vec<&SkuId> = changes.iter().map(|c| &c.sku).collect();
+        skus.sort();
+        skus.dedup();
         for sku in skus {
             let Some(item) = items.get(sku) else { continue };
             let channels = sellable_now(store, catalog, item)?;
@@ -183,35 +176,17 @@ pub fn audit_log<S: KeyValue>(
     Ok(events)
 }
 
-/// One SKU's audit trail: its `from`-th event on (1-based), at most `limit`, oldest
-/// first. An event whose writer is still between its slot and its write is skipped.
+/// The journal entries from `from_seq`, at most `limit` slots, that changed `sku`
+/// ([`audit_log`] filtered: the page is the same journal range, so a caller pages by
+/// `seq` as without a filter).
 pub fn audit_log_of<S: KeyValue>(
     store: &S,
     sku: &SkuId,
-    from: i64,
+    from_seq: i64,
     limit: usize,
 ) -> StockResult<Vec<StockEvent>> {
-    let len = read(store, &keys::sku_log_len(sku))?;
-    let from = from.max(1);
-    let to = len.min(from.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX)) - 1);
-    if to < from {
-        return Ok(Vec::new());
-    }
-    let slots: Vec<String> = (from..=to).map(|i| keys::sku_log_slot(sku, i)).collect();
-    let seqs: Vec<i64> = store
-        .get_many(&slots)?
-        .into_iter()
-        .flatten()
-        .filter_map(|b| String::from_utf8(b).ok()?.parse().ok())
-        .collect();
-    let entries: Vec<String> = seqs.iter().map(|s| keys::log_entry(*s)).collect();
-    let mut events: Vec<StockEvent> = store
-        .get_many(&entries)?
-        .into_iter()
-        .flatten()
-        .filter_map(|b| serde_json::from_slice(&b).ok())
-        .collect();
-    events.sort_by_key(|e| e.seq);
+    let mut events = audit_log(store, from_seq, limit)?;
+    events.retain(|e| e.changes.iter().any(|c| &c.sku == sku));
     Ok(events)
 }
 

@@ -4,8 +4,7 @@
 //! | key | kind | what |
 //! |---|---|---|
 //! | `stock:catalog` | v | [`StockCatalog`](super::StockCatalog) (admin) |
-//! | `stock:cat:{entry}` | v | a warehouse (`wh:{id}`) or channel policy (`ch:{channel}`) set on its own, laid over `stock:catalog` (`null` once the catalog is replaced) |
-//! | `stock:cat/seq`, `stock:cat/idx/{n}`, `stock:cat/claim/{entry}` | c / v / c | the list of those entries ([`crate::store::index_once`]) |
+//! | `stock:catalog/version`, `stock:catalog/claim/{v}` | v / c | changes of the catalog, one writer per version ([`crate::store::update_json`]) |
 //! | `stock:sku:{sku}` | v | [`SkuStock`](super::SkuStock) (admin) |
 //! | `stock:oh:{sku}@{wh}` / `stock:rs:…` / `stock:sh:…` | c | on hand / reserved / shipped |
 //! | `stock:res:{order}` | v | the [`Reservation`](super::Reservation) of the last attempt |
@@ -18,7 +17,6 @@
 //! | `stock:exp:{minute}:n` / `:{slot}` | c / v | expiry bucket size / order id in a slot |
 //! | `stock:exp:cursor` | v | first expiry bucket not yet fully swept |
 //! | `stock:log:n` / `stock:log:{seq}` | c / v | journal (audit + outbox) length / one event; `seq` is also the sellable version |
-//! | `stock:log:sku:{sku}:n` / `…:{i}` | c / v | one SKU's audit trail: length / the `seq` of its i-th event |
 //! | `stock:outbox:{channel}:cursor` / `:pushed:{sku}` | v | a channel drainer's position / last pushed version |
 
 use crate::order::{ChannelId, OrderId, SkuId};
@@ -26,20 +24,9 @@ use crate::order::{ChannelId, OrderId, SkuId};
 use super::model::WarehouseId;
 
 pub const CATALOG: &str = "stock:catalog";
-/// Index family of the catalog entries set one at a time.
-pub const CATALOG_ENTRIES: &str = "stock:cat";
 pub const EXPIRY_CURSOR: &str = "stock:exp:cursor";
 pub const LOG_LEN: &str = "stock:log:n";
 
-pub fn catalog_entry(name: &str) -> String {
-    format!("stock:cat:{}", crate::store::key_part(name))
-}
-pub fn sku_log_len(sku: &SkuId) -> String {
-    format!("stock:log:sku:{}:n", sku.0)
-}
-pub fn sku_log_slot(sku: &SkuId, i: i64) -> String {
-    format!("stock:log:sku:{}:{i}", sku.0)
-}
 pub fn sku(sku: &SkuId) -> String {
     format!("stock:sku:{}", sku.0)
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::order::{ChannelId, SkuId};
-use crate::store::{index_once, KeyValue};
+use crate::store::{update_json, KeyValue, UpdateError};
 
 use super::counters::read;
 use super::error::{StockError, StockResult};
@@ -42,81 +42,88 @@ impl<'s, S: KeyValue> ReservationLedger<'s, S> {
         Self { store }
     }
 
-    /// The effective stock configuration: the stored catalog with every warehouse and
-    /// channel policy set one at a time since ([`Self::put_warehouse`],
-    /// [`Self::put_channel_policy`]).
     pub fn catalog(&self) -> StockResult<StockCatalog> {
-        let names = self.entry_names()?;
-        let mut wanted = vec![keys::CATALOG.to_string()];
-        wanted.extend(names.iter().map(|n| keys::catalog_entry(n)));
-        let values = self.store.get_many(&wanted)?;
-        let at = |i: usize| (wanted[i].as_str(), values.get(i).and_then(Option::as_ref));
-        let mut catalog: StockCatalog = decode(at(0))?.unwrap_or_default();
-        for (i, name) in names.iter().enumerate() {
-            apply_entry(&mut catalog, name, at(1 + i))?;
-        }
-        Ok(catalog)
+        Ok(self.store.get_json(keys::CATALOG)?.unwrap_or_default())
     }
 
-    /// The names of the catalog entries set one at a time (`wh:{id}`, `ch:{channel}`).
-    fn entry_names(&self) -> StockResult<Vec<String>> {
-        Ok(crate::store::indexed(self.store, keys::CATALOG_ENTRIES)?)
+    /// Change the catalog by `change`, serialized with every other change of it
+    /// ([`update_json`]: no change is lost when operators edit at once, and reserves
+    /// still read one key). `pause` waits a moment when another change is being written
+    /// (the shell sleeps; `false` gives up with [`StockError::InFlight`]).
+    fn change_catalog(
+        &self,
+        change: impl FnMut(StockCatalog) -> StockResult<StockCatalog>,
+        pause: &mut dyn FnMut() -> bool,
+    ) -> StockResult<StockCatalog> {
+        let mut change = change;
+        match update_json(
+            self.store,
+            keys::CATALOG,
+            |current: Option<StockCatalog>| change(current.unwrap_or_default()),
+            pause,
+        ) {
+            Ok(result) => result,
+            Err(UpdateError::Store(e)) => Err(StockError::Store(e)),
+            Err(UpdateError::Busy(key)) => Err(StockError::InFlight(key)),
+            Err(e @ UpdateError::Corrupt(..)) => Err(StockError::Store(
+                crate::store::StoreError::Backend(e.to_string()),
+            )),
+        }
     }
 
-    /// Replaces the whole stock configuration (admin), warehouses and channel policies
-    /// set one at a time included. Validated first; nothing is written on error.
-    pub fn put_catalog(&self, catalog: &StockCatalog) -> StockResult<()> {
-        let mut ids = BTreeSet::new();
-        for wh in &catalog.warehouses {
-            check_warehouse(wh)?;
-            if !ids.insert(&wh.id) {
-                return Err(StockError::InvalidCatalog(format!(
-                    "warehouse `{}` listed twice",
-                    wh.id
-                )));
-            }
-        }
-        for (channel, policy) in &catalog.channels {
-            check_policy(channel, policy, |wh| ids.contains(wh))?;
-        }
-        let mut writes = vec![(keys::CATALOG.to_string(), to_bytes(catalog)?)];
-        for name in self.entry_names()? {
-            writes.push((keys::catalog_entry(&name), b"null".to_vec()));
-        }
-        Ok(self.store.set_many(&writes)?)
+    /// Replaces the stock configuration (admin). Validated first; nothing is written on
+    /// error.
+    pub fn put_catalog(
+        &self,
+        catalog: &StockCatalog,
+        pause: &mut dyn FnMut() -> bool,
+    ) -> StockResult<()> {
+        check_catalog(catalog)?;
+        self.change_catalog(|_| Ok(catalog.clone()), pause)?;
+        Ok(())
     }
 
     /// Adds a warehouse or replaces the one with its id, leaving every other warehouse
-    /// and policy as it is: operators of different warehouses may set theirs at once
-    /// (each is its own key, no read-modify-write).
-    pub fn put_warehouse(&self, warehouse: &Warehouse) -> StockResult<()> {
+    /// and every channel policy as it is.
+    pub fn put_warehouse(
+        &self,
+        warehouse: &Warehouse,
+        pause: &mut dyn FnMut() -> bool,
+    ) -> StockResult<StockCatalog> {
         check_warehouse(warehouse)?;
-        let name = format!("wh:{}", warehouse.id);
-        index_once(self.store, keys::CATALOG_ENTRIES, &name)?;
-        Ok(self
-            .store
-            .set_json(&keys::catalog_entry(&name), &Some(warehouse))?)
+        self.change_catalog(
+            |mut catalog| {
+                match catalog.warehouses.iter_mut().find(|w| w.id == warehouse.id) {
+                    Some(existing) => *existing = warehouse.clone(),
+                    None => catalog.warehouses.push(warehouse.clone()),
+                }
+                Ok(catalog)
+            },
+            pause,
+        )
     }
 
-    /// Sets one channel's policy, leaving the others and the warehouses as they are.
-    /// The warehouses it names must exist.
+    /// Sets one channel's policy, leaving the other channels and the warehouses as they
+    /// are. The warehouses it names must exist.
     pub fn put_channel_policy(
         &self,
         channel: &ChannelId,
         policy: &ChannelPolicy,
-    ) -> StockResult<()> {
+        pause: &mut dyn FnMut() -> bool,
+    ) -> StockResult<StockCatalog> {
         if channel.0.is_empty() || channel.0.len() > 64 {
             return Err(StockError::InvalidCatalog(
                 "a channel id is 1 to 64 bytes".to_string(),
             ));
         }
-        let catalog = self.catalog()?;
-        check_policy(channel, policy, |wh| catalog.warehouse(wh).is_some())?;
-        let name = format!("ch:{}", channel.0);
-        index_once(self.store, keys::CATALOG_ENTRIES, &name)?;
-        Ok(self
-            .store
-            .set_json(&keys::catalog_entry(&name), &Some(policy))?)
+        self.change_catalog(
+            |mut catalog| {
+                check_policy(channel, policy, |wh| catalog.warehouse(wh).is_some())?;
+                catalog.channels.insert(channel.clone(), policy.clone());
+                Ok(catalog)
+            },
+            pause,
+        )
     }
 
     /// Registers a SKU (or replaces its safety stock). A SKU must be defined before it
@@ -163,26 +170,19 @@ impl<'s, S: KeyValue> ReservationLedger<'s, S> {
         journal::sellable_now(self.store, &self.catalog()?, &item)
     }
 
-    /// Catalog, the SKUs' settings and (optionally) an order's reservation, in one read
-    /// (after the list of catalog entries set one at a time).
+    /// Catalog, the SKUs' settings and (optionally) an order's reservation, in one read.
     pub(super) fn load(
         &self,
         skus: &[&SkuId],
         order: Option<&crate::order::OrderId>,
     ) -> StockResult<Loaded> {
-        let names = self.entry_names()?;
         let mut wanted: Vec<String> = vec![keys::CATALOG.to_string()];
         wanted.extend(order.map(keys::reservation));
         let first_sku = wanted.len();
         wanted.extend(skus.iter().map(|sku| keys::sku(sku)));
-        let first_entry = wanted.len();
-        wanted.extend(names.iter().map(|n| keys::catalog_entry(n)));
         let values = self.store.get_many(&wanted)?;
         let at = |i: usize| (wanted[i].as_str(), values.get(i).and_then(Option::as_ref));
-        let mut catalog: StockCatalog = decode(at(0))?.unwrap_or_default();
-        for (i, name) in names.iter().enumerate() {
-            apply_entry(&mut catalog, name, at(first_entry + i))?;
-        }
+        let catalog: StockCatalog = decode(at(0))?.unwrap_or_default();
         let prior: Option<Reservation> = match order {
             Some(_) => decode(at(1))?,
             None => None,
@@ -199,6 +199,24 @@ impl<'s, S: KeyValue> ReservationLedger<'s, S> {
             prior,
         })
     }
+}
+
+/// Warehouse ids key-safe and listed once; channel policies consistent with them.
+fn check_catalog(catalog: &StockCatalog) -> StockResult<()> {
+    let mut ids = BTreeSet::new();
+    for wh in &catalog.warehouses {
+        check_warehouse(wh)?;
+        if !ids.insert(&wh.id) {
+            return Err(StockError::InvalidCatalog(format!(
+                "warehouse `{}` listed twice",
+                wh.id
+            )));
+        }
+    }
+    for (channel, policy) in &catalog.channels {
+        check_policy(channel, policy, |wh| ids.contains(wh))?;
+    }
+    Ok(())
 }
 
 fn check_warehouse(wh: &Warehouse) -> StockResult<()> {
@@ -236,31 +254,6 @@ fn check_policy(
         return Err(StockError::InvalidCatalog(format!(
             "channel `{channel}`: hold must be 1 s to 7 days"
         )));
-    }
-    Ok(())
-}
-
-/// Lay one entry set on its own over the stored catalog: a warehouse replaces the one
-/// with its id (or joins the list), a policy its channel's; `null` (the catalog was
-/// replaced since) changes nothing.
-fn apply_entry(
-    catalog: &mut StockCatalog,
-    name: &str,
-    value: (&str, Option<&Vec<u8>>),
-) -> StockResult<()> {
-    if let Some(id) = name.strip_prefix("wh:") {
-        let Some(wh) = decode::<Option<Warehouse>>(value)?.flatten() else {
-            return Ok(());
-        };
-        debug_assert_eq!(wh.id.0, id);
-        match catalog.warehouses.iter_mut().find(|w| w.id == wh.id) {
-            Some(existing) => *existing = wh,
-            None => catalog.warehouses.push(wh),
-        }
-    } else if let Some(channel) = name.strip_prefix("ch:") {
-        if let Some(policy) = decode::<Option<ChannelPolicy>>(value)?.flatten() {
-            catalog.channels.insert(ChannelId::new(channel), policy);
-        }
     }
     Ok(())
 }

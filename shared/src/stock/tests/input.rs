@@ -127,7 +127,7 @@ fn bad_input_is_refused_with_nothing_changed() {
         .shares
         .insert(wh("gz"), ChannelShare::default());
     assert_eq!(
-        ledger.put_catalog(&bad).unwrap_err().code(),
+        ledger.put_catalog(&bad, &mut || true).unwrap_err().code(),
         "unknown_warehouse"
     );
     assert_eq!(snapshot(&store), before);

@@ -107,7 +107,7 @@ pub(super) fn setup<'s, S: KeyValue>(
     stock: &[(&str, &str, i64)],
 ) -> ReservationLedger<'s, S> {
     let ledger = ReservationLedger::new(store);
-    ledger.put_catalog(&catalog()).unwrap();
+    ledger.put_catalog(&catalog(), &mut || true).unwrap();
     let mut skus: Vec<&str> = stock.iter().map(|(s, _, _)| *s).collect();
     skus.dedup();
     for s in skus {
