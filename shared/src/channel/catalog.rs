@@ -4,20 +4,18 @@
 //! platform's signature encoding or acknowledgement without a rebuild, and a new
 //! JSON channel exists as soon as its config is stored.
 //!
-//! Keys: `channel/{id}` (a [`ChannelConfig`] as JSON), `skus/{id}` (a [`SkuMap`]),
-//! `skus/{id}/entry/{code}` (one [`SkuEntry`] set on its own, laid over the map; `null`
-//! once the map is replaced) listed by `skus/{id}/entries` ([`index_once`]),
-//! `pricing/{id}` (the channel's `PricingRules`, optional) and
-//! `pricing/{id}/store/{store}` (one store's own rules on that channel, optional).
-//!
-//! Entries and stores set one at a time are keys of their own, so operators setting
-//! different SKUs or stores at once never overwrite each other.
+//! Keys: `channel/{id}` (a [`ChannelConfig`] as JSON), `skus/{id}` (a [`SkuMap`],
+//! changed one writer at a time: `skus/{id}/version` and `skus/{id}/claim/{v}`,
+//! [`update_json`], so operators setting different SKUs at once never lose one and a
+//! push still reads one key), `pricing/{id}` (the channel's `PricingRules`, optional)
+//! and `pricing/{id}/store/{store}` (one store's own rules on that channel, optional,
+//! a key of its own).
 
 use super::config::ChannelConfig;
 use super::sku::{SkuEntry, SkuMap};
 use super::ChannelEvent;
 use crate::pricing::PricingRules;
-use crate::store::{index_once, indexed, key_part, KeyValue, StoreError};
+use crate::store::{key_part, update_json, KeyValue, StoreError, UpdateError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogError {
@@ -27,6 +25,19 @@ pub enum CatalogError {
     InvalidConfig { id: String, detail: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another change of the same value kept it busy for as long as the caller waited.
+    #[error("`{0}` is being changed by another request: try again")]
+    Busy(String),
+}
+
+impl From<UpdateError> for CatalogError {
+    fn from(e: UpdateError) -> Self {
+        match e {
+            UpdateError::Store(s) => CatalogError::Store(s),
+            UpdateError::Busy(key) => CatalogError::Busy(key),
+            UpdateError::Corrupt(key, detail) => CatalogError::InvalidConfig { id: key, detail },
+        }
+    }
 }
 
 fn config_key(id: &str) -> String {
@@ -35,14 +46,6 @@ fn config_key(id: &str) -> String {
 
 fn skus_key(id: &str) -> String {
     format!("skus/{id}")
-}
-
-fn sku_entry_key(id: &str, channel_sku: &str) -> String {
-    format!("skus/{id}/entry/{}", key_part(channel_sku))
-}
-
-fn sku_entries(id: &str) -> String {
-    format!("skus/{id}/entries")
 }
 
 fn pricing_key(id: &str) -> String {
@@ -206,48 +209,46 @@ pub fn delete_config(store: &impl KeyValue, id: &str) -> Result<bool, CatalogErr
     Ok(had)
 }
 
-/// The channel's SKU mapping: the stored map with every entry set on its own since;
-/// empty when none is stored (every line then becomes an `unknown_sku` exception on a
-/// kept order, never a dropped one).
+/// The channel's SKU mapping; empty when none is stored (every line then becomes an
+/// `unknown_sku` exception on a kept order, never a dropped one).
 pub fn load_sku_map(store: &impl KeyValue, id: &str) -> Result<SkuMap, CatalogError> {
-    let invalid = |e: serde_json::Error| CatalogError::InvalidConfig {
-        id: id.to_string(),
-        detail: format!("SKU map: {e}"),
-    };
-    let codes = indexed(store, &sku_entries(id))?;
-    let mut keys = vec![skus_key(id)];
-    keys.extend(codes.iter().map(|c| sku_entry_key(id, c)));
-    let mut values = store.get_many(&keys)?.into_iter();
-    let mut map = match values.next().flatten() {
-        None => SkuMap::new(),
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(invalid)?,
-    };
-    for (code, bytes) in codes.into_iter().zip(values) {
-        let Some(bytes) = bytes else { continue };
-        match serde_json::from_slice::<Option<SkuEntry>>(&bytes).map_err(invalid)? {
-            Some(entry) => map.entries.insert(code, entry),
-            None => map.entries.remove(&code),
-        };
+    match store.get(&skus_key(id))? {
+        None => Ok(SkuMap::new()),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| CatalogError::InvalidConfig {
+            id: id.to_string(),
+            detail: format!("SKU map: {e}"),
+        }),
     }
-    Ok(map)
 }
 
-fn to_bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CatalogError> {
-    serde_json::to_vec(value).map_err(|e| CatalogError::Store(StoreError::Backend(e.to_string())))
+/// Change the channel's SKU map, serialized with every other change of it
+/// ([`update_json`]); `pause` waits while another is written (`false`: give up, Busy).
+fn change_sku_map(
+    store: &impl KeyValue,
+    id: &str,
+    mut change: impl FnMut(SkuMap) -> SkuMap,
+    pause: &mut dyn FnMut() -> bool,
+) -> Result<SkuMap, CatalogError> {
+    update_json(
+        store,
+        &skus_key(id),
+        |current: Option<SkuMap>| Ok::<_, CatalogError>(change(current.unwrap_or_default())),
+        pause,
+    )?
 }
 
-/// Replace the channel's whole SKU mapping (entries set on their own included).
-pub fn put_sku_map(store: &impl KeyValue, id: &str, json: &[u8]) -> Result<SkuMap, CatalogError> {
+/// Replace the channel's whole SKU mapping.
+pub fn put_sku_map(
+    store: &impl KeyValue,
+    id: &str,
+    json: &[u8],
+    pause: &mut dyn FnMut() -> bool,
+) -> Result<SkuMap, CatalogError> {
     let map: SkuMap = serde_json::from_slice(json).map_err(|e| CatalogError::InvalidConfig {
         id: id.to_string(),
         detail: format!("SKU map: {e}"),
     })?;
-    let mut writes = vec![(skus_key(id), to_bytes(&map)?)];
-    for code in indexed(store, &sku_entries(id))? {
-        writes.push((sku_entry_key(id, &code), b"null".to_vec()));
-    }
-    store.set_many(&writes)?;
-    Ok(map)
+    change_sku_map(store, id, |_| map.clone(), pause)
 }
 
 /// Add or replace one SKU of the channel's mapping, leaving the others as they are.
@@ -256,6 +257,7 @@ pub fn put_sku_entry(
     id: &str,
     channel_sku: &str,
     json: &[u8],
+    pause: &mut dyn FnMut() -> bool,
 ) -> Result<SkuEntry, CatalogError> {
     let invalid = |detail: String| CatalogError::InvalidConfig {
         id: id.to_string(),
@@ -267,8 +269,15 @@ pub fn put_sku_entry(
     }
     let entry: SkuEntry =
         serde_json::from_slice(json).map_err(|e| invalid(format!("SKU `{code}`: {e}")))?;
-    index_once(store, &sku_entries(id), code)?;
-    store.set(&sku_entry_key(id, code), &to_bytes(&Some(&entry))?)?;
+    change_sku_map(
+        store,
+        id,
+        |mut map| {
+            map.entries.insert(code.to_string(), entry.clone());
+            map
+        },
+        pause,
+    )?;
     Ok(entry)
 }
 
@@ -325,15 +334,24 @@ mod tests {
     #[test]
     fn sku_entries_set_one_at_a_time_leave_the_others() {
         let s = MemoryStore::new();
+        let go = &mut || true;
         put_sku_map(
             &s,
             "meituan",
             br#"{"MT-1":{"sku":"SKU-1"},"MT-2":{"sku":"SKU-2"}}"#,
+            go,
         )
         .unwrap();
-        put_sku_entry(&s, "meituan", "MT-3", br#"{"sku":"SKU-3","zone":"frozen"}"#).unwrap();
-        put_sku_entry(&s, "meituan", " MT-1 ", br#"{"sku":"SKU-1B"}"#).unwrap();
-        put_sku_entry(&s, "eleme", "MT-9", br#"{"sku":"SKU-9"}"#).unwrap();
+        put_sku_entry(
+            &s,
+            "meituan",
+            "MT-3",
+            br#"{"sku":"SKU-3","zone":"frozen"}"#,
+            go,
+        )
+        .unwrap();
+        put_sku_entry(&s, "meituan", " MT-1 ", br#"{"sku":"SKU-1B"}"#, go).unwrap();
+        put_sku_entry(&s, "eleme", "MT-9", br#"{"sku":"SKU-9"}"#, go).unwrap();
         let map = load_sku_map(&s, "meituan").unwrap();
         let skus: Vec<(&str, &str)> = map
             .entries
@@ -344,10 +362,10 @@ mod tests {
             skus,
             vec![("MT-1", "SKU-1B"), ("MT-2", "SKU-2"), ("MT-3", "SKU-3")]
         );
-        assert!(put_sku_entry(&s, "meituan", "MT-4", b"{}").is_err());
-        assert!(put_sku_entry(&s, "meituan", " ", br#"{"sku":"X"}"#).is_err());
+        assert!(put_sku_entry(&s, "meituan", "MT-4", b"{}", go).is_err());
+        assert!(put_sku_entry(&s, "meituan", " ", br#"{"sku":"X"}"#, go).is_err());
         // Replacing the whole map replaces the entries set on their own too.
-        put_sku_map(&s, "meituan", br#"{"MT-5":{"sku":"SKU-5"}}"#).unwrap();
+        put_sku_map(&s, "meituan", br#"{"MT-5":{"sku":"SKU-5"}}"#, go).unwrap();
         let map = load_sku_map(&s, "meituan").unwrap();
         assert_eq!(map.entries.keys().collect::<Vec<_>>(), vec!["MT-5"]);
         assert_eq!(load_sku_map(&s, "eleme").unwrap().entries.len(), 1);
@@ -429,6 +447,7 @@ mod tests {
             &s,
             "meituan",
             br#"{"MT-1":{"sku":"SKU-1","zone":"chilled","unit_weight_g":500}}"#,
+            &mut || true,
         )
         .unwrap();
         assert_eq!(
@@ -440,6 +459,6 @@ mod tests {
                 .0,
             "SKU-1"
         );
-        assert!(put_sku_map(&s, "meituan", b"[1]").is_err());
+        assert!(put_sku_map(&s, "meituan", b"[1]", &mut || true).is_err());
     }
 }
