@@ -618,6 +618,7 @@ pub fn report_rider<S: KeyValue>(
     let route: Vec<Stop> = store.get_json(&route_key(id))?.unwrap_or_default();
     let done = progress(store, &mut rec, &route, report, config, now)?;
     store.set_json(&rider_key(id), &rec)?;
+    // Every report (a listing an earlier report died before is made now).
     register_station(store, &rec.station)?;
     index_once(store, &rec.station.key("riders"), &id.0)?;
     let rider = get_rider(store, id, config, now)?.ok_or(BoardError::UnknownRider(id.clone()))?;
@@ -708,11 +709,11 @@ pub fn add_parcels<S: KeyValue>(
                 rider: existing.and_then(|e| e.rider),
             },
         )?;
-        register_station(store, &station)?;
-        index_once(store, &station.key("parcels"), &r.parcel.id.0)?;
         if !stations.contains(&station) {
-            stations.push(station);
+            register_station(store, &station)?;
+            stations.push(station.clone());
         }
+        index_once(store, &station.key("parcels"), &r.parcel.id.0)?;
     }
     Ok(stations)
 }
