@@ -386,35 +386,6 @@ impl App {
             &bytes,
         )
     }
-
-    /// `units` of every SKU in one warehouse (`wh-e2e`), for tests whose orders should
-    /// reserve cleanly: an SKU the ledger does not stock makes the order a restock
-    /// exception. Replaces the stock catalog.
-    pub fn stock_up(&self, skus: &[&str], units: i64) {
-        let catalog = json!({
-            "warehouses": [{ "id": "wh-e2e", "name": "E2E", "priority": 1 }],
-            "channels": {},
-        });
-        let ok = |r: Reply, what: &str| assert_eq!(r.status, 200, "{what}: {}", r.body);
-        ok(
-            self.admin("PUT", "/admin/stock/catalog", &catalog),
-            "catalog",
-        );
-        for sku in skus {
-            ok(
-                self.admin("PUT", &format!("/admin/stock/skus/{sku}"), &json!({})),
-                "define sku",
-            );
-            let adjust = json!({
-                "sku": sku, "warehouse": "wh-e2e", "change": { "set": units },
-                "reason": "stocktake", "reference": format!("e2e-init-{sku}"),
-            });
-            ok(
-                self.admin("POST", "/admin/stock/adjust", &adjust),
-                "stock up",
-            );
-        }
-    }
 }
 
 /// Whether the channel itself reported an event of `kind` in the order's history (the
