@@ -14,7 +14,8 @@ use crate::http::{Http, Reply};
 /// that gained a warehouse per run would grow without end on a long-running app).
 pub const WAREHOUSE: &str = "wh-load";
 
-/// The SKU table `PUT /admin/channels/{id}/skus` takes for `channel` in this run.
+/// This run's SKU table for `channel`: code → entry, as `PUT /admin/channels/{id}/skus`
+/// takes it (and `.../skus/{code}` one entry of it).
 pub fn sku_map(run: &RunIds, channel: Channel) -> Value {
     let entries: serde_json::Map<String, Value> = PRODUCTS
         .iter()
@@ -77,15 +78,14 @@ pub async fn prepare(http: &Http, token: &str, run: &RunIds, needs: &Needs) -> a
         bail!("{}/health answered {}", http.base(), health.status);
     }
     for channel in Channel::ALL {
-        let path = format!("/admin/channels/{channel}/skus");
-        admin(
-            http,
-            token,
-            Method::PUT,
-            &path,
-            Some(&sku_map(run, channel)),
-        )
-        .await?;
+        // One entry at a time (`.../skus/{code}`), so the channel's other SKUs, e.g. an
+        // e2e run's on the same app, stay as they are.
+        if let Value::Object(entries) = sku_map(run, channel) {
+            for (code, entry) in &entries {
+                let path = format!("/admin/channels/{channel}/skus/{code}");
+                admin(http, token, Method::PUT, &path, Some(entry)).await?;
+            }
+        }
         raise_rate_limit(http, token, channel, needs.peak_pushes_per_second).await?;
     }
     let catalog = admin(http, token, Method::GET, "/admin/stock/catalog", None).await?;
