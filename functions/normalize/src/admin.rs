@@ -18,18 +18,6 @@ fn to_api(e: CatalogError) -> ApiError {
     }
 }
 
-/// How a SKU map change waits while another one is being written: 25 ms at a time, at
-/// most 30 s (then 409 `in_flight`: retry).
-fn patience() -> impl FnMut() -> bool {
-    let start = std::time::SystemTime::now();
-    move || {
-        std::thread::sleep(std::time::Duration::from_millis(25));
-        start
-            .elapsed()
-            .is_ok_and(|e| e < std::time::Duration::from_secs(30))
-    }
-}
-
 pub fn get_config(id: &str) -> Result<Response, ApiError> {
     let store = Bucket::open("catalog")?;
     let cfg = catalog::load_config(&store, id).map_err(to_api)?;
@@ -61,7 +49,8 @@ pub fn delete_config(id: &str) -> Result<Response, ApiError> {
 
 pub fn put_skus(id: &str, body: &[u8]) -> Result<Response, ApiError> {
     let store = Bucket::open("catalog")?;
-    let map = catalog::put_sku_map(&store, id, body, &mut patience()).map_err(to_api)?;
+    let map = catalog::put_sku_map(&store, id, body, &mut orderhub_shell::wait::patience())
+        .map_err(to_api)?;
     Ok(json(
         200,
         &serde_json::json!({ "channel": id, "skus": map.entries.len() }),
@@ -72,7 +61,14 @@ pub fn put_skus(id: &str, body: &[u8]) -> Result<Response, ApiError> {
 /// others left as they are.
 pub fn put_sku(id: &str, code: &str, body: &[u8]) -> Result<Response, ApiError> {
     let store = Bucket::open("catalog")?;
-    let entry = catalog::put_sku_entry(&store, id, code, body, &mut patience()).map_err(to_api)?;
+    let entry = catalog::put_sku_entry(
+        &store,
+        id,
+        code,
+        body,
+        &mut orderhub_shell::wait::patience(),
+    )
+    .map_err(to_api)?;
     Ok(json(
         200,
         &serde_json::json!({ "channel": id, "code": code.trim(), "entry": entry }),

@@ -43,18 +43,6 @@ fn open() -> Result<Bucket, ApiError> {
     Ok(Bucket::open("stock")?)
 }
 
-/// How a catalog change waits while another one is being written: 25 ms at a time, at
-/// most 30 s (then 409 `in_flight`: retry).
-fn patience() -> impl FnMut() -> bool {
-    let start = std::time::SystemTime::now();
-    move || {
-        std::thread::sleep(std::time::Duration::from_millis(25));
-        start
-            .elapsed()
-            .is_ok_and(|e| e < std::time::Duration::from_secs(30))
-    }
-}
-
 pub fn get_catalog(_: &Request, _: &Params) -> Result<Response, ApiError> {
     let store = open()?;
     let catalog = ReservationLedger::new(&store)
@@ -67,7 +55,7 @@ pub fn put_catalog(req: &Request, _: &Params) -> Result<Response, ApiError> {
     let catalog: StockCatalog = body(req, "catalog")?;
     let store = open()?;
     ReservationLedger::new(&store)
-        .put_catalog(&catalog, &mut patience())
+        .put_catalog(&catalog, &mut orderhub_shell::wait::patience())
         .map_err(stock_error)?;
     Ok(json(200, &catalog))
 }
@@ -88,7 +76,7 @@ pub fn put_warehouse(req: &Request, params: &Params) -> Result<Response, ApiErro
         .map_err(|e| ApiError::bad_request("unreadable_warehouse", e.to_string()))?;
     let store = open()?;
     ReservationLedger::new(&store)
-        .put_warehouse(&warehouse, &mut patience())
+        .put_warehouse(&warehouse, &mut orderhub_shell::wait::patience())
         .map_err(stock_error)?;
     Ok(json(200, &warehouse))
 }
@@ -99,7 +87,7 @@ pub fn put_channel_policy(req: &Request, params: &Params) -> Result<Response, Ap
     let policy: ChannelPolicy = body(req, "channel_policy")?;
     let store = open()?;
     ReservationLedger::new(&store)
-        .put_channel_policy(&channel, &policy, &mut patience())
+        .put_channel_policy(&channel, &policy, &mut orderhub_shell::wait::patience())
         .map_err(stock_error)?;
     Ok(json(
         200,

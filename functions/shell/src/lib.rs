@@ -10,6 +10,7 @@ pub mod auth;
 pub mod body;
 pub mod kv;
 pub mod respond;
+pub mod wait;
 
 pub use body::serve;
 pub use respond::{error, json, ApiError};

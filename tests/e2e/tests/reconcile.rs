@@ -556,7 +556,10 @@ fn a_bill_fetched_from_the_configured_platform_url_is_reconciled() {
     } else {
         App::start_own(&[("bill_source_url", &base)])
     };
-    push_app(&app, &app_order(&order, &format!("{day}T10:00:00"), "12.34"));
+    push_app(
+        &app,
+        &app_order(&order, &format!("{day}T10:00:00"), "12.34"),
+    );
     let auth = admin();
     let headers = [
         ("authorization", auth.as_str()),
