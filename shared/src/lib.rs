@@ -14,6 +14,8 @@ pub mod order;
 pub mod stats;
 pub mod store;
 
+pub mod intake;
+
 pub mod channel;
 pub mod dispatch;
 pub mod merge;

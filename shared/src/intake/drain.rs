@@ -1,0 +1,221 @@
+//! Out of the inbox: claim a closed tick, read its items, mark how far it was drained.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::inbox::{drain_due, InboxItem, TICK_MS};
+use super::{keys, DRAIN_LEASE_MS, WRITER_LEASE_MS};
+use crate::store::{KeyValue, StoreError};
+
+/// How far a tick was drained: every slot up to `upto` except `missing` (allocated, not
+/// written when the drainer looked). Written by the claim holder only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainMark {
+    pub upto: i64,
+    pub missing: Vec<i64>,
+    /// Slots never written, given up after [`WRITER_LEASE_MS`](super::WRITER_LEASE_MS).
+    #[serde(default)]
+    pub abandoned: Vec<i64>,
+}
+
+impl DrainMark {
+    /// Slots still to drain when `allocated` were allocated.
+    pub fn pending(&self, allocated: i64) -> i64 {
+        (allocated - self.upto).max(0) + i64::try_from(self.missing.len()).unwrap_or(i64::MAX)
+    }
+}
+
+/// A claimed tick's items, in slot order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TickBatch {
+    pub tick: i64,
+    pub upto: i64,
+    pub items: Vec<(i64, InboxItem)>,
+    pub missing: Vec<i64>,
+    /// Slots whose stored value does not parse (a bug, never a panic): logged, skipped.
+    pub unreadable: Vec<(i64, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claimed {
+    Mine(TickBatch),
+    /// The tick is not over yet.
+    NotDue,
+    /// Another drainer holds it in this lease period.
+    Busy,
+    /// Nothing left to drain.
+    Drained,
+}
+
+/// Claim `tick` for this lease period and read what is left to drain in it.
+pub fn claim<S: KeyValue>(store: &S, tick: i64, now: DateTime<Utc>) -> Result<Claimed, StoreError> {
+    if now < drain_due(tick) {
+        return Ok(Claimed::NotDue);
+    }
+    let allocated = store.increment(&keys::tick_len(tick), 0)?;
+    let mark: DrainMark = read_mark(store, tick)?;
+    if mark.pending(allocated) == 0 {
+        return Ok(Claimed::Drained);
+    }
+    let period = now.timestamp_millis().div_euclid(DRAIN_LEASE_MS);
+    if store.increment(&keys::claim(tick, period), 1)? > 1 {
+        return Ok(Claimed::Busy);
+    }
+    let slots: Vec<i64> = mark
+        .missing
+        .iter()
+        .copied()
+        .chain(mark.upto + 1..=allocated)
+        .collect();
+    let mut batch = TickBatch {
+        tick,
+        upto: allocated,
+        items: Vec::new(),
+        missing: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    read_slots(store, &mut batch, &slots)?;
+    Ok(Claimed::Mine(batch))
+}
+
+/// Read the batch's missing slots again (a writer between its slot and its write).
+pub fn reread_missing<S: KeyValue>(store: &S, batch: &mut TickBatch) -> Result<(), StoreError> {
+    let slots = std::mem::take(&mut batch.missing);
+    read_slots(store, batch, &slots)?;
+    batch.items.sort_by_key(|(slot, _)| *slot);
+    Ok(())
+}
+
+fn read_slots<S: KeyValue>(
+    store: &S,
+    batch: &mut TickBatch,
+    slots: &[i64],
+) -> Result<(), StoreError> {
+    let keys: Vec<String> = slots.iter().map(|s| keys::item(batch.tick, *s)).collect();
+    for (slot, value) in slots.iter().zip(store.get_many(&keys)?) {
+        match value.map(|bytes| serde_json::from_slice::<InboxItem>(&bytes)) {
+            None => batch.missing.push(*slot),
+            Some(Ok(item)) => batch.items.push((*slot, item)),
+            Some(Err(e)) => batch.unreadable.push((*slot, e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// Record that the batch's items went through the pipeline. Missing slots stay to
+/// drain, until their writer is surely dead.
+pub fn finish<S: KeyValue>(
+    store: &S,
+    batch: &TickBatch,
+    now: DateTime<Utc>,
+) -> Result<DrainMark, StoreError> {
+    let mut mark = read_mark(store, batch.tick)?;
+    let writers_dead = now.timestamp_millis() - (batch.tick + 1) * TICK_MS > WRITER_LEASE_MS;
+    mark.upto = mark.upto.max(batch.upto);
+    if writers_dead {
+        mark.abandoned.extend(batch.missing.iter().copied());
+        mark.missing.clear();
+    } else {
+        mark.missing = batch.missing.clone();
+    }
+    store.set_json(&keys::done(batch.tick), &mark)?;
+    let drained = batch.items.len() + batch.unreadable.len();
+    store.increment(keys::DRAINED, i64::try_from(drained).unwrap_or(i64::MAX))?;
+    Ok(mark)
+}
+
+pub(super) fn read_mark<S: KeyValue>(store: &S, tick: i64) -> Result<DrainMark, StoreError> {
+    Ok(store.get_json(&keys::done(tick))?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::ChannelConfig;
+    use crate::intake::{enter, tick_of, Entered};
+    use crate::order::ChannelId;
+    use crate::store::MemoryStore;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp_millis(1_800_000_000_000 + ms).unwrap()
+    }
+
+    fn put(store: &MemoryStore, n: usize, when: DateTime<Utc>) -> i64 {
+        let cfg = ChannelConfig::builtin("pos").unwrap();
+        let mut tick = 0;
+        for i in 0..n {
+            let push = crate::channel::VerifiedPush {
+                channel: ChannelId("pos".into()),
+                path: "/".into(),
+                payload: crate::channel::Payload::Json(serde_json::json!({})),
+                received_at: when,
+                signed_at: None,
+                dedupe_key: format!("d{i}-{}", when.timestamp_millis()),
+                replay_key: None,
+            };
+            let item = InboxItem {
+                channel: ChannelId("pos".into()),
+                utc_offset_minutes: 0,
+                acked_at: when,
+                events: Vec::new(),
+            };
+            let Entered::Written { tick: t, .. } = enter(store, &cfg, &push, &item, when).unwrap()
+            else {
+                panic!("written")
+            };
+            tick = t;
+        }
+        tick
+    }
+
+    #[test]
+    fn a_tick_is_claimed_once_per_period_and_drained_once() {
+        let store = MemoryStore::new();
+        let tick = put(&store, 3, at(10));
+        assert_eq!(claim(&store, tick, at(20)), Ok(Claimed::NotDue));
+        let due = drain_due(tick);
+        let Claimed::Mine(batch) = claim(&store, tick, due).unwrap() else {
+            panic!("first claim")
+        };
+        assert_eq!(batch.items.len(), 3);
+        assert_eq!(claim(&store, tick, due), Ok(Claimed::Busy));
+        finish(&store, &batch, due).unwrap();
+        // Drained: a later period finds nothing left.
+        let later = due + chrono::Duration::milliseconds(DRAIN_LEASE_MS);
+        assert_eq!(claim(&store, tick, later), Ok(Claimed::Drained));
+        assert_eq!(store.increment(keys::DRAINED, 0), Ok(3));
+    }
+
+    #[test]
+    fn a_slot_written_late_is_drained_by_a_later_claim_and_a_dead_writer_given_up() {
+        let store = MemoryStore::new();
+        let tick = put(&store, 1, at(10));
+        // A writer took slot 2 and has not written yet; another took slot 3 and died.
+        store.increment(&keys::tick_len(tick), 2).unwrap();
+        let due = drain_due(tick);
+        let Claimed::Mine(batch) = claim(&store, tick, due).unwrap() else {
+            panic!()
+        };
+        assert_eq!(batch.missing, vec![2, 3]);
+        finish(&store, &batch, due).unwrap();
+        store
+            .set(
+                &keys::item(tick, 2),
+                &store.get(&keys::item(tick, 1)).unwrap().unwrap(),
+            )
+            .unwrap();
+        let later = at(10) + chrono::Duration::milliseconds(WRITER_LEASE_MS + 1000);
+        let Claimed::Mine(batch) = claim(&store, tick, later).unwrap() else {
+            panic!("the late slot is pending")
+        };
+        assert_eq!(
+            batch.items.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            vec![2]
+        );
+        assert_eq!(batch.missing, vec![3]);
+        let mark = finish(&store, &batch, later).unwrap();
+        assert_eq!(mark.abandoned, vec![3]);
+        assert_eq!(mark.pending(3), 0);
+        assert_eq!(tick_of(at(10)), tick);
+    }
+}
