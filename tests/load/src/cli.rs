@@ -7,7 +7,8 @@ use anyhow::bail;
 use clap::Parser;
 
 use crate::mix::MixConfig;
-use crate::schedule::{Burst, Profile};
+use crate::schedule::{Burst, Curve, Profile};
+use crate::steps::{Criteria, Ladder};
 
 /// Signed pushes of all six channels at a planned rate, open loop, then a summary.
 #[derive(Debug, Clone, Parser)]
@@ -25,6 +26,24 @@ pub struct Args {
     /// A burst in the middle of the run, e.g. `10x10s`: ten times the rate for 10 s.
     #[arg(long)]
     pub burst: Option<Burst>,
+    /// The rate's shape over the run: `morning` (an hour's morning peak, compressed into
+    /// --duration) or multipliers of equal parts, e.g. `0.5,1,2,1`; --rate is the mean.
+    #[arg(long)]
+    pub curve: Option<Curve>,
+    /// Saturation: one run per rate, e.g. `50,100,200,400`, each --duration long with
+    /// fresh ids, up the ladder until a step does not hold, then --refine steps
+    /// halfway; the finding is the highest rate that held (--rate is not used).
+    #[arg(long)]
+    pub steps: Option<Ladder>,
+    /// Steps halfway between the highest rate that held and the lowest that did not.
+    #[arg(long, default_value_t = 2)]
+    pub refine: u32,
+    /// A step holds only with the due → acknowledgement p99 at most this (ms).
+    #[arg(long, default_value_t = Criteria::default().ack_p99_ms)]
+    pub ack_p99_limit: f64,
+    /// A step holds only with acknowledgement → reservation p99 at most this (ms).
+    #[arg(long, default_value_t = Criteria::default().reservation_p99_ms)]
+    pub reservation_p99_limit: f64,
     /// Most requests in flight at once; pushes due beyond it wait, and their wait
     /// counts in their latency.
     #[arg(long, default_value_t = 64)]
@@ -43,6 +62,24 @@ pub struct Args {
     /// Share of orders whose way through reserve and merge is watched (at most 0.05).
     #[arg(long, default_value_t = 0.02)]
     pub probe: f64,
+    /// Seconds a watched order is given after its acknowledgement.
+    #[arg(long, default_value_t = 10)]
+    pub probe_window: u64,
+    /// The app's `job_token`: with it the app's own backlog (`GET
+    /// /jobs/pipeline/intake`) is polled once a second (its value is never shown).
+    #[arg(long, env = "SPIN_VARIABLE_JOB_TOKEN", hide_env_values = true)]
+    pub job_token: Option<String>,
+    /// After the load, wait at most this many seconds for the app's backlog to be back
+    /// at 0 (with --job-token).
+    #[arg(long, default_value_t = 30)]
+    pub drain_wait: u64,
+    /// Only set the app up for this run (--run-id) and exit: SKUs, stock, rate limits.
+    #[arg(long)]
+    pub setup_only: bool,
+    /// Skip the setup (a --setup-only run with the same --run-id, rate and duration
+    /// did it), so the app's counters see nothing but the load.
+    #[arg(long)]
+    pub no_setup: bool,
     /// Share of orders from a customer who ordered within 30 minutes, to the same door.
     #[arg(long, default_value_t = MixConfig::default().repeat)]
     pub repeat: f64,
@@ -96,6 +133,18 @@ impl Args {
                 bail!("{name} must be a share between 0 and 1");
             }
         }
+        if self.steps.is_some() && (self.burst.is_some() || self.curve.is_some()) {
+            bail!("--steps runs each rate steadily: no --burst or --curve with it");
+        }
+        if self.steps.is_some() && (self.setup_only || self.no_setup) {
+            bail!("--steps sets each step up itself: no --setup-only or --no-setup with it");
+        }
+        if (self.setup_only || self.no_setup) && self.run_id.is_none() {
+            bail!("--setup-only and --no-setup need the --run-id they share");
+        }
+        if self.setup_only && self.no_setup {
+            bail!("--setup-only or --no-setup, not both");
+        }
         if !self.allow_remote && !is_loopback(&self.url) {
             bail!(
                 "{} is not on this machine; load goes to loopback addresses only (--allow-remote to override for a host of your own)",
@@ -106,10 +155,24 @@ impl Args {
     }
 
     pub fn profile(&self) -> Profile {
+        self.profile_at(self.rate)
+    }
+
+    /// The profile of a run at `rate` (a step of --steps).
+    pub fn profile_at(&self, rate: f64) -> Profile {
         Profile {
-            rate: self.rate,
+            rate,
             duration: Duration::from_secs(self.duration),
             burst: self.burst,
+            curve: self.curve.clone(),
+        }
+    }
+
+    pub fn criteria(&self) -> Criteria {
+        Criteria {
+            ack_p99_ms: self.ack_p99_limit,
+            reservation_p99_ms: self.reservation_p99_limit,
+            ..Criteria::default()
         }
     }
 
@@ -168,5 +231,17 @@ mod tests {
             .is_err());
         let burst = parse(&["--burst", "10x10s", "--duration", "30"]);
         assert_eq!(burst.profile().peak_rate(), 500.0);
+        assert!(parse(&["--steps", "10,20", "--burst", "2x5s"])
+            .check()
+            .is_err());
+        assert!(parse(&["--steps", "10,20", "--no-setup", "--run-id", "1"])
+            .check()
+            .is_err());
+        assert!(parse(&["--setup-only"]).check().is_err(), "needs --run-id");
+        assert!(parse(&["--setup-only", "--run-id", "5"]).check().is_ok());
+        let steps = parse(&["--steps", "10,20", "--ack-p99-limit", "20"]);
+        assert!(steps.check().is_ok());
+        assert_eq!(steps.criteria().ack_p99_ms, 20.0);
+        assert_eq!(steps.profile_at(20.0).rate, 20.0);
     }
 }

@@ -395,6 +395,7 @@ mod tests {
             rate,
             duration: Duration::from_secs(secs),
             burst: None,
+            curve: None,
         }
         .slots()
     }

@@ -23,8 +23,6 @@ use crate::stats::Summary;
 /// Poll delays after the acknowledgement: quick at first, then every half second.
 const POLL_STEPS_MS: [u64; 6] = [0, 20, 50, 100, 200, 400];
 const POLL_EVERY: Duration = Duration::from_millis(500);
-/// Give up on an order this long after its acknowledgement.
-pub const PROBE_WINDOW: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Watched {
@@ -46,6 +44,7 @@ pub async fn watch(
     order: &str,
     acked_at: Instant,
     acked_wall: SystemTime,
+    window: Duration,
 ) -> Watched {
     let mut w = Watched::default();
     let reservation = format!("/admin/stock/reservations/{order}");
@@ -53,7 +52,7 @@ pub async fn watch(
     let mut step = 0;
     loop {
         let due = acked_at + poll_delay(step);
-        if due > acked_at + PROBE_WINDOW {
+        if due > acked_at + window {
             return w;
         }
         tokio::time::sleep_until(due.into()).await;
@@ -125,6 +124,11 @@ fn stamp(view: &serde_json::Value, acked_wall: SystemTime) -> Option<i64> {
     (at.with_timezone(&chrono::Utc) - acked).num_microseconds()
 }
 
+/// When the order's reservation was decided after its acknowledgement (µs, ≥ 0).
+pub fn reservation_decided(w: &Watched) -> Option<i64> {
+    w.reserved_stamp.map(|s| s.max(0)).or(w.reserved_seen)
+}
+
 /// The probe's figures over every watched order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PipelineFigures {
@@ -137,6 +141,13 @@ pub struct PipelineFigures {
     /// Acknowledgement → first poll that saw the merge decision (an upper bound).
     pub ack_to_merge_decision: Summary,
     pub decision_not_seen: usize,
+    /// Acknowledgement → reservation decided: the reservation's own stamp (0 when
+    /// reserve ran before the acknowledgement came back), else the poll that saw it.
+    pub ack_to_reservation_decision: Summary,
+    /// Its p99 counting an order never seen reserved within the window as beyond it:
+    /// `None` with `..._beyond_window` when more than 1 % were never seen.
+    pub reservation_decision_p99_ms: Option<f64>,
+    pub reservation_decision_p99_beyond_window: bool,
     /// How many decisions had each outcome (`opened`, `joined`, …).
     pub outcomes: std::collections::BTreeMap<String, usize>,
     pub errors: std::collections::BTreeMap<String, usize>,
@@ -155,6 +166,15 @@ impl PipelineFigures {
             decision_not_seen: watched.iter().filter(|w| w.decided_seen.is_none()).count(),
             ..PipelineFigures::default()
         };
+        let decided = all(reservation_decided);
+        figures.ack_to_reservation_decision = Summary::of_micros(&decided);
+        match crate::stats::percentile_with_missing(&decided, watched.len() - decided.len(), 0.99) {
+            Some(Some(us)) => {
+                figures.reservation_decision_p99_ms = Some((us as f64 / 10.0).round() / 100.0)
+            }
+            Some(None) => figures.reservation_decision_p99_beyond_window = true,
+            None => {}
+        }
         for w in watched {
             if let Some(o) = &w.outcome {
                 *figures.outcomes.entry(o.clone()).or_default() += 1;
@@ -208,5 +228,17 @@ mod tests {
         assert_eq!((f.reserved_not_seen, f.decision_not_seen), (1, 1));
         assert_eq!(f.outcomes["joined"], 2);
         assert_eq!(f.errors["500 -"], 1);
+        assert_eq!(f.ack_to_reservation_decision.p50_ms, Some(0.0));
+        // One of three never seen: the p99 is beyond the window.
+        assert!(f.reservation_decision_p99_beyond_window);
+        assert_eq!(f.reservation_decision_p99_ms, None);
+        let late = Watched {
+            reserved_seen: Some(1_500_000),
+            ..Watched::default()
+        };
+        assert_eq!(reservation_decided(&late), Some(1_500_000));
+        let f = PipelineFigures::of(&[late]);
+        assert_eq!(f.reservation_decision_p99_ms, Some(1500.0));
+        assert!(!f.reservation_decision_p99_beyond_window);
     }
 }

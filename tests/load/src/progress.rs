@@ -19,6 +19,8 @@ pub struct Snapshot {
     pub backlog: u64,
     pub in_flight: u64,
     pub elapsed: Duration,
+    /// The app's own backlog (`pipeline backlog N`), or empty when not polled.
+    pub pipeline: String,
 }
 
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
@@ -43,10 +45,13 @@ impl Progress {
     }
 
     pub fn update(&mut self, s: &Snapshot) {
-        let msg = format!(
+        let mut msg = format!(
             "acked {} · not acked {} · backlog {} · in flight {}",
             s.acked, s.not_acked, s.backlog, s.in_flight
         );
+        if !s.pipeline.is_empty() {
+            msg = format!("{msg} · {}", s.pipeline);
+        }
         match &self.bar {
             Some(bar) => {
                 bar.set_position(s.done);

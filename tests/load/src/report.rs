@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::channels::Channel;
+use crate::intake;
 use crate::mix::Plan;
 use crate::probe::PipelineFigures;
 use crate::record::{Class, Counts};
@@ -20,6 +21,8 @@ pub struct Meta {
     pub rate: f64,
     pub duration_s: u64,
     pub burst: Option<String>,
+    /// `--curve`: the rate's shape (`morning`, or the multipliers).
+    pub curve: Option<String>,
     pub concurrency: usize,
     pub probe_share: f64,
     pub run_id: String,
@@ -90,6 +93,8 @@ pub struct Report {
     pub channels: Vec<ChannelRow>,
     pub throughput: Throughput,
     pub backlog: Backlog,
+    /// The app's own backlog over time (`GET /jobs/pipeline/intake`).
+    pub intake: intake::Figures,
     pub pipeline: PipelineFigures,
     pub timeline: Vec<SecondRow>,
 }
@@ -105,7 +110,25 @@ impl Report {
             pushes.acked_as_duplicate += c.acked_as_duplicate;
             pushes.not_acked += c.not_acked;
         }
-        let timeline = rec.seconds.rows();
+        let intake = intake::Figures::of(&observed.intake, meta.duration_s as f64);
+        let mut timeline = rec.seconds.rows();
+        for (t, b) in intake.per_second().into_iter().enumerate() {
+            while timeline.len() <= t {
+                timeline.push(SecondRow {
+                    t: timeline.len(),
+                    offered: 0,
+                    sent: 0,
+                    acked: 0,
+                    failed: 0,
+                    p50_ms: None,
+                    p99_ms: None,
+                    backlog: 0,
+                    in_flight: 0,
+                    pipeline_backlog: None,
+                });
+            }
+            timeline[t].pipeline_backlog = b;
+        }
         let busy: Vec<u64> = timeline
             .iter()
             .map(|r| r.acked)
@@ -155,6 +178,7 @@ impl Report {
                 max_in_flight: timeline.iter().map(|r| r.in_flight).max().unwrap_or(0),
             },
             pipeline: PipelineFigures::of(&observed.watched),
+            intake,
             timeline,
         }
     }
@@ -267,6 +291,22 @@ impl Report {
             "backlog (due, not yet answered): max {} · most in flight {}",
             self.backlog.max, self.backlog.max_in_flight
         );
+        let i = &self.intake;
+        if i.state == intake::State::Reported {
+            let series: Vec<String> = i.series.iter().map(|x| x.backlog.to_string()).collect();
+            let _ = writeln!(
+                w,
+                "pipeline backlog over time (the app's, acknowledged not yet through the pipeline): max {} · last {} · oldest waiting max {} · back at 0 {}\n  per second: {}",
+                i.max.unwrap_or(0),
+                i.last.unwrap_or(0),
+                ms(i.oldest_waiting_ms_max.map(|v| v as f64)),
+                i.drained_at_s
+                    .map_or("not seen".to_string(), |t| format!("at {t:.1} s")),
+                series.join(" ")
+            );
+        } else {
+            let _ = writeln!(w, "pipeline {}", i.note);
+        }
 
         let _ = writeln!(
             w,
@@ -393,6 +433,7 @@ mod tests {
             rate: 10.0,
             duration_s: 2,
             burst: None,
+            curve: None,
             concurrency: 4,
             probe_share: 0.02,
             run_id: "1".into(),
@@ -409,6 +450,7 @@ mod tests {
             rate: 10.0,
             duration: Duration::from_secs(2),
             burst: None,
+            curve: None,
         }
         .slots();
         let plan = Plan::generate(1, &MixConfig::default(), &slots);
@@ -440,6 +482,17 @@ mod tests {
             unfinished: 0,
             elapsed: Duration::from_secs(2),
             t0_ms: 0,
+            intake: crate::intake::Log {
+                state: crate::intake::State::Reported,
+                samples: vec![crate::intake::Sample {
+                    t_s: 3.2,
+                    acknowledged: 5,
+                    drained: 2,
+                    backlog: 3,
+                    oldest_waiting_ms: Some(40),
+                }],
+                errors: Default::default(),
+            },
         };
         let report = Report::build(meta(), &plan, &observed);
         let n = plan.pushes.len() as u64;
@@ -455,10 +508,14 @@ mod tests {
             Some(10.0 * ((n - 1).div_ceil(2) + 1) as f64)
         );
         assert_eq!(report.orders.planned, slots.len() as u64);
-        assert_eq!(report.timeline.len(), 3);
+        // Two seconds of load and its answers, then a poll of the app's backlog at 3.2 s.
+        assert_eq!(report.timeline.len(), 4);
+        assert_eq!(report.timeline[3].pipeline_backlog, Some(3));
+        assert_eq!(report.intake.max, Some(3));
         assert_eq!(report.throughput.offered_per_s, round2(n as f64 / 2.0));
         let table = report.table();
         assert!(table.contains("503 unavailable"), "{table}");
+        assert!(table.contains("pipeline backlog over time"), "{table}");
         assert!(
             table.contains("meituan") || table.contains("eleme"),
             "{table}"

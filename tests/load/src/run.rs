@@ -5,7 +5,9 @@
 //!
 //! The run is bounded: after the last due push, the answers still out get the request
 //! timeout plus a margin, then whatever is left counts as unfinished; probes get
-//! [`PROBE_WINDOW`] after their acknowledgement.
+//! `--probe-window` after their acknowledgement. With a job token the app's own intake
+//! backlog is polled once a second all along ([`intake`]), and after the load for at
+//! most `--drain-wait` until it is back at 0.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,8 +21,9 @@ use tokio::task::JoinSet;
 use crate::catalog::RunIds;
 use crate::channels::{self, Channel, Ctx, Verdict};
 use crate::http::Http;
+use crate::intake;
 use crate::mix::{OrderSpec, Plan, PushKind};
-use crate::probe::{self, Watched, PROBE_WINDOW};
+use crate::probe::{self, Watched};
 use crate::progress::{Progress, Snapshot};
 use crate::record::{Class, Done, Final, Recorder};
 
@@ -36,7 +39,13 @@ pub struct Settings {
     pub timeout: Duration,
     /// Watch every n-th order that enters the pipeline (`None`: no probe).
     pub probe_every: Option<u64>,
+    /// How long after its acknowledgement a watched order is given.
+    pub probe_window: Duration,
     pub admin_token: String,
+    /// Poll `GET /jobs/pipeline/intake` with it.
+    pub job_token: Option<String>,
+    /// After the load, wait at most this long for the app's backlog to be back at 0.
+    pub drain_wait: Duration,
 }
 
 /// Everything the run observed.
@@ -48,6 +57,8 @@ pub struct Observed {
     pub elapsed: Duration,
     /// Wall clock of the run's start (epoch ms): the zero of every offset.
     pub t0_ms: i64,
+    /// The app's own backlog, polled.
+    pub intake: intake::Log,
 }
 
 struct Shared {
@@ -63,6 +74,7 @@ struct Shared {
     probes: Mutex<JoinSet<Watched>>,
     /// Per original push, the last second our own channels signed a delivery of it at.
     signed_at: Mutex<HashMap<usize, i64>>,
+    intake: Arc<Mutex<intake::Log>>,
 }
 
 impl Shared {
@@ -138,6 +150,15 @@ pub async fn execute(http: Http, plan: Plan, run: RunIds, settings: Settings) ->
         recorder: Mutex::new(recorder),
         probes: Mutex::new(JoinSet::new()),
         signed_at: Mutex::new(HashMap::new()),
+        intake: Arc::new(Mutex::new(intake::Log::default())),
+    });
+    let poller = shared.settings.job_token.clone().map(|token| {
+        tokio::spawn(intake::poll(
+            shared.http.clone(),
+            token,
+            t0,
+            shared.intake.clone(),
+        ))
     });
 
     let sampler = tokio::spawn(sample(shared.clone(), total));
@@ -161,7 +182,7 @@ pub async fn execute(http: Http, plan: Plan, run: RunIds, settings: Settings) ->
 
     let mut probes = std::mem::take(&mut *shared.probes.lock().unwrap_or_else(|e| e.into_inner()));
     let mut watched = Vec::new();
-    let probes_until = Instant::now() + PROBE_WINDOW + shared.settings.timeout;
+    let probes_until = Instant::now() + shared.settings.probe_window + shared.settings.timeout;
     let _ = tokio::time::timeout_at(probes_until.into(), async {
         while let Some(w) = probes.join_next().await {
             watched.extend(w.ok());
@@ -169,6 +190,33 @@ pub async fn execute(http: Http, plan: Plan, run: RunIds, settings: Settings) ->
     })
     .await;
     probes.abort_all();
+
+    if let Some(poller) = poller {
+        // Until the app's backlog is back at 0 after the load (seen by a poll made
+        // after the last push was due), or the wait is over.
+        let until = Instant::now() + shared.settings.drain_wait;
+        let load_end = last_due.as_secs_f64();
+        loop {
+            let (reporting, drained) = {
+                let log = shared.intake.lock().unwrap_or_else(|e| e.into_inner());
+                let drained = log
+                    .samples
+                    .last()
+                    .is_some_and(|x| x.t_s >= load_end && x.backlog == 0);
+                (log.state == intake::State::Reported, drained)
+            };
+            if !reporting || drained || Instant::now() >= until || poller.is_finished() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        poller.abort();
+    }
+    let intake = shared
+        .intake
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
 
     let elapsed = shared.since_start();
     let recorder = std::mem::take(&mut *shared.recorder.lock().unwrap_or_else(|e| e.into_inner()));
@@ -178,6 +226,7 @@ pub async fn execute(http: Http, plan: Plan, run: RunIds, settings: Settings) ->
         unfinished,
         elapsed,
         t0_ms,
+        intake,
     }
 }
 
@@ -297,7 +346,8 @@ fn watch_sample(s: &Arc<Shared>, channel: Channel, orders: &[OrderSpec]) {
         let s2 = s.clone();
         let watch = async move {
             let token = &s2.settings.admin_token;
-            probe::watch(&s2.http, token, &id, acked_at, acked_wall).await
+            let window = s2.settings.probe_window;
+            probe::watch(&s2.http, token, &id, acked_at, acked_wall, window).await
         };
         s.probes
             .lock()
@@ -325,7 +375,13 @@ async fn sample(s: Arc<Shared>, total: u64) {
                 .values()
                 .fold((0, 0), |(a, n), c| (a + c.acked, n + c.not_acked))
         };
+        let pipeline = s
+            .intake
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .describe();
         progress.update(&Snapshot {
+            pipeline,
             done,
             acked,
             not_acked,

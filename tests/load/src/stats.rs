@@ -14,6 +14,23 @@ pub fn percentile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
+/// The nearest-rank percentile of `values` together with `missing` more values known
+/// only to be above every one of them (orders a probe never saw get there): `None` when
+/// there is nothing at all, `Some(None)` when the percentile falls among the missing.
+pub fn percentile_with_missing(values: &[i64], missing: usize, q: f64) -> Option<Option<i64>> {
+    let n = values.len() + missing;
+    if n == 0 {
+        return None;
+    }
+    let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as usize).clamp(1, n);
+    if rank > values.len() {
+        return Some(None);
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    Some(Some(sorted[rank - 1]))
+}
+
 /// A distribution in milliseconds (from microsecond samples; signed, because a
 /// reservation may be stamped before the acknowledgement arrives).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -70,6 +87,8 @@ pub struct SecondRow {
     pub p99_ms: Option<f64>,
     pub backlog: u64,
     pub in_flight: u64,
+    /// The app's own backlog (`GET /jobs/pipeline/intake`), highest poll in the second.
+    pub pipeline_backlog: Option<u64>,
 }
 
 fn bump(v: &mut Vec<u64>, second: usize, by: u64) {
@@ -140,6 +159,7 @@ impl Seconds {
                     p99_ms: lat.p99_ms,
                     backlog: at(&self.backlog, t),
                     in_flight: at(&self.in_flight, t),
+                    pipeline_backlog: None,
                 }
             })
             .collect()
@@ -163,6 +183,16 @@ mod tests {
         let ten: Vec<i64> = (1..=10).collect();
         assert_eq!(percentile(&ten, 0.90), Some(9));
         assert_eq!(percentile(&ten, 0.99), Some(10));
+    }
+
+    #[test]
+    fn percentiles_count_what_never_arrived_as_beyond() {
+        let v: Vec<i64> = (1..=99).collect();
+        assert_eq!(percentile_with_missing(&v, 1, 0.99), Some(Some(99)));
+        assert_eq!(percentile_with_missing(&v, 2, 0.99), Some(None));
+        assert_eq!(percentile_with_missing(&[5, 1], 0, 0.5), Some(Some(1)));
+        assert_eq!(percentile_with_missing(&[], 3, 0.5), Some(None));
+        assert_eq!(percentile_with_missing(&[], 0, 0.5), None);
     }
 
     #[test]

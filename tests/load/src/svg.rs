@@ -52,10 +52,17 @@ pub fn chart(title: &str, rows: &[SecondRow], burst: Option<(f64, f64)>) -> Stri
             ],
         ),
         (
-            "backlog (due, not answered)",
+            "backlog: pushes due, not answered · the app's pipeline backlog",
             vec![
                 series("backlog", "#9467bd", count(|r| r.backlog)),
                 series("in flight", "#17becf", count(|r| r.in_flight)),
+                series(
+                    "pipeline (app)",
+                    "#8c564b",
+                    rows.iter()
+                        .map(|r| r.pipeline_backlog.map(|b| b as f64))
+                        .collect(),
+                ),
             ],
         ),
     ];
@@ -240,6 +247,7 @@ mod tests {
             p99_ms: p99,
             backlog: 1,
             in_flight: 1,
+            pipeline_backlog: None,
         }
     }
 
@@ -269,5 +277,18 @@ mod tests {
         // The second piece of the p99 line starts at second 2 (x of 2.5 s).
         let x = LEFT + 2.5 / 3.0 * (WIDTH - LEFT - RIGHT);
         assert!(svg.contains(&format!("{x:.1},")), "{svg}");
+        assert!(
+            svg.contains("pipeline (app)"),
+            "legend even when not reported"
+        );
+    }
+
+    #[test]
+    fn the_apps_backlog_is_a_line_of_its_own() {
+        let mut rows = vec![row(0, 10, Some(4.0)), row(1, 10, Some(4.0))];
+        rows[0].pipeline_backlog = Some(3);
+        rows[1].pipeline_backlog = Some(7);
+        let svg = chart("t", &rows, None);
+        assert_eq!(svg.matches("#8c564b\" stroke-width=\"1.6\"").count(), 1);
     }
 }

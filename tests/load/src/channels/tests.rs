@@ -22,6 +22,7 @@ fn plan() -> Plan {
         rate: 50.0,
         duration: Duration::from_secs(60),
         burst: None,
+        curve: None,
     }
     .slots();
     Plan::generate(11, &MixConfig::default(), &slots)
