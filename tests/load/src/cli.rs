@@ -69,6 +69,9 @@ pub struct Args {
     /// /jobs/pipeline/intake`) is polled once a second (its value is never shown).
     #[arg(long, env = "SPIN_VARIABLE_JOB_TOKEN", hide_env_values = true)]
     pub job_token: Option<String>,
+    /// Seconds between polls of the app's backlog (each poll is work for the app too).
+    #[arg(long, default_value_t = 1.0)]
+    pub backlog_every: f64,
     /// After the load, wait at most this many seconds for the app's backlog to be back
     /// at 0 (with --job-token).
     #[arg(long, default_value_t = 30)]
@@ -117,6 +120,9 @@ impl Args {
         }
         if self.duration == 0 || self.duration > MAX_DURATION {
             bail!("--duration must be 1 to {MAX_DURATION} seconds");
+        }
+        if !(self.backlog_every.is_finite() && self.backlog_every >= 0.1) {
+            bail!("--backlog-every must be at least 0.1 seconds");
         }
         if self.concurrency == 0 {
             bail!("--concurrency must be at least 1");

@@ -13,7 +13,6 @@ use serde::Serialize;
 use crate::http::Http;
 
 pub const PATH: &str = "/jobs/pipeline/intake";
-pub const POLL_EVERY: Duration = Duration::from_secs(1);
 
 /// One answer of the route, at `t_s` seconds from the run's start.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -140,14 +139,16 @@ impl Log {
     }
 }
 
-/// Poll once a second into `log` until aborted (or the app says it has no route).
+/// Poll every `every` (a poll starts after the previous answer) into `log` until
+/// aborted, or the app says it has no such route.
 pub async fn poll(
     http: Http,
     token: String,
     t0: Instant,
+    every: Duration,
     log: std::sync::Arc<std::sync::Mutex<Log>>,
 ) {
-    let mut tick = tokio::time::interval(POLL_EVERY);
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

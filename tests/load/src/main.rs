@@ -167,6 +167,7 @@ fn execute(
         probe_window: Duration::from_secs(args.probe_window.max(1)),
         admin_token: args.admin_token.clone(),
         job_token: args.job_token.clone(),
+        backlog_every: Duration::from_secs_f64(args.backlog_every),
         drain_wait: Duration::from_secs(args.drain_wait),
     };
     let observed = runtime.block_on(run::execute(

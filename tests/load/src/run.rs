@@ -42,8 +42,9 @@ pub struct Settings {
     /// How long after its acknowledgement a watched order is given.
     pub probe_window: Duration,
     pub admin_token: String,
-    /// Poll `GET /jobs/pipeline/intake` with it.
+    /// Poll `GET /jobs/pipeline/intake` with it, this often.
     pub job_token: Option<String>,
+    pub backlog_every: Duration,
     /// After the load, wait at most this long for the app's backlog to be back at 0.
     pub drain_wait: Duration,
 }
@@ -157,6 +158,7 @@ pub async fn execute(http: Http, plan: Plan, run: RunIds, settings: Settings) ->
             shared.http.clone(),
             token,
             t0,
+            shared.settings.backlog_every,
             shared.intake.clone(),
         ))
     });
