@@ -1,36 +1,51 @@
 //! `ingest` component: one instance per channel (`ingest-meituan`, `ingest-eleme`, …),
 //! each with its own route, `channel` id and `channel_secret`.
 //!
-//! verify (core, pure) → rate limit, replay, idempotency claim (core, over the `ingest`
-//! store) → normalize (private component, over `*.spin.internal`) → complete the claim →
-//! acknowledge in the platform's format (core). The claim is completed only after
-//! normalize has stored everything, so a failure anywhere leaves the push to be
-//! processed again on redelivery: never lost, never doubled.
+//! verify (core, pure) → normalize (core, pure: bad input is refused in the platform's
+//! format, and the answer names the orders) → rate limit, replay, duplicate, and the
+//! one durable write into the inbox (`orderhub_core::intake::enter`) → acknowledge in
+//! the platform's format. Acknowledged means durable. The writer of a tick's first slot
+//! then, after its answer went out, waits for the tick to close and asks normalize to
+//! drain it (`POST http://normalize.spin.internal/drain`): the pipeline runs in batches
+//! off the request path, and the scheduled sweep catches whatever a crash left.
+
+use std::time::{Duration, UNIX_EPOCH};
 
 use chrono::Utc;
 use orderhub_core::channel::{
-    acknowledgement, catalog, verify, Ack, Admission, ChannelConfig, ChannelKind, InboundRequest,
-    IngestGate, NormalizeError, Outcome,
+    acknowledgement, catalog, normalize, verify, Ack, ChannelConfig, ChannelKind, InboundRequest,
+    Outcome,
 };
-use orderhub_core::order::book::Applied;
+use orderhub_core::intake::{self, DrainReport, DrainRequest, Entered, InboxItem};
 use orderhub_shell::kv::Bucket;
-use orderhub_shell::{finish, health, ApiError};
-use spin_sdk::http::{IncomingRequest, Method, Request, Response};
+use orderhub_shell::{early, finish, health, ApiError};
+use spin_sdk::http::{IncomingRequest, Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(incoming: IncomingRequest) -> Response {
-    orderhub_shell::serve(incoming, orderhub_core::limits::WEBHOOK_BODY_MAX, route).await
-}
-
-async fn route(req: Request) -> Response {
-    if *req.method() == Method::Get && req.path().ends_with("/health") {
-        return health("ingest");
+async fn handle(incoming: IncomingRequest, outparam: ResponseOutparam) {
+    let limit = orderhub_core::limits::WEBHOOK_BODY_MAX;
+    let (resp, drain) = match orderhub_shell::body::read(incoming, limit).await {
+        Ok(req) => route(req).await,
+        Err(e) => (e.into_response(), None),
+    };
+    early::send_now(outparam, resp).await;
+    if let Some(tick) = drain {
+        drain_when_closed(tick).await;
     }
-    finish(ingest(req).await)
 }
 
-async fn ingest(req: Request) -> Result<Response, ApiError> {
+async fn route(req: Request) -> (Response, Option<i64>) {
+    if *req.method() == Method::Get && req.path().ends_with("/health") {
+        return (health("ingest"), None);
+    }
+    match ingest(req).await {
+        Ok((resp, drain)) => (resp, drain),
+        Err(e) => (finish(Err(e)), None),
+    }
+}
+
+async fn ingest(req: Request) -> Result<(Response, Option<i64>), ApiError> {
     let (channel, secret) = channel_and_secret(&req)?;
     let catalog_store = Bucket::open("catalog")?;
     let cfg = catalog::load_config(&catalog_store, &channel).map_err(|e| match e {
@@ -55,6 +70,7 @@ async fn ingest(req: Request) -> Result<Response, ApiError> {
         .map(str::to_string)
         .unwrap_or_else(|| req.uri().to_string());
     let method = req.method().to_string();
+    let now = Utc::now();
     let inbound = InboundRequest {
         method: &method,
         full_url: &full_url,
@@ -63,63 +79,58 @@ async fn ingest(req: Request) -> Result<Response, ApiError> {
         headers: &headers,
         content_type: req.header("content-type").and_then(|v| v.as_str()),
         body: req.body(),
-        received_at: Utc::now(),
+        received_at: now,
     };
 
     let push = match verify(&cfg, &secret, &inbound) {
         Ok(push) => push,
-        Err(e) => return Ok(answer(&cfg, &Outcome::Refused(e))),
+        Err(e) => return Ok((answer(&cfg, &Outcome::Refused(e)), None)),
+    };
+    let skus = catalog::load_sku_map(&catalog_store, &channel)
+        .map_err(|e| ApiError::new(500, "channel_not_configured", e.to_string()))?;
+    let events = match normalize(&cfg, &skus, &push, now) {
+        Ok(events) => events,
+        Err(e) => return Ok((answer(&cfg, &Outcome::Invalid(e)), None)),
+    };
+    let item = InboxItem {
+        channel: push.channel.clone(),
+        utc_offset_minutes: cfg.utc_offset_minutes,
+        acked_at: now,
+        events,
     };
     let store = Bucket::open("ingest")?;
-    let gate = IngestGate::new(&store, &cfg);
-    let claim = match gate.admit(&push, inbound.received_at) {
-        Ok(Admission::Proceed(claim)) => claim,
-        Ok(Admission::AlreadyDone) => return Ok(answer(&cfg, &Outcome::Duplicate)),
-        Err(e) => return Ok(answer(&cfg, &Outcome::Refused(e))),
-    };
-
-    let outcome = match forward_to_normalize(push.to_json()).await {
-        Ok(applied) => match gate.complete(claim) {
-            Ok(()) => Outcome::Accepted {
-                orders: applied.orders,
+    let (outcome, entered) = match intake::enter(&store, &cfg, &push, &item, now) {
+        Ok(entered @ Entered::Written { .. }) => (
+            Outcome::Accepted {
+                orders: item.order_ids(),
             },
-            // Stored but not marked done: a redelivery re-applies idempotently.
-            Err(e) => Outcome::Refused(e),
-        },
-        Err(failure) => {
-            // Let the very next redelivery try again instead of waiting out the lease.
-            let _ = gate.abandon(claim);
-            failure
-        }
+            Some(entered),
+        ),
+        Ok(Entered::Duplicate) => (Outcome::Duplicate, None),
+        Err(e) => (Outcome::Refused(e), None),
     };
-    Ok(answer(&cfg, &outcome))
+    let mut resp = answer(&cfg, &outcome);
+    if let Some(Entered::Written { tick, slot }) = &entered {
+        // Where the push waits: lets a caller (the e2e suite, an operator) follow it.
+        resp.set_header("x-orderhub-intake", format!("{tick}/{slot}"));
+    }
+    Ok((resp, entered.and_then(|e| e.drains())))
 }
 
-async fn forward_to_normalize(push_json: Vec<u8>) -> Result<Applied, Outcome> {
-    let req = Request::builder()
-        .method(Method::Post)
-        .uri("http://normalize.spin.internal/push")
-        .header("content-type", "application/json")
-        .body(push_json)
-        .build();
-    let unavailable = |message: String| Outcome::Unavailable { message };
-    let resp: Response = spin_sdk::http::send(req)
-        .await
-        .map_err(|e| unavailable(format!("normalize unreachable: {e}")))?;
-    let status = *resp.status();
-    if status == 200 {
-        return serde_json::from_slice(resp.body())
-            .map_err(|e| unavailable(format!("normalize answered: {e}")));
+/// After the answer: wait for the tick to close, then have it drained. A failure here
+/// loses nothing (the push is in the inbox; the sweep drains it), so it is only logged.
+async fn drain_when_closed(tick: i64) {
+    let due = intake::drain_due(tick);
+    let due_ms = u64::try_from(due.timestamp_millis()).unwrap_or(0);
+    early::sleep_until(UNIX_EPOCH + Duration::from_millis(due_ms));
+    let result: Result<DrainReport, String> = orderhub_shell::internal::post(
+        "http://normalize.spin.internal/drain",
+        &DrainRequest { tick },
+    )
+    .await;
+    if let Err(e) = result {
+        eprintln!("ingest: tick {tick} not drained now (the sweep will): {e}");
     }
-    if (400..500).contains(&status) {
-        if let Ok(e) = serde_json::from_slice::<NormalizeError>(resp.body()) {
-            return Err(Outcome::Invalid(e));
-        }
-    }
-    Err(unavailable(format!(
-        "normalize answered {status}: {}",
-        String::from_utf8_lossy(resp.body())
-    )))
 }
 
 fn answer(cfg: &ChannelConfig, outcome: &Outcome) -> Response {

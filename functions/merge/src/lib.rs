@@ -4,14 +4,15 @@
 //! Released groups go on to dispatch: each delivered group's parcels are posted to
 //! `http://dispatch.spin.internal/parcels` (`orderhub_core::merge::handoff`).
 //!
-//! Instances in spin.toml: `merge` (private: `POST /offer`, called by normalize),
+//! Instances in spin.toml: `merge` (private: `POST /offer-batch`, called by normalize),
 //! `merge-jobs` (`/jobs/merge/...`, job token) and `merge-admin` (`/admin/merge/...`,
 //! admin token). Same shape as every component: parse, call the core, apply its
 //! effects, answer. The decisions live in `orderhub_core::merge`.
 
 use chrono::Utc;
+use orderhub_core::intake::{OfferAnswer, OfferBatch};
 use orderhub_core::merge::{self, handoff, GroupDelivery, MergeError, ReleasedGroup};
-use orderhub_core::order::{book, Order, OrderId};
+use orderhub_core::order::{book, OrderId};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{auth, finish, health, json, ApiError};
 use spin_sdk::http::{IncomingRequest, Method, Params, Request, Response, Router};
@@ -27,8 +28,8 @@ async fn handle(incoming: IncomingRequest) -> Response {
 async fn route(req: Request) -> Response {
     let mut router = Router::new();
     router.get("/health", |_: Request, _: Params| health("merge"));
-    router.post_async("/offer", |req: Request, _: Params| async move {
-        finish(offer(&req).await)
+    router.post_async("/offer-batch", |req: Request, _: Params| async move {
+        finish(offer_batch(&req).await)
     });
     router.get("/jobs/merge/health", |_: Request, _: Params| {
         health("merge")
@@ -53,21 +54,34 @@ pub(crate) fn merge_error(e: MergeError) -> ApiError {
     }
 }
 
-/// Idempotent per order: a repeated offer answers the first decision.
-async fn offer(req: &Request) -> Result<Response, ApiError> {
-    let order: Order = serde_json::from_slice(req.body())
-        .map_err(|e| ApiError::bad_request("unreadable_order", e.to_string()))?;
+/// `POST /offer-batch`: offer each order in turn (idempotent per order: a repeated
+/// offer answers the first decision), then deliver every group the batch released.
+async fn offer_batch(req: &Request) -> Result<Response, ApiError> {
+    let OfferBatch { orders } = serde_json::from_slice(req.body())
+        .map_err(|e| ApiError::bad_request("unreadable_offer_batch", e.to_string()))?;
     let store = Bucket::open("merge")?;
     let rules = merge::load_rules(&store).map_err(merge_error)?;
-    let offered = merge::offer_recorded(&store, &rules, &order, Utc::now()).map_err(merge_error)?;
-    let delivered = deliver_all(&store, &offered.released).await?;
-    Ok(json(
-        200,
-        &serde_json::json!({
-            "decision": offered.decision,
-            "released": delivered,
-        }),
-    ))
+    let mut answers = Vec::with_capacity(orders.len());
+    let mut released = Vec::new();
+    for order in &orders {
+        match merge::offer_recorded(&store, &rules, order, Utc::now()) {
+            Ok(offered) => {
+                released.extend(offered.released);
+                answers.push(OfferAnswer {
+                    order_id: order.id.clone(),
+                    decision: Some(offered.decision),
+                    error: None,
+                });
+            }
+            Err(e) => answers.push(OfferAnswer {
+                order_id: order.id.clone(),
+                decision: None,
+                error: Some(e.to_string()),
+            }),
+        }
+    }
+    deliver_all(&store, &released).await?;
+    Ok(json(200, &answers))
 }
 
 /// Close due windows and deliver what they release; then retry handing over groups

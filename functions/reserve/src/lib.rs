@@ -1,9 +1,8 @@
 //! `reserve` component: the stock reservation ledger behind three instances.
 //!
-//! - `reserve` (private, reached over `reserve.spin.internal`): `POST /reserve` with an
-//!   `Order`, `POST /release` with `{"order_id"}`, `POST /commit` with
-//!   `{"order_id", "op_id", "lines"?}`, `POST /confirm` with `{"order_id"}` (paid: the
-//!   hold no longer expires): the contract `normalize` and `dispatch` call.
+//! - `reserve` (private, reached over `reserve.spin.internal`): `POST /reserve-batch`
+//!   and `POST /settle-batch` (normalize; typed by `orderhub_core::intake`), `POST
+//!   /commit` with `{"order_id", "op_id", "lines"?}` (dispatch).
 //! - `stock-jobs` (`/jobs/stock/...`, job token): `POST /jobs/stock/expire`.
 //! - `stock-admin` (`/admin/stock/...`, admin token): catalog, SKUs, WMS adjustments,
 //!   reads, the channel outbox, and a direct reserve (see `admin::reserve`).
@@ -63,17 +62,14 @@ async fn handle(incoming: IncomingRequest) -> Response {
 fn route(req: Request) -> Response {
     let mut router = Router::new();
     router.get("/health", |_: Request, _: Params| health("reserve"));
-    router.post("/reserve", |req: Request, _: Params| {
-        finish(orders::reserve(&req))
+    router.post("/reserve-batch", |req: Request, _: Params| {
+        finish(orders::reserve_batch(&req))
     });
-    router.post("/release", |req: Request, _: Params| {
-        finish(orders::release(&req))
+    router.post("/settle-batch", |req: Request, _: Params| {
+        finish(orders::settle_batch(&req))
     });
     router.post("/commit", |req: Request, _: Params| {
         finish(orders::commit(&req))
-    });
-    router.post("/confirm", |req: Request, _: Params| {
-        finish(orders::confirm(&req))
     });
 
     router.get("/jobs/stock/health", |_: Request, _: Params| {

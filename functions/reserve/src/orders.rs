@@ -1,10 +1,16 @@
-//! The private contract: reserve an order's stock, release it on cancel/refund, commit
-//! it on dispatch. Callers (`normalize`, `dispatch`) retry freely: every call is
-//! idempotent in the core (per order for reserve, per `op_id` for commit/release).
+//! The private contract: reserve a batch of orders' stock, settle a batch of cancels and
+//! payments (`normalize`, typed by `orderhub_core::intake`), commit a parcel's units on
+//! dispatch (`dispatch`). Callers retry freely: every call is idempotent in the core
+//! (per order for reserve, per `op_id` for commit/release).
 
 use chrono::Utc;
+use orderhub_core::intake::{
+    ReserveBatch, ReserveDecision, ReserveVerdict, SettleBatch, SettleReport,
+};
 use orderhub_core::order::{Order, OrderId};
-use orderhub_core::stock::{ReservationLedger, ReserveOutcome, ReserveRequest, SettleRequest};
+use orderhub_core::stock::{
+    ReservationLedger, ReserveOutcome, ReserveRequest, ReserveStatus, SettleRequest, StockError,
+};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{json, ApiError};
 use serde::Deserialize;
@@ -16,46 +22,85 @@ use crate::{body, stock_error};
 /// at most once, so every redelivery of that event is the same operation.
 const CANCEL_OP: &str = "order-cancelled";
 
-pub fn reserve(req: &Request) -> Result<Response, ApiError> {
-    let order: Order = body(req, "order")?;
-    // A line normalize could not map to our SKU is already an `unknown_sku` exception on
-    // the order (customer service fixes the mapping): nothing can be held for it, and the
-    // step is done, so the pipeline does not retry it.
-    let Some(request) = ReserveRequest::for_order(&order).ok() else {
-        return Ok(json(
-            200,
-            &serde_json::json!({
-                "order_id": order.id,
-                "status": "unmapped_lines",
-                "reserved_units": 0,
-            }),
-        ));
-    };
+/// `POST /reserve-batch`: one decision per order, in order. Orders are reserved one
+/// after another; a store error on one leaves it undecided (the catch-up job forwards
+/// it again) and does not stop the others.
+pub fn reserve_batch(req: &Request) -> Result<Response, ApiError> {
+    let ReserveBatch { orders } = body(req, "reserve_batch")?;
     let store = Bucket::open("stock")?;
     let ledger = ReservationLedger::new(&store);
+    let decisions: Vec<ReserveDecision> = orders
+        .iter()
+        .map(|order| ReserveDecision {
+            order_id: order.id.clone(),
+            verdict: decide(&ledger, order),
+        })
+        .collect();
+    Ok(json(200, &decisions))
+}
+
+fn decide(ledger: &ReservationLedger<'_, Bucket>, order: &Order) -> ReserveVerdict {
+    // A line normalize could not map to our SKU is already an `unknown_sku` exception on
+    // the order (customer service fixes the mapping): nothing can be held for it.
+    let Ok(request) = ReserveRequest::for_order(order) else {
+        return ReserveVerdict::Unmapped;
+    };
+    let undecided = |e: StockError| ReserveVerdict::Undecided {
+        code: e.code().into(),
+        message: e.to_string(),
+    };
     match ledger.reserve(&request, Utc::now()) {
         Ok(outcome) => {
             // A paid order's hold must outlive the merge window and dispatch: only
-            // unpaid holds expire.
+            // unpaid holds expire. Unconfirmed, it is not decided: retried later.
             if order.status().is_paid() && outcome.reserved_units() > 0 {
-                ledger.confirm(&order.id).map_err(stock_error)?;
+                if let Err(e) = ledger.confirm(&order.id) {
+                    return undecided(e);
+                }
             }
-            Ok(json(200, &answer(&ledger, &outcome)?))
+            let units = outcome.reserved_units();
+            match (outcome.status(), outcome.exception) {
+                (ReserveStatus::OutOfStock, Some(exception)) => {
+                    ReserveVerdict::Refused { exception }
+                }
+                (_, exception) => ReserveVerdict::Held { units, exception },
+            }
         }
         // A SKU the ledger does not stock: keep the order, flag it for restock.
         Err(e) => match e.as_order_exception() {
-            Some(exception) => Ok(json(
-                200,
-                &serde_json::json!({
-                    "order_id": order.id,
-                    "status": "not_stocked",
-                    "reserved_units": 0,
-                    "exception": exception,
-                }),
-            )),
-            None => Err(stock_error(e)),
+            Some(exception) => ReserveVerdict::Refused { exception },
+            None => undecided(e),
         },
     }
+}
+
+/// `POST /settle-batch`: cancels and full refunds give everything still held back;
+/// payments and acceptances confirm the hold (it no longer expires). An order that
+/// never reserved has nothing to settle. Idempotent per order.
+pub fn settle_batch(req: &Request) -> Result<Response, ApiError> {
+    let SettleBatch { releases, confirms } = body(req, "settle_batch")?;
+    let store = Bucket::open("stock")?;
+    let ledger = ReservationLedger::new(&store);
+    let mut report = SettleReport::default();
+    for order in &releases {
+        let request = SettleRequest {
+            op_id: CANCEL_OP.into(),
+            lines: None,
+        };
+        match ledger.release(order, &request, Utc::now()) {
+            Ok(_) => report.released += 1,
+            Err(StockError::UnknownReservation(_)) => {}
+            Err(e) => report.errors.push(format!("release {order}: {e}")),
+        }
+    }
+    for order in &confirms {
+        match ledger.confirm(order) {
+            Ok(_) => report.confirmed += 1,
+            Err(StockError::UnknownReservation(_)) => {}
+            Err(e) => report.errors.push(format!("confirm {order}: {e}")),
+        }
+    }
+    Ok(json(200, &report))
 }
 
 /// Runs a reserve and answers with the reservation, and `exception` when short.
@@ -116,28 +161,9 @@ impl Settle {
     }
 }
 
-#[derive(Deserialize)]
-struct Confirm {
-    order_id: OrderId,
-}
-
-/// Payment (or the channel's acceptance) arrived after the order: its hold no longer
-/// expires. Answers who won if the expiry sweep got there first (`expired`: the units
-/// went back and the order must reserve again). Idempotent.
-pub fn confirm(req: &Request) -> Result<Response, ApiError> {
-    let Confirm { order_id } = body(req, "confirm")?;
-    let store = Bucket::open("stock")?;
-    let fate = ReservationLedger::new(&store)
-        .confirm(&order_id)
-        .map_err(stock_error)?;
-    Ok(json(
-        200,
-        &serde_json::json!({ "order_id": order_id, "fate": fate }),
-    ))
-}
-
-/// Cancel or full refund: gives back everything still held. An order that never
-/// reserved anything answers 404 `unknown_reservation` (normalize ignores it).
+/// Cancel or full refund by an operator: gives back everything still held (or the
+/// lines named). An order that never reserved anything answers 404
+/// `unknown_reservation`.
 pub fn release(req: &Request) -> Result<Response, ApiError> {
     let (order, request) = body::<Settle>(req, "release")?.request(Some(CANCEL_OP))?;
     let store = Bucket::open("stock")?;

@@ -8,6 +8,8 @@
 
 pub mod auth;
 pub mod body;
+pub mod early;
+pub mod internal;
 pub mod kv;
 pub mod respond;
 pub mod wait;

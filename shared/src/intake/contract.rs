@@ -5,7 +5,8 @@
 //!   [`DrainReport`].
 //! - normalize → `POST http://reserve.spin.internal/reserve-batch`: [`ReserveBatch`] →
 //!   `Vec<`[`ReserveDecision`]`>`, one per order, in order.
-//! - normalize → `POST http://reserve.spin.internal/settle-batch`: [`SettleBatch`] → 200.
+//! - normalize → `POST http://reserve.spin.internal/settle-batch`: [`SettleBatch`] →
+//!   [`SettleReport`].
 //! - normalize → `POST http://merge.spin.internal/offer-batch`: [`OfferBatch`] →
 //!   `Vec<`[`OfferAnswer`]`>`.
 //! - `GET /jobs/pipeline/intake` → [`IntakeStatus`]; `?tick=` → [`TickStatus`].
@@ -84,6 +85,15 @@ impl ReserveVerdict {
 pub struct SettleBatch {
     pub releases: Vec<OrderId>,
     pub confirms: Vec<OrderId>,
+}
+
+/// What a settle batch did; errors name the order (an order that never reserved is not
+/// one: nothing to release).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleReport {
+    pub released: usize,
+    pub confirmed: usize,
+    pub errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

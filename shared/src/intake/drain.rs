@@ -16,6 +16,10 @@ pub struct DrainMark {
     /// Slots never written, given up after [`WRITER_LEASE_MS`](super::WRITER_LEASE_MS).
     #[serde(default)]
     pub abandoned: Vec<i64>,
+    /// Drains finished so far: the next drain claims under the next generation, so a
+    /// slot written late is drained at once, not after the claim's lease period.
+    #[serde(default)]
+    pub generation: u32,
 }
 
 impl DrainMark {
@@ -58,7 +62,7 @@ pub fn claim<S: KeyValue>(store: &S, tick: i64, now: DateTime<Utc>) -> Result<Cl
         return Ok(Claimed::Drained);
     }
     let period = now.timestamp_millis().div_euclid(DRAIN_LEASE_MS);
-    if store.increment(&keys::claim(tick, period), 1)? > 1 {
+    if store.increment(&keys::claim(tick, mark.generation, period), 1)? > 1 {
         return Ok(Claimed::Busy);
     }
     let slots: Vec<i64> = mark
@@ -78,7 +82,8 @@ pub fn claim<S: KeyValue>(store: &S, tick: i64, now: DateTime<Utc>) -> Result<Cl
     Ok(Claimed::Mine(batch))
 }
 
-/// Read the batch's missing slots again (a writer between its slot and its write).
+/// Read the batch's missing slots again (a writer between its slot and its write); the
+/// ones found are added to `batch.items`.
 pub fn reread_missing<S: KeyValue>(store: &S, batch: &mut TickBatch) -> Result<(), StoreError> {
     let slots = std::mem::take(&mut batch.missing);
     read_slots(store, batch, &slots)?;
@@ -102,14 +107,17 @@ fn read_slots<S: KeyValue>(
     Ok(())
 }
 
-/// Record that the batch's items went through the pipeline. Missing slots stay to
-/// drain, until their writer is surely dead.
+/// Record that `drained` items of the batch went through the pipeline (every slot up
+/// to `batch.upto` but `batch.missing`). Missing slots stay to drain, until their writer
+/// is surely dead.
 pub fn finish<S: KeyValue>(
     store: &S,
     batch: &TickBatch,
+    drained: usize,
     now: DateTime<Utc>,
 ) -> Result<DrainMark, StoreError> {
     let mut mark = read_mark(store, batch.tick)?;
+    mark.generation += 1;
     let writers_dead = now.timestamp_millis() - (batch.tick + 1) * TICK_MS > WRITER_LEASE_MS;
     mark.upto = mark.upto.max(batch.upto);
     if writers_dead {
@@ -119,7 +127,6 @@ pub fn finish<S: KeyValue>(
         mark.missing = batch.missing.clone();
     }
     store.set_json(&keys::done(batch.tick), &mark)?;
-    let drained = batch.items.len() + batch.unreadable.len();
     store.increment(keys::DRAINED, i64::try_from(drained).unwrap_or(i64::MAX))?;
     Ok(mark)
 }
@@ -179,7 +186,7 @@ mod tests {
         };
         assert_eq!(batch.items.len(), 3);
         assert_eq!(claim(&store, tick, due), Ok(Claimed::Busy));
-        finish(&store, &batch, due).unwrap();
+        finish(&store, &batch, 3, due).unwrap();
         // Drained: a later period finds nothing left.
         let later = due + chrono::Duration::milliseconds(DRAIN_LEASE_MS);
         assert_eq!(claim(&store, tick, later), Ok(Claimed::Drained));
@@ -197,23 +204,27 @@ mod tests {
             panic!()
         };
         assert_eq!(batch.missing, vec![2, 3]);
-        finish(&store, &batch, due).unwrap();
+        finish(&store, &batch, 1, due).unwrap();
         store
             .set(
                 &keys::item(tick, 2),
                 &store.get(&keys::item(tick, 1)).unwrap().unwrap(),
             )
             .unwrap();
-        let later = at(10) + chrono::Duration::milliseconds(WRITER_LEASE_MS + 1000);
-        let Claimed::Mine(batch) = claim(&store, tick, later).unwrap() else {
+        // The next generation claims at once, in the same lease period.
+        let Claimed::Mine(batch) = claim(&store, tick, due).unwrap() else {
             panic!("the late slot is pending")
         };
-        assert_eq!(
-            batch.items.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
-            vec![2]
-        );
+        let slots: Vec<i64> = batch.items.iter().map(|(s, _)| *s).collect();
+        assert_eq!(slots, vec![2]);
         assert_eq!(batch.missing, vec![3]);
-        let mark = finish(&store, &batch, later).unwrap();
+        finish(&store, &batch, 1, due).unwrap();
+        let later = at(10) + chrono::Duration::milliseconds(WRITER_LEASE_MS + 1000);
+        let Claimed::Mine(batch) = claim(&store, tick, later).unwrap() else {
+            panic!("the dead writer's slot is pending")
+        };
+        assert!(batch.items.is_empty());
+        let mark = finish(&store, &batch, 0, later).unwrap();
         assert_eq!(mark.abandoned, vec![3]);
         assert_eq!(mark.pending(3), 0);
         assert_eq!(tick_of(at(10)), tick);

@@ -8,7 +8,7 @@
 //! | `in:t/{tick}/n` | c | slots allocated in the tick |
 //! | `in:t/{tick}/{slot}` | v | an [`InboxItem`](super::InboxItem) |
 //! | `in:t/{tick}/open` | v | the tick holds items (written with every item) |
-//! | `in:t/{tick}/claim/{period}` | c | drain claims in one lease period |
+//! | `in:t/{tick}/claim/{generation}/{period}` | c | drain claims: one per drain generation and lease period |
 //! | `in:t/{tick}/done` | v | [`DrainMark`](super::DrainMark): how far the tick was drained |
 //! | `in:cursor` | v | the sweep's first tick not known to be fully drained |
 //! | `in:drained` | c | items drained, all time (status) |
@@ -31,8 +31,8 @@ pub fn item(tick: i64, slot: i64) -> String {
 pub fn open(tick: i64) -> String {
     format!("in:t/{tick}/open")
 }
-pub fn claim(tick: i64, period: i64) -> String {
-    format!("in:t/{tick}/claim/{period}")
+pub fn claim(tick: i64, generation: u32, period: i64) -> String {
+    format!("in:t/{tick}/claim/{generation}/{period}")
 }
 pub fn done(tick: i64) -> String {
     format!("in:t/{tick}/done")

@@ -28,7 +28,7 @@ mod sweep;
 
 pub use contract::{
     DrainReport, DrainRequest, IntakeStatus, OfferAnswer, OfferBatch, ReserveBatch,
-    ReserveDecision, ReserveVerdict, SettleBatch, TickStatus,
+    ReserveDecision, ReserveVerdict, SettleBatch, SettleReport, TickStatus,
 };
 pub use drain::{claim, finish, reread_missing, Claimed, DrainMark, TickBatch};
 pub use inbox::{drain_due, enter, tick_of, Entered, InboxItem, TICK_MS};

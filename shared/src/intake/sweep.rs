@@ -179,7 +179,7 @@ mod tests {
         let Claimed::Mine(batch) = claim(&store, a, drain_due(a)).unwrap() else {
             panic!()
         };
-        finish(&store, &batch, drain_due(a)).unwrap();
+        finish(&store, &batch, 1, drain_due(a)).unwrap();
         let now = at(5_000);
         let st = status(&store, now, 10_000).unwrap();
         assert_eq!((st.acknowledged, st.drained, st.backlog), (3, 1, 2));
@@ -191,7 +191,7 @@ mod tests {
         let Claimed::Mine(batch) = claim(&store, b, now).unwrap() else {
             panic!()
         };
-        finish(&store, &batch, now).unwrap();
+        finish(&store, &batch, 2, now).unwrap();
         let later = at(WRITER_LEASE_MS + 10_000);
         let plan = sweep(&store, later, 10_000).unwrap();
         assert!(plan.due.is_empty());

@@ -50,6 +50,7 @@ pub struct App {
     child: Option<Child>,
     state_dir: Option<PathBuf>,
     _redis: Option<std::sync::Arc<RedisServer>>,
+    variables: Vec<(String, String)>,
 }
 
 pub struct Reply {
@@ -159,6 +160,7 @@ impl App {
                 child: None,
                 state_dir: None,
                 _redis: None,
+                variables: Vec::new(),
             };
         }
         Self::start_own(&[])
@@ -219,9 +221,18 @@ impl App {
         redis: Option<std::sync::Arc<RedisServer>>,
         variables: &[(&str, &str)],
     ) -> App {
+        Self::launch_at(runtime, state, redis, variables, free_port())
+    }
+
+    fn launch_at(
+        runtime: &Runtime,
+        state: PathBuf,
+        redis: Option<std::sync::Arc<RedisServer>>,
+        variables: &[(&str, &str)],
+        port: u16,
+    ) -> App {
         let root = repo_root();
         let rc_path = state.join("runtime-config.toml");
-        let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let mut cmd = match runtime {
             Runtime::Host => {
@@ -276,6 +287,10 @@ impl App {
             child: Some(child),
             state_dir: Some(state),
             _redis: redis,
+            variables: variables
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         rx.recv_timeout(Duration::from_secs(120))
             .unwrap_or_else(|_| {
@@ -285,6 +300,39 @@ impl App {
                 )
             });
         app
+    }
+
+    /// `kill -9` the app (no shutdown of any kind), then start it again on the same
+    /// state, stores and address: what a crashed pod's replacement sees.
+    pub fn kill_and_restart(&mut self) {
+        self.kill_9();
+        self.restart();
+    }
+
+    /// `kill -9` the app (SIGKILL: nothing is flushed, nothing finishes).
+    pub fn kill_9(&mut self) {
+        let child = self.child.as_mut().expect("an app of our own");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Start the killed app again on the same state, stores and address.
+    pub fn restart(&mut self) {
+        let state = self.state_dir.take().expect("an app of our own");
+        let port: u16 = self
+            .base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
+        let variables = std::mem::take(&mut self.variables);
+        let vars: Vec<(&str, &str)> = variables
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.child = None;
+        let fresh = Self::launch_at(&Runtime::from_env(), state, self._redis.take(), &vars, port);
+        *self = fresh;
     }
 
     /// The process id of an app this test started (`None` for `ORDERHUB_URL`).
@@ -304,6 +352,9 @@ impl App {
         self.request("POST", path, headers, body)
     }
 
+    /// A request; a webhook push the app acknowledged into its intake inbox is
+    /// followed until its tick went through the pipeline (the app answers first and
+    /// runs the pipeline after), so a test reads what the push did. `send` does not wait.
     pub fn request(
         &self,
         method: &str,
@@ -311,10 +362,77 @@ impl App {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Reply {
+        let reply = self.send(method, path, headers, body);
+        if let Some(intake) = reply.header("x-orderhub-intake") {
+            self.wait_drained(intake);
+        }
+        reply
+    }
+
+    /// Poll `GET /jobs/pipeline/intake?tick=` until the tick of `intake` (`{tick}/{slot}`,
+    /// the webhook's header) is drained up to that slot. Its drainer starts about 0.2 s
+    /// after the tick; a minute without is a failure.
+    pub fn wait_drained(&self, intake: &str) {
+        let (tick, slot) = intake
+            .split_once('/')
+            .and_then(|(t, s)| Some((t.parse::<i64>().ok()?, s.parse::<i64>().ok()?)))
+            .unwrap_or_else(|| panic!("x-orderhub-intake `{intake}` is not tick/slot"));
+        let auth = format!("Bearer {JOB_TOKEN}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut polls = 0u32;
+        loop {
+            let status = self.send(
+                "GET",
+                &format!("/jobs/pipeline/intake?tick={tick}"),
+                &[("authorization", &auth)],
+                b"",
+            );
+            assert_eq!(status.status, 200, "intake status: {}", status.body);
+            let drained = status.json()["drained"].as_i64().unwrap_or(0);
+            if drained >= slot {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tick {tick} not drained up to slot {slot} within 60 s: {}",
+                status.body
+            );
+            // A slot its drainer gave up waiting for is the scheduled sweep's; the
+            // suite's apps run no scheduler, so play it after a while.
+            polls += 1;
+            if polls % 500 == 0 {
+                let r = self.send(
+                    "POST",
+                    "/jobs/pipeline/catch-up",
+                    &[("authorization", &auth)],
+                    b"",
+                );
+                assert_eq!(r.status, 200, "catch-up: {}", r.body);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A request, answered as the app answers it, nothing more.
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        send_to(&self.base, method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+}
+
+/// A request to the app at `base`; a transport error (the app is down) is an `Err`.
+pub fn send_to(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Reply, String> {
+    {
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(60))
             .build();
-        let mut req = agent.request(method, &self.url(path));
+        let mut req = agent.request(method, &format!("{base}{path}"));
         for (k, v) in headers {
             req = req.set(k, v);
         }
@@ -326,7 +444,7 @@ impl App {
         let resp = match result {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {path}: {e}"),
+            Err(e) => return Err(e.to_string()),
         };
         let status = resp.status();
         let headers = resp
@@ -335,11 +453,11 @@ impl App {
             .filter_map(|n| resp.header(&n).map(|v| (n.clone(), v.to_string())))
             .collect();
         let body = resp.into_string().unwrap_or_default();
-        Reply {
+        Ok(Reply {
             status,
             body,
             headers,
-        }
+        })
     }
 }
 
