@@ -130,7 +130,12 @@ pub fn intake(req: &Request) -> Result<Response, ApiError> {
         .transpose()?;
     match tick {
         Some(tick) => Ok(json(200, &intake::tick_status(&inbox, tick)?)),
-        None => Ok(json(200, &intake::status(&inbox, Utc::now(), SWEEP_SCAN)?)),
+        None => {
+            // Move the cursor over what is drained first, so a poll scans the last half
+            // minute or so, not everything since the last scheduled sweep.
+            intake::sweep(&inbox, Utc::now(), SWEEP_SCAN)?;
+            Ok(json(200, &intake::status(&inbox, Utc::now(), SWEEP_SCAN)?))
+        }
     }
 }
 

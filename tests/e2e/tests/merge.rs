@@ -719,7 +719,7 @@ fn released_parcels_reach_dispatch_and_a_rider_takes_them() {
     assert_eq!(r.status, 200, "{}", r.body);
     let backlog = r.json();
     assert!(
-        !backlog["orders"]
+        !backlog["forwarded"]["orders"]
             .as_array()
             .unwrap()
             .iter()
