@@ -297,6 +297,9 @@ impl Order {
 }
 
 #[cfg(test)]
+mod ops_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
