@@ -41,21 +41,37 @@ pub struct Applied {
 }
 
 /// Apply a push's events. Idempotent: applying the same events again changes nothing.
+///
+/// Per order the writes of one push go out as one `set_many` (one MSET / one
+/// transaction), after the increments that elect first writers and hand out slots: a
+/// first push of an order with two events costs two claims, one `listed` claim, one
+/// `orders/seq` and one `order/{id}/seq` increment and that one batch write.
 pub fn apply<S: KeyValue>(store: &S, events: &[ChannelEvent]) -> Result<Applied, StoreError> {
     let mut applied = Applied::default();
     for ev in events {
         match ev {
             ChannelEvent::Order { order } => {
-                for e in &order.history {
-                    applied.new_events += usize::from(record_event(store, &order.id, e)?);
+                let mut copy = order.clone();
+                copy.history.clear();
+                let mut extra = vec![(format!("order/{}", order.id), to_json(&copy)?)];
+                // List the order once. The listing slot is written in the same batch as
+                // the copy, so a listed order's copy is there (or both are missing: a
+                // crash before the batch, which a redelivery repairs for the copy).
+                if store.increment(&format!("order/{}/listed", order.id), 1)? == 1 {
+                    let n = store.increment("orders/seq", 1)?;
+                    extra.push((
+                        format!("orders/idx/{n}"),
+                        order.id.as_str().as_bytes().to_vec(),
+                    ));
                 }
-                put_order(store, order)?;
+                let history: Vec<&OrderEvent> = order.history.iter().collect();
+                applied.new_events += record_events(store, &order.id, &history, extra)?;
                 note(&mut applied.orders, &order.id);
             }
             ChannelEvent::Event {
                 order_id, event, ..
             } => {
-                applied.new_events += usize::from(record_event(store, order_id, event)?);
+                applied.new_events += record_events(store, order_id, &[event], Vec::new())?;
                 note(&mut applied.orders, order_id);
             }
             ChannelEvent::Notice(n) => {
@@ -80,16 +96,8 @@ fn note(ids: &mut Vec<OrderId>, id: &OrderId) {
     }
 }
 
-/// Store the order's copy (history lives in its events) and list it once.
-fn put_order<S: KeyValue>(store: &S, order: &Order) -> Result<(), StoreError> {
-    let mut copy = order.clone();
-    copy.history.clear();
-    store.set_json(&format!("order/{}", order.id), &copy)?;
-    if store.increment(&format!("order/{}/listed", order.id), 1)? == 1 {
-        let n = store.increment("orders/seq", 1)?;
-        store.set(&format!("orders/idx/{n}"), order.id.as_str().as_bytes())?;
-    }
-    Ok(())
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
 /// Record one event; `true` when this call was its first writer.
@@ -98,28 +106,87 @@ pub fn record_event<S: KeyValue>(
     id: &OrderId,
     event: &OrderEvent,
 ) -> Result<bool, StoreError> {
-    let ek = event_key(&event.key);
-    let body_key = format!("order/{id}/ev/{ek}");
-    let indexed_key = format!("order/{id}/ev-indexed/{ek}");
-    let first = store.increment(&format!("order/{id}/ev-claim/{ek}"), 1)? == 1;
-    if first {
-        // First writer wins the content (a later push with the same key, e.g. a cancel
-        // after a status-9, does not overwrite the reason first recorded).
-        store.set_json(&body_key, event)?;
-    } else {
-        if store.exists(&indexed_key)? {
-            return Ok(false);
+    Ok(record_events(store, id, &[event], Vec::new())? == 1)
+}
+
+/// Record events of one order, then write `extra` (the order's copy, an exception's
+/// detail …) in the same batch, before the events; how many events this call was the
+/// first writer of.
+///
+/// Round trips: one claim `increment` per event, one `increment` of `order/{id}/seq`
+/// for all the slots the call needs (a slot range `top-k+1..=top`), one `set_many` with
+/// every body, index slot and `ev-indexed` marker (in that order, so a marker is never
+/// ahead of its slot and a slot never ahead of its body). A repeat costs the claim and
+/// one `exists` of the marker per event.
+///
+/// Crash safety is the single-event argument: a writer that dies after its claims and
+/// before the batch leaves claims without markers, and the next delivery (claim > 1, no
+/// marker) writes the body if absent and indexes it; slots handed out but never written
+/// are skipped by readers. First writer wins the content: a repairer writes the body
+/// only when absent (two deliveries of one key racing within one round trip may both
+/// write it, as before).
+fn record_events<S: KeyValue>(
+    store: &S,
+    id: &OrderId,
+    events: &[&OrderEvent],
+    extra: Vec<(String, Vec<u8>)>,
+) -> Result<usize, StoreError> {
+    let mut first_writes = 0;
+    let mut seen = HashSet::new();
+    // (escaped key, body to write if any)
+    let mut to_index: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+    for event in events {
+        let ek = event_key(&event.key);
+        // A key twice in one call: the first occurrence is recorded, the later ones are
+        // repeats (as they were when each was recorded in turn).
+        if !seen.insert(ek.clone()) {
+            continue;
         }
-        // The first writer is in flight or died before indexing: make sure the event
-        // is there and indexed. A duplicate index slot is harmless.
-        if !store.exists(&body_key)? {
-            store.set_json(&body_key, event)?;
+        let body_key = format!("order/{id}/ev/{ek}");
+        let first = store.increment(&format!("order/{id}/ev-claim/{ek}"), 1)? == 1;
+        if first {
+            // First writer wins the content (a later push with the same key, e.g. a
+            // cancel after a status-9, does not overwrite the reason first recorded).
+            first_writes += 1;
+            to_index.push((ek, Some(to_json(event)?)));
+        } else {
+            if store.exists(&format!("order/{id}/ev-indexed/{ek}"))? {
+                continue;
+            }
+            // The first writer is in flight or died before indexing: make sure the
+            // event is there and indexed. A duplicate index slot is harmless.
+            let body = if store.exists(&body_key)? {
+                None
+            } else {
+                Some(to_json(event)?)
+            };
+            to_index.push((ek, body));
         }
     }
-    let slot = store.increment(&format!("order/{id}/seq"), 1)?;
-    store.set(&format!("order/{id}/idx/{slot}"), ek.as_bytes())?;
-    store.set(&indexed_key, slot.to_string().as_bytes())?;
-    Ok(first)
+    let mut writes = extra;
+    if !to_index.is_empty() {
+        let k = i64::try_from(to_index.len()).unwrap_or(i64::MAX);
+        let top = store.increment(&format!("order/{id}/seq"), k)?;
+        let mut slots = Vec::with_capacity(to_index.len());
+        let mut markers = Vec::with_capacity(to_index.len());
+        for (i, (ek, body)) in to_index.into_iter().enumerate() {
+            let slot = top - k + 1 + i as i64;
+            if let Some(body) = body {
+                writes.push((format!("order/{id}/ev/{ek}"), body));
+            }
+            slots.push((format!("order/{id}/idx/{slot}"), ek.as_bytes().to_vec()));
+            markers.push((
+                format!("order/{id}/ev-indexed/{ek}"),
+                slot.to_string().into_bytes(),
+            ));
+        }
+        writes.extend(slots);
+        writes.extend(markers);
+    }
+    if !writes.is_empty() {
+        store.set_many(&writes)?;
+    }
+    Ok(first_writes)
 }
 
 /// The history recorded for an order id, whether or not the order itself has
@@ -169,7 +236,6 @@ pub fn record_exception<S: KeyValue>(
     source: EventSource,
 ) -> Result<bool, StoreError> {
     let slug = exception.code.slug();
-    store.set_json(&format!("order/{id}/exc/{slug}"), exception)?;
     let event = OrderEvent {
         key: format!("exception:{slug}"),
         kind: EventKind::Exception {
@@ -178,7 +244,11 @@ pub fn record_exception<S: KeyValue>(
         at,
         source,
     };
-    record_event(store, id, &event)
+    // The detail goes first in the event's own batch write: whenever the `Exception`
+    // event is readable its detail is too, which is what lets readers look up only the
+    // details of the codes the history names ([`fold_later_exceptions`]).
+    let detail = vec![(format!("order/{id}/exc/{slug}"), to_json(exception)?)];
+    Ok(record_events(store, id, &[&event], detail)? == 1)
 }
 
 /// The order with its full history and every exception, those found at normalization
@@ -194,23 +264,38 @@ pub fn get_order<S: KeyValue>(store: &S, id: &OrderId) -> Result<Option<Order>, 
 }
 
 /// Add the exceptions recorded after normalization ([`record_exception`]) to each
-/// order, in one batch read.
+/// order, in one batch read. Only the codes its history has an `Exception` event for
+/// are read: [`record_exception`] writes the detail with (and before) the event, so a
+/// code without the event has no detail to find, and an order without later exceptions
+/// costs no read at all (it used to cost one `get` per [`ExceptionCode`]). The history
+/// must be loaded first.
 fn fold_later_exceptions<S: KeyValue>(store: &S, orders: &mut [Order]) -> Result<(), StoreError> {
-    let keys: Vec<String> = orders
-        .iter()
-        .flat_map(|o| {
-            ExceptionCode::ALL
-                .iter()
-                .map(move |c| format!("order/{}/exc/{}", o.id, c.slug()))
-        })
-        .collect();
+    let mut keys = Vec::new();
+    let mut owner = Vec::new();
+    for (i, o) in orders.iter().enumerate() {
+        let mut codes: Vec<ExceptionCode> = Vec::new();
+        for e in &o.history {
+            if let EventKind::Exception { code } = e.kind {
+                if !codes.contains(&code) {
+                    codes.push(code);
+                }
+            }
+        }
+        for c in codes {
+            keys.push(format!("order/{}/exc/{}", o.id, c.slug()));
+            owner.push(i);
+        }
+    }
+    if keys.is_empty() {
+        return Ok(());
+    }
     let found = store.get_many(&keys)?;
-    for (i, bytes) in found.into_iter().enumerate() {
+    for (bytes, &i) in found.into_iter().zip(&owner) {
         let Some(later) = bytes.and_then(|b| serde_json::from_slice::<OrderException>(&b).ok())
         else {
             continue;
         };
-        let order = &mut orders[i / ExceptionCode::ALL.len()];
+        let order = &mut orders[i];
         if !order.exceptions.iter().any(|e| e.code == later.code) {
             order.exceptions.push(later);
         }
@@ -220,7 +305,8 @@ fn fold_later_exceptions<S: KeyValue>(store: &S, orders: &mut [Order]) -> Result
 
 /// Many orders with their histories, in batches: one `get_many` for the copies, one
 /// `increment(_, 0)` per order for its event count, then one `get_many` for every
-/// index slot and one for every event body of the batch. Same result as
+/// index slot and one for every event body of the batch, then the details of the
+/// exceptions recorded later, for the codes the histories name. Same result as
 /// [`get_order`] per id (absent orders are skipped), in far fewer store round trips.
 pub fn get_orders<S: KeyValue>(store: &S, ids: &[OrderId]) -> Result<Vec<Order>, StoreError> {
     let unreadable =

@@ -275,3 +275,49 @@ fn get_orders_in_batch_equals_get_order_one_by_one() {
     assert_eq!(batch.len(), 2);
     assert_eq!(batch, one_by_one);
 }
+
+#[test]
+fn a_key_twice_in_one_push_is_recorded_once_with_its_first_content() {
+    let s = MemoryStore::new();
+    let mut o = order();
+    o.history = vec![
+        ev("status", EventKind::Accepted, 1),
+        ev("status", EventKind::Delivered, 2),
+        ev("paid", EventKind::Paid, 3),
+    ];
+    let applied = apply(
+        &s,
+        &[ChannelEvent::Order {
+            order: Box::new(o.clone()),
+        }],
+    )
+    .unwrap();
+    assert_eq!(applied.new_events, 2);
+    let got = get_order(&s, &o.id).unwrap().unwrap();
+    let kinds: Vec<_> = got.history.iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(kinds, vec![EventKind::Accepted, EventKind::Paid]);
+}
+
+#[test]
+fn a_writer_that_died_after_claiming_an_exception_is_repaired_with_its_detail() {
+    let s = MemoryStore::new();
+    apply(&s, &[order_push()]).unwrap();
+    // Claimed, then died before its batch write: neither detail nor event is there.
+    s.increment(
+        &format!("order/{}/ev-claim/exception:out_of_stock", id()),
+        1,
+    )
+    .unwrap();
+    let short = OrderException::new(ExceptionCode::OutOfStock, "line 1 short");
+    let source = EventSource::Component("reserve".into());
+    assert!(!record_exception(&s, &id(), &short, t(9), source).unwrap());
+    let got = get_order(&s, &id()).unwrap().unwrap();
+    assert!(got
+        .exceptions
+        .iter()
+        .any(|e| e.code == ExceptionCode::OutOfStock));
+    assert!(got.history.iter().any(|e| e.kind
+        == EventKind::Exception {
+            code: ExceptionCode::OutOfStock
+        }));
+}
