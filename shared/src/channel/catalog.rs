@@ -148,11 +148,65 @@ pub fn flag_price_mismatches(
     id: &str,
     events: &mut [ChannelEvent],
 ) -> Result<(), CatalogError> {
+    flag_price_mismatches_cached(store, id, events, &mut PricingCache::default())
+}
+
+/// The pricing rules already read, per channel and per (channel, store), absent ones
+/// included. Most stores have no rules of their own and most channels none at all, so
+/// without it every order costs two `get`s of keys that are not there; a drain batch
+/// that keeps one cache for all its items reads each (channel, store) once. The rules
+/// are then those of the moment the batch first needed them: a change an operator
+/// makes during a batch applies from the next one.
+#[derive(Debug, Default, Clone)]
+pub struct PricingCache {
+    channels: std::collections::HashMap<String, Option<PricingRules>>,
+    stores: std::collections::HashMap<(String, String), Option<PricingRules>>,
+}
+
+impl PricingCache {
+    /// [`pricing_for`], each key read at most once per cache.
+    pub fn rules_for(
+        &mut self,
+        store: &impl KeyValue,
+        id: &str,
+        store_id: Option<&str>,
+    ) -> Result<Option<PricingRules>, CatalogError> {
+        if let Some(s) = store_id {
+            let key = (id.to_string(), s.to_string());
+            let own = match self.stores.get(&key) {
+                Some(known) => known.clone(),
+                None => {
+                    let read = load_store_pricing(store, id, s)?;
+                    self.stores.insert(key, read.clone());
+                    read
+                }
+            };
+            if own.is_some() {
+                return Ok(own);
+            }
+        }
+        if let Some(known) = self.channels.get(id) {
+            return Ok(known.clone());
+        }
+        let read = load_pricing(store, id)?;
+        self.channels.insert(id.to_string(), read.clone());
+        Ok(read)
+    }
+}
+
+/// [`flag_price_mismatches`] with rules read through `cache`: one cache for a whole
+/// drain batch reads each (channel, store)'s rules once instead of once per order.
+pub fn flag_price_mismatches_cached(
+    store: &impl KeyValue,
+    id: &str,
+    events: &mut [ChannelEvent],
+    cache: &mut PricingCache,
+) -> Result<(), CatalogError> {
     for ev in events.iter_mut() {
         let ChannelEvent::Order { order } = ev else {
             continue;
         };
-        let Some(rules) = pricing_for(store, id, order.store_id.as_deref())? else {
+        let Some(rules) = cache.rules_for(store, id, order.store_id.as_deref())? else {
             continue;
         };
         crate::pricing::flag_price_mismatches(std::slice::from_mut(ev), &rules);
@@ -460,5 +514,43 @@ mod tests {
             "SKU-1"
         );
         assert!(put_sku_map(&s, "meituan", b"[1]", &mut || true).is_err());
+    }
+
+    #[test]
+    fn a_cache_answers_as_pricing_for_and_reads_each_key_once() {
+        let s = MemoryStore::new();
+        let rules = |base: &str| {
+            format!(
+                r#"{{"thresholds": [], "delivery": {{"base": "{base}", "free_over": null,
+                     "included_weight_g": 0, "surcharge_per_step": "0", "step_g": 1000}},
+                     "packaging": {{"per_order": "0", "per_unit": "0"}}, "tolerance": "0.01"}}"#
+            )
+        };
+        let stores = [Some("store-1"), Some("store-2"), None];
+        let mut cache = PricingCache::default();
+        for st in stores {
+            assert_eq!(cache.rules_for(&s, "app", st).unwrap(), None);
+        }
+        put_pricing(&s, "app", &rules("5")).unwrap().unwrap();
+        put_store_pricing(&s, "app", "store-2", &rules("4"))
+            .unwrap()
+            .unwrap();
+        // A cache is a snapshot: the one above still answers what it read.
+        assert_eq!(cache.rules_for(&s, "app", Some("store-2")).unwrap(), None);
+        let mut fresh = PricingCache::default();
+        for st in stores {
+            assert_eq!(
+                fresh.rules_for(&s, "app", st).unwrap(),
+                pricing_for(&s, "app", st).unwrap()
+            );
+        }
+        // Everything it needs is in the cache now: an empty store answers the same.
+        let empty = MemoryStore::new();
+        for st in stores {
+            assert_eq!(
+                fresh.rules_for(&empty, "app", st).unwrap(),
+                pricing_for(&s, "app", st).unwrap()
+            );
+        }
     }
 }
