@@ -135,6 +135,13 @@ pub fn deliver(
 /// Offer an order and keep its decision. A repeated offer (a redelivered push) still
 /// goes through [`offer`] (it repairs a placement interrupted by a crash) but answers
 /// the decision first recorded, so the caller sees the same rule and reason each time.
+///
+/// Round trips beyond [`offer`]: one `set` for a new placement; one `get` (plus a `set`
+/// when none was kept) for a repeat. A new placement means [`offer`] found no
+/// placement record, and a decision is only ever kept after its placement record is
+/// written (placement records are never removed), so there is no earlier decision to
+/// look for: only a duplicate offer running at the same moment could have kept one,
+/// and the `exists`-then-`set` of [`record_decision`] did not order those either.
 pub fn offer_recorded(
     merge: &impl KeyValue,
     rules: &RuleSet,
@@ -147,9 +154,11 @@ pub fn offer_recorded(
             if first.outcome.group_id() == offered.decision.outcome.group_id() {
                 offered.decision = first;
             }
+            // Kept already: the first one stands.
+            return Ok(offered);
         }
     }
-    record_decision(merge, &offered.decision)?;
+    merge.set_json(&k_decision(&order.id), &offered.decision)?;
     Ok(offered)
 }
 
