@@ -84,11 +84,18 @@ async fn apply(items: &[InboxItem]) -> Result<pipeline::Forwarded, ApiError> {
     let catalog_store = Bucket::open("catalog")?;
     let orders = Bucket::open("orders")?;
     let mut all = Vec::new();
+    // Pricing rules read once per (channel, store) for the whole batch.
+    let mut pricing = catalog::PricingCache::default();
     for item in items {
         let mut events = item.events.clone();
         // Each order by its store's own pricing rules, else the channel's (if any).
-        catalog::flag_price_mismatches(&catalog_store, item.channel.as_str(), &mut events)
-            .map_err(|e| ApiError::new(500, "channel_not_configured", e.to_string()))?;
+        catalog::flag_price_mismatches_cached(
+            &catalog_store,
+            item.channel.as_str(),
+            &mut events,
+            &mut pricing,
+        )
+        .map_err(|e| ApiError::new(500, "channel_not_configured", e.to_string()))?;
         book::apply(&orders, &events)?;
         // Reconciliation reads orders by (channel, business day), not by scanning them all.
         day_index::index_events(&orders, &events, item.utc_offset_minutes)?;

@@ -339,8 +339,8 @@ impl<'a> Ctx<'a> {
             if !cur.load.fits_within(&r.capacity) {
                 broken = broken.or(Some(Infeasible::Capacity));
             }
-            cur.parcels += 1;
-            cur.onboard += 1;
+            cur.parcels = cur.parcels.saturating_add(1);
+            cur.onboard = cur.onboard.saturating_add(1);
             cur.pos = p.pickup;
             cur.t = handover.saturating_add(p.pick_after);
             cur.site = Some(Site {
