@@ -259,6 +259,9 @@ impl App {
                 cmd
             }
         };
+        // A group of its own: `spin up` runs its trigger as a child process, and a kill -9
+        // must take the whole app down, as a crashed pod's would go.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.current_dir(&root)
             .arg("--runtime-config-file")
             .arg(&rc_path)
@@ -309,9 +312,13 @@ impl App {
         self.restart();
     }
 
-    /// `kill -9` the app (SIGKILL: nothing is flushed, nothing finishes).
+    /// `kill -9` the app, every process of it (SIGKILL: nothing is flushed, nothing
+    /// finishes).
     pub fn kill_9(&mut self) {
         let child = self.child.as_mut().expect("an app of our own");
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .status();
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -476,6 +483,11 @@ impl Drop for App {
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
+            // Whatever of the app's process group is left (Spin's trigger process).
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .stderr(Stdio::null())
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }
