@@ -2,6 +2,8 @@
 //! real-thread races in their own files.
 
 mod concurrency;
+mod cost;
+mod faults;
 mod input;
 mod interleave;
 mod model;
