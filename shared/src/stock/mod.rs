@@ -56,10 +56,12 @@ mod adjust;
 mod counters;
 mod error;
 mod expiry;
+mod intent;
 mod journal;
 pub mod keys;
 mod ledger;
 mod model;
+mod repair;
 mod reserve;
 mod settle;
 mod strategy;
@@ -68,6 +70,7 @@ mod view;
 pub use adjust::{AdjustOutcome, AdjustRequest, Adjustment};
 pub use error::{StockError, StockResult};
 pub use expiry::{bucket_of, SweepReport, BUCKET_SECONDS};
+pub use intent::{Moved, OpIntent, OpKind, OpState, Place, DEFAULT_LEASE_SECONDS};
 pub use journal::{
     ack_outbox, audit_log, audit_log_of, drain_outbox, sellable_now, ChannelStock, LevelChange,
     OutboxBatch, SellableUpdate, StockEvent, StockEventKind, HOLE_GRACE_SECONDS,
@@ -79,6 +82,7 @@ pub use model::{
     StockLevel, StrategyKind, Warehouse, WarehouseId, MAX_HOLD_SECONDS, MAX_LINE_UNITS,
     MAX_STOCK_UNITS,
 };
+pub use repair::{CounterFix, RepairReport, UndoneOp};
 pub use reserve::{shortage_exception, ReserveOutcome};
 pub use settle::{
     ExpireOutcome, Fate, SettleKind, SettleLine, SettleOutcome, SettleRequest, SettledLine,
