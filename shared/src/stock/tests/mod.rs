@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod cost;
+mod crash;
 mod faults;
 mod input;
 mod interleave;
