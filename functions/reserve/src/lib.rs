@@ -4,7 +4,8 @@
 //!   `Order`, `POST /release` with `{"order_id"}`, `POST /commit` with
 //!   `{"order_id", "op_id", "lines"?}`, `POST /confirm` with `{"order_id"}` (paid: the
 //!   hold no longer expires): the contract `normalize` and `dispatch` call.
-//! - `stock-jobs` (`/jobs/stock/...`, job token): `POST /jobs/stock/expire`.
+//! - `stock-jobs` (`/jobs/stock/...`, job token): `POST /jobs/stock/expire`,
+//!   `POST /jobs/stock/repair`.
 //! - `stock-admin` (`/admin/stock/...`, admin token): catalog, SKUs, WMS adjustments,
 //!   reads, the channel outbox, and a direct reserve (see `admin::reserve`).
 //!
@@ -81,6 +82,9 @@ fn route(req: Request) -> Response {
     });
     router.post("/jobs/stock/expire", |req: Request, _: Params| {
         finish(require_bearer(&req, "job_token").and_then(|()| jobs::expire(&req)))
+    });
+    router.post("/jobs/stock/repair", |req: Request, _: Params| {
+        finish(require_bearer(&req, "job_token").and_then(|()| jobs::repair(&req)))
     });
 
     router.get("/admin/stock/health", |_: Request, _: Params| {

@@ -305,22 +305,44 @@ pub(super) fn take_over<S: KeyValue + ?Sized>(
     }
 }
 
-/// One caller per window of `lease_seconds` (and none in the windows either side) may
-/// run the exclusive section named `prefix`: two repairers must not both apply one
-/// correction. A section runs well within the lease, so sections never overlap; one
-/// killed inside its section blocks the next window only.
+/// One caller at a time in the window of `lease_seconds` it claims (and none in the
+/// windows either side) may run the exclusive section named `prefix`: two repairers
+/// must not both apply one correction. A section runs well within the lease, so
+/// sections never overlap; one killed inside its section holds its window, which blocks
+/// that window and the next only.
 pub(super) fn exclusive<S: KeyValue + ?Sized>(
     store: &S,
     prefix: &str,
     now: DateTime<Utc>,
     lease_seconds: i64,
 ) -> StockResult<bool> {
-    let window = now.timestamp().div_euclid(lease_seconds.max(1));
-    if store.increment(&format!("{prefix}:{window}"), 1)? != 1 {
+    let mine = window_key(prefix, now, lease_seconds, 0);
+    if store.increment(&mine, 1)? != 1 {
         return Ok(false);
     }
-    Ok(read(store, &format!("{prefix}:{}", window - 1))? == 0
-        && read(store, &format!("{prefix}:{}", window + 1))? == 0)
+    let alone = read(store, &window_key(prefix, now, lease_seconds, -1))? == 0
+        && read(store, &window_key(prefix, now, lease_seconds, 1))? == 0;
+    if !alone {
+        store.increment(&mine, -1)?;
+    }
+    Ok(alone)
+}
+
+/// Leaves a section [`exclusive`] let this caller into (same `now`), so the next
+/// repairer need not wait for the window after.
+pub(super) fn leave<S: KeyValue + ?Sized>(
+    store: &S,
+    prefix: &str,
+    now: DateTime<Utc>,
+    lease_seconds: i64,
+) -> StockResult<()> {
+    store.increment(&window_key(prefix, now, lease_seconds, 0), -1)?;
+    Ok(())
+}
+
+fn window_key(prefix: &str, now: DateTime<Utc>, lease_seconds: i64, offset: i64) -> String {
+    let window = now.timestamp().div_euclid(lease_seconds.max(1));
+    format!("{prefix}:{}", window + offset)
 }
 
 /// Records that the counters of `places` may be off until recounted: before any

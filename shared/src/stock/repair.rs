@@ -33,7 +33,7 @@ use crate::store::{indexed, KeyValue};
 use super::counters::read;
 use super::error::StockResult;
 use super::expiry::{bucket_of, BUCKET_SECONDS};
-use super::intent::{exclusive, load_many, mark_dirty, OpIntent, OpKind, OpState, Place};
+use super::intent::{exclusive, leave, load_many, mark_dirty, OpIntent, OpKind, OpState, Place};
 use super::journal::StockEvent;
 use super::keys;
 use super::ledger::{to_bytes, ReservationLedger};
@@ -307,14 +307,29 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             .filter(|r| r.attempt == attempt)
             .map(|r| r.allocations)
             .unwrap_or_default();
-        if !exclusive(
-            self.store,
-            &keys::attempt_fix(order, attempt),
-            now,
-            self.lease_seconds,
-        )? {
+        let section = keys::attempt_fix(order, attempt);
+        if !exclusive(self.store, &section, now, self.lease_seconds)? {
             return Ok(AttemptRepair::Busy);
         }
+        let repaired = self.fix_attempt(order, attempt, len, &allocations, &intents, now, report);
+        leave(self.store, &section, now, self.lease_seconds)?;
+        repaired
+    }
+
+    /// [`Self::repair_attempt`] inside its exclusive section.
+    #[allow(clippy::too_many_arguments)]
+    fn fix_attempt(
+        &self,
+        order: &OrderId,
+        attempt: u32,
+        len: i64,
+        allocations: &[super::model::Allocation],
+        intents: &[OpIntent],
+        now: DateTime<Utc>,
+        report: &mut RepairReport,
+    ) -> StockResult<AttemptRepair> {
+        let len_key = keys::attempt_ops_len(order, attempt);
+        let dead: Vec<&OpIntent> = intents.iter().filter(|i| i.is_dead(now)).collect();
         let places: Vec<Place> = allocations
             .iter()
             .map(|a| Place::new(&a.sku, &a.warehouse))
@@ -449,15 +464,45 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         }
         let moved = self.filed_since(seen)?;
         for (i, (name, place, marks, _)) in due.iter().enumerate() {
+            let finished = self.finish_recount(
+                name,
+                place,
+                *marks,
+                observed[i],
+                truth[i],
+                upto,
+                &moved,
+                report,
+            );
+            leave(self.store, &keys::place_run(name), now, self.lease_seconds)?;
+            finished?;
+        }
+        Ok(())
+    }
+
+    /// Applies one place's recount unless an operation filed on it meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_recount(
+        &self,
+        name: &str,
+        place: &Place,
+        marks: i64,
+        observed: Checkpoint,
+        truth: Checkpoint,
+        upto: i64,
+        moved: &BTreeSet<Place>,
+        report: &mut RepairReport,
+    ) -> StockResult<()> {
+        {
             if moved.contains(place) {
-                report.skipped_busy.push(name.clone());
-                continue;
+                report.skipped_busy.push(name.to_string());
+                return Ok(());
             }
-            let (old, new) = (observed[i], Checkpoint { upto, ..truth[i] });
-            self.correct(place, old, new, report)?;
+            let new = Checkpoint { upto, ..truth };
+            self.correct(place, observed, new, report)?;
             self.store.set_many(&[
                 (keys::place_base(name), to_bytes(&new)?),
-                (keys::place_clean(name), to_bytes(marks)?),
+                (keys::place_clean(name), to_bytes(&marks)?),
             ])?;
         }
         Ok(())

@@ -129,10 +129,15 @@ fn acceptable(e: &StockError) -> bool {
 
 /// Per SKU@warehouse: units held by reservations, and committed, from their views.
 fn holds(store: &MemoryStore, orders: usize) -> BTreeMap<(String, String), (i64, i64)> {
+    let ids: Vec<String> = (0..orders).map(order_id).collect();
+    holds_of(store, &ids)
+}
+
+fn holds_of(store: &MemoryStore, ids: &[String]) -> BTreeMap<(String, String), (i64, i64)> {
     let ledger = ReservationLedger::new(store);
     let mut by_place = BTreeMap::new();
-    for n in 0..orders {
-        let Some(view) = ledger.reservation(&order(&order_id(n))).unwrap() else {
+    for id in ids {
+        let Some(view) = ledger.reservation(&order(id)).unwrap() else {
             continue;
         };
         for a in &view.allocations {
@@ -180,8 +185,13 @@ fn assert_no_oversell(store: &MemoryStore, orders: usize, when: &str) {
 
 /// At quiescence after repair: counters exact, journal consistent, nothing running.
 fn assert_exact(store: &MemoryStore, orders: usize, when: &str) {
+    let ids: Vec<String> = (0..orders).map(order_id).collect();
+    assert_exact_for(store, &ids, when);
+}
+
+fn assert_exact_for(store: &MemoryStore, ids: &[String], when: &str) {
     let ledger = ReservationLedger::new(store);
-    let held = holds(store, orders);
+    let held = holds_of(store, ids);
     let journal = journal_totals(store);
     for s in SKUS {
         for w in WAREHOUSES {
@@ -276,7 +286,7 @@ fn crash_run(
             assert!(acceptable(&e), "{ctx}: later op {i} {op:?}: {e:?}");
         }
     }
-    let quiet = later + Duration::seconds(LEASE + 1);
+    let quiet = later + Duration::seconds(2 * LEASE + 1);
     let report = ledger.repair(quiet, 1_000).unwrap();
     assert!(!report.truncated, "{ctx}: {report:?}");
     assert_exact(&store, orders, &format!("{ctx}, at the end ({report:?})"));
@@ -485,4 +495,86 @@ fn one_caller_killed_while_another_keeps_working_on_the_same_sku() {
     assert!(indexed(&store, "stock:fix:dirty")
         .unwrap()
         .contains(&"apple@sh".to_string()));
+}
+
+#[test]
+fn repair_beside_live_traffic_on_the_same_skus_loses_no_live_effect() {
+    let store = MemoryStore::new();
+    let ledger = setup(
+        &store,
+        &[("apple", "sh", 30), ("apple", "bj", 10), ("pear", "sh", 0)],
+    );
+    let t = t0();
+    let mut ids = vec!["dead-r".to_string(), "dead-c".to_string()];
+    // A reserve killed after taking its units, and a commit killed half-way.
+    let killed = request("dead-r", "app", &[(1, "apple", 3)]);
+    let crashing = CrashStore::new(&store, 6, Death::AfterApplying);
+    assert!(ReservationLedger::new(&crashing)
+        .reserve(&killed, t)
+        .is_err());
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 3);
+    ledger
+        .reserve(&request("dead-c", "pos", &[(1, "apple", 4)]), t)
+        .unwrap();
+    let crashing = CrashStore::new(&store, 12, Death::BeforeApplying);
+    let ship = SettleRequest::everything("dead-ship");
+    assert!(ReservationLedger::new(&crashing)
+        .commit(&order("dead-c"), &ship, t)
+        .is_err());
+    // Later, live callers on the same SKU while repair runs over and over.
+    let later = t + Duration::seconds(LEASE + 1);
+    let live: Vec<String> = (0..3)
+        .flat_map(|c| (0..25).map(move |n| format!("live-{c}-{n}")))
+        .collect();
+    ids.extend(live.iter().cloned());
+    std::thread::scope(|scope| {
+        for c in 0..3 {
+            let ledger = &ledger;
+            scope.spawn(move || {
+                for n in 0..25 {
+                    let id = format!("live-{c}-{n}");
+                    let out = ledger
+                        .reserve(&request(&id, "pos", &[(1, "apple", 1 + (n % 2))]), later)
+                        .unwrap();
+                    if out.status() == ReserveStatus::OutOfStock {
+                        continue;
+                    }
+                    let settle = SettleRequest::everything(format!("s-{id}"));
+                    match n % 3 {
+                        0 => drop(ledger.commit(&order(&id), &settle, later).unwrap()),
+                        1 => drop(ledger.release(&order(&id), &settle, later).unwrap()),
+                        _ => {}
+                    }
+                }
+            });
+        }
+        let repairs = scope.spawn(|| {
+            (0..40)
+                .map(|_| ledger.repair(later, 1_000).unwrap())
+                .collect::<Vec<_>>()
+        });
+        let mut undone: Vec<OpKind> = repairs
+            .join()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.undone.iter().map(|u| u.kind))
+            .collect();
+        undone.sort_by_key(|k| format!("{k:?}"));
+        assert_eq!(undone, vec![OpKind::Commit, OpKind::Reserve]);
+    });
+    // The dead commit's caller and the dead reserve's caller retry.
+    assert_eq!(
+        ledger
+            .commit(&order("dead-c"), &ship, later)
+            .unwrap()
+            .units(),
+        4
+    );
+    ledger.reserve(&killed, later).unwrap();
+    let quiet = later + Duration::seconds(LEASE + 1);
+    let report = ledger.repair(quiet, 1_000).unwrap();
+    assert_exact_for(&store, &ids, &format!("after live traffic ({report:?})"));
+    let lv = level(&ledger, "apple", "sh");
+    let bj = level(&ledger, "apple", "bj");
+    assert_eq!(lv.on_hand + lv.shipped + bj.on_hand + bj.shipped, 40);
 }
