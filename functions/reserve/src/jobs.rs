@@ -14,8 +14,9 @@ use spin_sdk::http::{Request, Response};
 use crate::stock_error;
 
 const MAX_PER_SWEEP: usize = 500;
-/// Intents one repair run looks at (each one store read, most of them finished).
-const MAX_PER_REPAIR: usize = 2_000;
+/// Intents one repair run looks at: those filed in the last two to three minutes
+/// (read a minute at a time), so this is about the operations of that long.
+const MAX_PER_REPAIR: usize = 5_000;
 
 pub fn expire(_req: &Request) -> Result<Response, ApiError> {
     let store = Bucket::open("stock")?;

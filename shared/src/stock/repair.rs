@@ -39,9 +39,10 @@ use super::keys;
 use super::ledger::{to_bytes, ReservationLedger};
 use super::model::Reservation;
 
-/// Intent-index minutes behind the cursor looked at again (instance clocks that
-/// disagree), and where the very first repair starts.
-const RESCAN_BUCKETS: i64 = 5;
+/// Intent-index minutes behind the cursor looked at again (instance clocks may
+/// disagree by up to the lease, which is under a minute), and where the very first
+/// repair starts. Every run reads the intents of the minutes from there to now.
+const RESCAN_BUCKETS: i64 = 1;
 const FIRST_LOOKBACK_BUCKETS: i64 = 6 * 60;
 const MAX_BUCKETS_PER_RUN: i64 = 12 * 60;
 /// An index slot claimed but never written (its writer died in between, before any

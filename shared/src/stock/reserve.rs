@@ -165,6 +165,19 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             }
             allocations.extend(taken);
         }
+        if !shortages.is_empty() && generation > 0 && self.any_dirty(&intent.places)? {
+            // An earlier runner of this attempt died, and its units may still be
+            // counted as reserved until repair recounts them: a shortage now may be
+            // only those units. Give back ours (exactly: we know what we took) and
+            // let the caller retry once repair has run, rather than refuse the order.
+            for a in &allocations {
+                self.store
+                    .increment(&keys::reserved(&a.sku, &a.warehouse), -a.quantity)?;
+            }
+            let (key, bytes) = intent.undone()?;
+            self.store.set(&key, &bytes)?;
+            return Err(StockError::InFlight(request.order.0.clone()));
+        }
         let keep = shortages.is_empty() || (policy.accept_partial && !allocations.is_empty());
         if !keep {
             for a in &allocations {
@@ -296,6 +309,20 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             Takeover::Finished => finished(self.store.get_json::<Reservation>(&record)?),
             Takeover::InFlight => Err(StockError::InFlight(request.order.0.clone())),
         }
+    }
+
+    /// Whether repair still has to recount any of `places` (a dead operation touched
+    /// it since the last recount).
+    fn any_dirty(&self, places: &[Place]) -> StockResult<bool> {
+        for place in places {
+            let name = place.name();
+            let marks = read(self.store, &keys::place_dirty(&name))?;
+            let clean: i64 = self.store.get_json(&keys::place_clean(&name))?.unwrap_or(0);
+            if marks > clean {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Takes one line's units from the ranked warehouses by increment-then-check.

@@ -265,13 +265,16 @@ fn crash_run(
         ledger.repair(later, 1_000).unwrap();
         assert_no_oversell(&store, orders, &format!("{ctx}, after repair"));
     }
-    // A caller retries on `in_flight`. Killed between its ticket and its intent, the
-    // first retry only notes the stall; one lease later the next takes over.
+    // A caller retries on `in_flight`, and the repair job runs every minute. Killed
+    // between its ticket and its intent, the first retry only notes the stall; one
+    // lease later the next takes over. A reserve taking over from a dead runner whose
+    // units are not recounted yet waits for the recount rather than be refused.
     let mut later = later;
     for attempt in 1..=3 {
         match run(&ledger, &ops[crash], crash, later) {
             Err(StockError::InFlight(_)) if attempt < 3 => {
-                later += Duration::seconds(LEASE + 1);
+                later += Duration::seconds(2 * LEASE + 1);
+                ledger.repair(later, 1_000).unwrap();
             }
             Ok(_) => break,
             Err(e) => {
@@ -370,15 +373,18 @@ fn the_reported_failure_an_order_killed_mid_reserve_is_neither_stuck_nor_oversol
         };
         assert_eq!(got.status(), expect, "p{n}");
     }
-    // After the lease the retry takes the attempt over: the dead unit is not
-    // recounted yet (someone may be mid-operation), so it is refused, conservatively.
+    // After the lease the retry takes the attempt over and undoes the dead runner, but
+    // its unit is not recounted yet (someone may be mid-operation): rather than refuse
+    // the order for a unit that may be its own, the retry is asked to come back.
     let later = t + Duration::seconds(LEASE + 1);
-    let retry = ledger.reserve(&killed, later).unwrap();
-    assert_eq!(retry.status(), ReserveStatus::OutOfStock);
+    assert_eq!(
+        ledger.reserve(&killed, later).unwrap_err(),
+        StockError::InFlight("p2".into())
+    );
     assert_eq!(level(&ledger, "apple", "sh").reserved, 5);
     // Repair at quiescence gives the dead unit back; the next try gets it.
     let report = ledger.repair(later, 100).unwrap();
-    // The retry already undid the dead attempt; left for repair was the recount.
+    // The retry already undid the dead runner; left for repair was the recount.
     assert_eq!(report.dead, 0);
     assert_eq!(
         report.corrected,
