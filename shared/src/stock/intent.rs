@@ -345,13 +345,42 @@ fn window_key(prefix: &str, now: DateTime<Utc>, lease_seconds: i64, offset: i64)
     format!("{prefix}:{}", window + offset)
 }
 
+/// One entry of the list of SKU@warehouses to recount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct DirtyMark {
+    pub place: String,
+    pub at: DateTime<Utc>,
+}
+
 /// Records that the counters of `places` may be off until recounted: before any
-/// repair touches them, so a repairer killed mid-way leaves them marked.
-pub(super) fn mark_dirty<S: KeyValue + ?Sized>(store: &S, places: &[Place]) -> StockResult<()> {
+/// repair touches them, so a repairer killed mid-way leaves them marked (or, killed
+/// before marking, leaves its dead operation running, to be undone and marked again).
+/// The list entry goes first: a place whose count of marks went up is always listed.
+pub(super) fn mark_dirty<S: KeyValue + ?Sized>(
+    store: &S,
+    places: &[Place],
+    now: DateTime<Utc>,
+) -> StockResult<()> {
     for place in places {
         let name = place.name();
-        crate::store::index_once(store, keys::DIRTY_FAMILY, &name)?;
+        list_dirty(store, &name, now)?;
         store.increment(&keys::place_dirty(&name), 1)?;
     }
+    Ok(())
+}
+
+/// Appends `place` to the list of places to recount (one slot per mark, so no mark
+/// is lost to a writer that died: a name-once index would lose the name itself).
+pub(super) fn list_dirty<S: KeyValue + ?Sized>(
+    store: &S,
+    place: &str,
+    now: DateTime<Utc>,
+) -> StockResult<()> {
+    let slot = store.increment(keys::DIRTY_LEN, 1)?;
+    let mark = DirtyMark {
+        place: place.to_string(),
+        at: now,
+    };
+    store.set(&keys::dirty_slot(slot), &to_bytes(&mark)?)?;
     Ok(())
 }

@@ -27,7 +27,7 @@
 //! | `stock:ops:{minute}:n` / `:{slot}` | c / v | intent index: how many filed in the minute an operation started / an intent key |
 //! | `stock:ops:{minute}:{slot}:op` | v | intent of an adjustment without a reference |
 //! | `stock:ops:cursor` | v | first intent-index minute repair still has to look at |
-//! | `stock:fix:dirty/seq`, `/idx/{n}`, `/claim/{place}` | c / v / c | SKU@warehouses a repair ever marked ([`crate::store::index_once`]) |
+//! | `stock:fix:dirty:n` / `:{n}` / `:cursor` | c / v / v | marks of SKU@warehouses to recount (one per mark) / one mark / first mark not yet handled |
 //! | `stock:fix:{sku}@{wh}:dirty` / `:clean` | c / v | times marked for a recount / the mark count the last recount covered |
 //! | `stock:fix:{sku}@{wh}:base` | v | recount checkpoint: counter totals of journal entries up to a sequence |
 //! | `stock:fix:{sku}@{wh}:run:{w}` | c | one recounter per lease window |
@@ -40,7 +40,8 @@ pub const CATALOG: &str = "stock:catalog";
 pub const EXPIRY_CURSOR: &str = "stock:exp:cursor";
 pub const LOG_LEN: &str = "stock:log:n";
 pub const OP_CURSOR: &str = "stock:ops:cursor";
-pub const DIRTY_FAMILY: &str = "stock:fix:dirty";
+pub const DIRTY_LEN: &str = "stock:fix:dirty:n";
+pub const DIRTY_CURSOR: &str = "stock:fix:dirty:cursor";
 
 pub fn sku(sku: &SkuId) -> String {
     format!("stock:sku:{}", sku.0)
@@ -150,4 +151,7 @@ pub fn place_base(place: &str) -> String {
 }
 pub fn place_run(place: &str) -> String {
     format!("stock:fix:{place}:run")
+}
+pub fn dirty_slot(n: i64) -> String {
+    format!("stock:fix:dirty:{n}")
 }

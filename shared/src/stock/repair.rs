@@ -28,12 +28,15 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::order::OrderId;
-use crate::store::{indexed, KeyValue};
+use crate::store::KeyValue;
 
 use super::counters::read;
 use super::error::StockResult;
 use super::expiry::{bucket_of, BUCKET_SECONDS};
-use super::intent::{exclusive, leave, load_many, mark_dirty, OpIntent, OpKind, OpState, Place};
+use super::intent::{
+    exclusive, leave, list_dirty, load_many, mark_dirty, DirtyMark, OpIntent, OpKind, OpState,
+    Place,
+};
 use super::journal::StockEvent;
 use super::keys;
 use super::ledger::{to_bytes, ReservationLedger};
@@ -235,7 +238,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
     ) -> StockResult<bool> {
         match dead.kind {
             OpKind::Reserve | OpKind::Adjust => {
-                mark_dirty(self.store, &dead.places)?;
+                mark_dirty(self.store, &dead.places, now)?;
                 // A receipt's units may be on hand with no journal entry: take them off
                 // (once) so a redo cannot count them twice before the recount.
                 let undo_ticket = format!("{}:undo", dead.key);
@@ -335,7 +338,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             .iter()
             .map(|a| Place::new(&a.sku, &a.warehouse))
             .collect();
-        mark_dirty(self.store, &places)?;
+        mark_dirty(self.store, &places, now)?;
         let mut truth = vec![(0i64, 0i64); allocations.len()];
         for done in intents.iter().filter(|i| i.state == OpState::Done) {
             for m in &done.moved {
@@ -403,8 +406,11 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         seen: &IndexSeen,
         report: &mut RepairReport,
     ) -> StockResult<()> {
+        let (names, next_cursor) = self.dirty_marks(now)?;
+        // Places left for later are listed again before the cursor moves past them.
+        let mut again = BTreeSet::new();
         let mut due = Vec::new();
-        for name in indexed(self.store, keys::DIRTY_FAMILY)? {
+        for name in names {
             let marks = read(self.store, &keys::place_dirty(&name))?;
             let clean: i64 = self.store.get_json(&keys::place_clean(&name))?.unwrap_or(0);
             let Some(place) = Place::parse(&name) else {
@@ -416,7 +422,8 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             if busy.contains(&place)
                 || !exclusive(self.store, &keys::place_run(&name), now, self.lease_seconds)?
             {
-                report.skipped_busy.push(name);
+                report.skipped_busy.push(name.clone());
+                again.insert(name);
                 continue;
             }
             let base: Checkpoint = self
@@ -425,9 +432,66 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 .unwrap_or_default();
             due.push((name, place, marks, base));
         }
-        if due.is_empty() {
-            return Ok(());
+        if !due.is_empty() {
+            self.recount(now, due, seen, &mut again, report)?;
         }
+        for name in &again {
+            list_dirty(self.store, name, now)?;
+        }
+        if next_cursor.1 != next_cursor.0 {
+            self.store.set_json(keys::DIRTY_CURSOR, &next_cursor.1)?;
+        }
+        Ok(())
+    }
+
+    /// The places marked since the cursor, and (cursor, where it may move to): past
+    /// every mark read, stopping at a slot not yet written unless it is abandoned (a
+    /// mark written after it is older than `ABANDONED_AFTER_SECONDS`).
+    fn dirty_marks(&self, now: DateTime<Utc>) -> StockResult<(BTreeSet<String>, (i64, i64))> {
+        let cursor: i64 = self.store.get_json(keys::DIRTY_CURSOR)?.unwrap_or(0);
+        let len = read(self.store, keys::DIRTY_LEN)?;
+        let mut marks: Vec<Option<DirtyMark>> = Vec::new();
+        let mut n = cursor + 1;
+        while n <= len {
+            let last = (n + JOURNAL_PAGE - 1).min(len);
+            let slots: Vec<String> = (n..=last).map(keys::dirty_slot).collect();
+            marks.extend(
+                self.store
+                    .get_many(&slots)?
+                    .into_iter()
+                    .map(|b| b.and_then(|bytes| serde_json::from_slice(&bytes).ok())),
+            );
+            n = last + 1;
+        }
+        let abandoned_before = now - Duration::seconds(ABANDONED_AFTER_SECONDS);
+        // Every written mark counts now; the cursor waits at a young hole (its writer
+        // may be about to fill it).
+        let names = marks.iter().flatten().map(|m| m.place.clone()).collect();
+        let mut next = cursor;
+        for (i, mark) in marks.iter().enumerate() {
+            if mark.is_none() {
+                let abandoned = marks[i + 1..]
+                    .iter()
+                    .flatten()
+                    .any(|later| later.at <= abandoned_before);
+                if !abandoned {
+                    break;
+                }
+            }
+            next = cursor + 1 + i as i64;
+        }
+        Ok((names, (cursor, next)))
+    }
+
+    /// Recounts `due` places from the journal (see the module doc).
+    fn recount(
+        &self,
+        now: DateTime<Utc>,
+        due: Vec<(String, Place, i64, Checkpoint)>,
+        seen: &IndexSeen,
+        again: &mut BTreeSet<String>,
+        report: &mut RepairReport,
+    ) -> StockResult<()> {
         let upto = read(self.store, keys::LOG_LEN)?;
         let mut observed = Vec::with_capacity(due.len());
         for (_, place, _, _) in &due {
@@ -476,7 +540,9 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 report,
             );
             leave(self.store, &keys::place_run(name), now, self.lease_seconds)?;
-            finished?;
+            if !finished? {
+                again.insert(name.clone());
+            }
         }
         Ok(())
     }
@@ -493,11 +559,11 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         upto: i64,
         moved: &BTreeSet<Place>,
         report: &mut RepairReport,
-    ) -> StockResult<()> {
+    ) -> StockResult<bool> {
         {
             if moved.contains(place) {
                 report.skipped_busy.push(name.to_string());
-                return Ok(());
+                return Ok(false);
             }
             let new = Checkpoint { upto, ..truth };
             self.correct(place, observed, new, report)?;
@@ -506,7 +572,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 (keys::place_clean(name), to_bytes(&marks)?),
             ])?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Places named by intents filed in the looked-at index minutes since `seen`.
