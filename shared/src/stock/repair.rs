@@ -560,18 +560,17 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         moved: &BTreeSet<Place>,
         report: &mut RepairReport,
     ) -> StockResult<bool> {
-        {
-            if moved.contains(place) {
-                report.skipped_busy.push(name.to_string());
-                return Ok(false);
-            }
-            let new = Checkpoint { upto, ..truth };
-            self.correct(place, observed, new, report)?;
-            self.store.set_many(&[
-                (keys::place_base(name), to_bytes(&new)?),
-                (keys::place_clean(name), to_bytes(&marks)?),
-            ])?;
+        if moved.contains(place) {
+            report.skipped_busy.push(name.to_string());
+            return Ok(false);
         }
+        let new = Checkpoint { upto, ..truth };
+        self.correct(place, observed, new, report)?;
+        // `clean` = the marks this recount covers: a mark made since calls for another.
+        self.store.set_many(&[
+            (keys::place_base(name), to_bytes(&new)?),
+            (keys::place_clean(name), to_bytes(&marks)?),
+        ])?;
         Ok(true)
     }
 
