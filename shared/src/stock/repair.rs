@@ -18,9 +18,11 @@
 //! "Nothing in flight" is checked, not assumed: every operation files its intent in the
 //! intent index before its first effect, so a recount reads the index, then the
 //! counters and the records, then the index again; an operation that filed in between
-//! may have moved a counter after it was read, and the recount is skipped. One filed
-//! after the second read has done nothing yet, and corrections are increments, so its
-//! effects stay whole. Corrections that make stock look less available go first.
+//! (in a new slot, or in one it had claimed but not written at the first read) may
+//! have moved a counter before it was read, and the recount is skipped. One whose slot
+//! is still empty at the second read has done nothing yet, and corrections are
+//! increments, so its effects stay whole. Corrections that make stock look less
+//! available go first. The same holds for an attempt's list of operations.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -115,9 +117,11 @@ struct Checkpoint {
 /// Index slots: the intent key in each (if written) and the intent (if readable).
 type IndexSlots = (Vec<Option<String>>, Vec<Option<OpIntent>>);
 
-/// The index minutes one run looked at and how many intents each had.
+/// The index minutes one run looked at: how many slots each had, and which of those
+/// were still empty (claimed by an operation that had not written its intent yet).
 struct IndexSeen {
     lens: BTreeMap<i64, i64>,
+    empty: Vec<(i64, i64)>,
 }
 
 impl<S: KeyValue> ReservationLedger<'_, S> {
@@ -134,6 +138,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         let end = current + 1;
         let mut seen = IndexSeen {
             lens: BTreeMap::new(),
+            empty: Vec::new(),
         };
         let mut busy: BTreeSet<Place> = BTreeSet::new();
         let mut first_unsettled: Option<i64> = None;
@@ -179,10 +184,13 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         let (names, intents) = self.index_slots(bucket, 1, len)?;
         let abandoned = now.timestamp() - (bucket + 1) * BUCKET_SECONDS > ABANDONED_AFTER_SECONDS;
         let mut settled = true;
-        for (name, intent) in names.iter().zip(intents) {
+        for (slot, (name, intent)) in (1..).zip(names.iter().zip(intents)) {
             let Some(intent) = intent else {
                 // An empty slot: its writer is between claiming and writing (no effect
-                // yet), or died there.
+                // yet), or died there. Looked at again before any recount.
+                if name.is_none() {
+                    seen.empty.push((bucket, slot));
+                }
                 settled &= name.is_some() || abandoned;
                 continue;
             };
@@ -284,16 +292,24 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         let slots: Vec<String> = (1..=len)
             .map(|k| keys::attempt_op(order, attempt, k))
             .collect();
-        let names: Vec<String> = if slots.is_empty() {
+        let found = if slots.is_empty() {
             Vec::new()
         } else {
-            self.store
-                .get_many(&slots)?
-                .into_iter()
-                .flatten()
-                .filter_map(|b| String::from_utf8(b).ok())
-                .collect()
+            self.store.get_many(&slots)?
         };
+        // Slots claimed by operations that have not written their intent yet: looked
+        // at again after the counters are read.
+        let empty: Vec<String> = slots
+            .iter()
+            .zip(&found)
+            .filter(|(_, name)| name.is_none())
+            .map(|(slot, _)| slot.clone())
+            .collect();
+        let names: Vec<String> = found
+            .into_iter()
+            .flatten()
+            .filter_map(|b| String::from_utf8(b).ok())
+            .collect();
         let intents: Vec<OpIntent> = load_many(self.store, &names)?
             .into_iter()
             .flatten()
@@ -315,7 +331,8 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         if !exclusive(self.store, &section, now, self.lease_seconds)? {
             return Ok(AttemptRepair::Busy);
         }
-        let repaired = self.fix_attempt(order, attempt, len, &allocations, &intents, now, report);
+        let seen = (len, empty.as_slice());
+        let repaired = self.fix_attempt(order, attempt, seen, &allocations, &intents, now, report);
         leave(self.store, &section, now, self.lease_seconds)?;
         repaired
     }
@@ -326,7 +343,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         &self,
         order: &OrderId,
         attempt: u32,
-        len: i64,
+        (len, empty): (i64, &[String]),
         allocations: &[super::model::Allocation],
         intents: &[OpIntent],
         now: DateTime<Utc>,
@@ -355,8 +372,11 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 read(self.store, &keys::alloc_shipped(order, attempt, index))?,
             ));
         }
-        // Another operation filed since the first read may have moved what we read.
-        if read(self.store, &len_key)? != len {
+        // Another operation filed since the first read (in a new slot, or in one that
+        // was empty then) may have moved what we read.
+        if read(self.store, &len_key)? != len
+            || (!empty.is_empty() && self.store.get_many(empty)?.iter().any(Option::is_some))
+        {
             return Ok(AttemptRepair::Busy);
         }
         for (index, a) in allocations.iter().enumerate() {
@@ -574,9 +594,28 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         Ok(true)
     }
 
-    /// Places named by intents filed in the looked-at index minutes since `seen`.
+    /// Places named by intents filed in the looked-at index minutes since `seen`: in
+    /// slots claimed since, or claimed before but empty then. (A slot still empty now
+    /// belongs to an operation that has not started its effects.)
     fn filed_since(&self, seen: &IndexSeen) -> StockResult<BTreeSet<Place>> {
         let mut places = BTreeSet::new();
+        if !seen.empty.is_empty() {
+            let slots: Vec<String> = seen
+                .empty
+                .iter()
+                .map(|&(bucket, slot)| keys::op_index_slot(bucket, slot))
+                .collect();
+            let names: Vec<String> = self
+                .store
+                .get_many(&slots)?
+                .into_iter()
+                .flatten()
+                .filter_map(|b| String::from_utf8(b).ok())
+                .collect();
+            for intent in load_many(self.store, &names)?.into_iter().flatten() {
+                places.extend(intent.places);
+            }
+        }
         for (&bucket, &len) in &seen.lens {
             let now_len = read(self.store, &keys::op_index_len(bucket))?;
             let (_, intents) = self.index_slots(bucket, len + 1, now_len)?;

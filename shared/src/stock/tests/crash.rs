@@ -188,7 +188,7 @@ fn assert_exact(store: &MemoryStore, orders: usize, when: &str) {
     assert_exact_for(store, &ids, when);
 }
 
-fn assert_exact_for(store: &MemoryStore, ids: &[String], when: &str) {
+pub(super) fn assert_exact_for(store: &MemoryStore, ids: &[String], when: &str) {
     let ledger = ReservationLedger::new(store);
     let held = holds_of(store, ids);
     let journal = journal_totals(store);
