@@ -78,6 +78,7 @@ mod journal;
 pub mod keys;
 mod ledger;
 mod model;
+mod recount;
 mod repair;
 mod reserve;
 mod settle;
