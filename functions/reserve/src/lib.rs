@@ -3,7 +3,8 @@
 //! - `reserve` (private, reached over `reserve.spin.internal`): `POST /reserve-batch`
 //!   and `POST /settle-batch` (normalize; typed by `orderhub_core::intake`), `POST
 //!   /commit` with `{"order_id", "op_id", "lines"?}` (dispatch).
-//! - `stock-jobs` (`/jobs/stock/...`, job token): `POST /jobs/stock/expire`.
+//! - `stock-jobs` (`/jobs/stock/...`, job token): `POST /jobs/stock/expire`,
+//!   `POST /jobs/stock/repair`.
 //! - `stock-admin` (`/admin/stock/...`, admin token): catalog, SKUs, WMS adjustments,
 //!   reads, the channel outbox, and a direct reserve (see `admin::reserve`).
 //!
@@ -77,6 +78,9 @@ fn route(req: Request) -> Response {
     });
     router.post("/jobs/stock/expire", |req: Request, _: Params| {
         finish(require_bearer(&req, "job_token").and_then(|()| jobs::expire(&req)))
+    });
+    router.post("/jobs/stock/repair", |req: Request, _: Params| {
+        finish(require_bearer(&req, "job_token").and_then(|()| jobs::repair(&req)))
     });
 
     router.get("/admin/stock/health", |_: Request, _: Params| {

@@ -8,10 +8,12 @@ use crate::store::KeyValue;
 
 use super::counters::{read, take};
 use super::error::{StockError, StockResult};
+use super::intent::{self, take_over, OpIntent, OpKind, Place, Takeover};
 use super::journal::{self, LevelChange, StockEventKind};
 use super::keys;
 use super::ledger::{to_bytes, ReservationLedger};
 use super::model::{StockLevel, WarehouseId, MAX_STOCK_UNITS};
+use super::repair::RepairReport;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -74,32 +76,42 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         if loaded.catalog.warehouse(&request.warehouse).is_none() {
             return Err(StockError::unknown_warehouse(&request.warehouse));
         }
-        let result_key = match &request.reference {
+        let (result_key, intent_key, generation) = match &request.reference {
             Some(reference) => {
-                if self.store.increment(
-                    &keys::adjust_ticket(reference, &request.sku, &request.warehouse),
-                    1,
-                )? > 1
-                {
-                    return match self.store.get_json::<AdjustOutcome>(&keys::adjust_result(
-                        reference,
-                        &request.sku,
-                        &request.warehouse,
-                    ))? {
-                        Some(first) => Ok(AdjustOutcome {
-                            replayed: true,
-                            ..first
-                        }),
-                        None => Err(StockError::InFlight(reference.clone())),
-                    };
-                }
-                Some(keys::adjust_result(
-                    reference,
-                    &request.sku,
-                    &request.warehouse,
-                ))
+                let ticket = keys::adjust_ticket(reference, &request.sku, &request.warehouse);
+                let result_key = keys::adjust_result(reference, &request.sku, &request.warehouse);
+                let replay = |first: Option<AdjustOutcome>| match first {
+                    Some(first) => Ok(AdjustOutcome {
+                        replayed: true,
+                        ..first
+                    }),
+                    None => Err(StockError::InFlight(reference.clone())),
+                };
+                let generation = if self.store.increment(&ticket, 1)? > 1 {
+                    if let Some(first) = self.store.get_json::<AdjustOutcome>(&result_key)? {
+                        return replay(Some(first));
+                    }
+                    match take_over(self.store, &ticket, now, self.lease_seconds)? {
+                        Takeover::Run { generation, dead } => {
+                            if let Some(dead) = dead {
+                                self.undo_dead(&dead, now, None, &mut RepairReport::default())?;
+                            }
+                            generation
+                        }
+                        Takeover::Finished => return replay(self.store.get_json(&result_key)?),
+                        Takeover::InFlight => return Err(StockError::InFlight(reference.clone())),
+                    }
+                } else {
+                    0
+                };
+                (
+                    Some(result_key),
+                    keys::op_try(&ticket, generation),
+                    generation,
+                )
             }
-            None => None,
+            // No name to retry by: the intent is named after its index slot.
+            None => (None, String::new(), 0),
         };
         let on_hand_key = keys::on_hand(&request.sku, &request.warehouse);
         let reserved_key = keys::reserved(&request.sku, &request.warehouse);
@@ -109,6 +121,18 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             Adjustment::Set(target) => target - read(self.store, &on_hand_key)?,
             Adjustment::Delta(delta) => delta,
         };
+        let mut intent = OpIntent::running(
+            OpKind::Adjust,
+            intent_key,
+            None,
+            0,
+            generation,
+            vec![Place::new(&request.sku, &request.warehouse)],
+            now,
+            self.lease_seconds,
+        );
+        intent.on_hand_added = requested.max(0);
+        intent::register(self.store, &mut intent, Vec::new())?;
         let applied = if requested >= 0 {
             self.store.increment(&on_hand_key, requested)?;
             requested
@@ -167,16 +191,14 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             replayed: false,
             seq: event.as_ref().map(|e| e.seq),
         };
-        let mut writes = Vec::new();
+        let mut writes = vec![intent.done(Vec::new())?];
         if let Some(key) = result_key {
             writes.push((key, to_bytes(&outcome)?));
         }
         if let Some(event) = &event {
             writes.push(journal::event_entry(event)?);
         }
-        if !writes.is_empty() {
-            self.store.set_many(&writes)?;
-        }
+        self.store.set_many(&writes)?;
         Ok(outcome)
     }
 }

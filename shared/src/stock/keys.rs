@@ -18,6 +18,19 @@
 //! | `stock:exp:cursor` | v | first expiry bucket not yet fully swept |
 //! | `stock:log:n` / `stock:log:{seq}` | c / v | journal (audit + outbox) length / one event; `seq` is also the sellable version |
 //! | `stock:outbox:{channel}:cursor` / `:pushed:{sku}` | v | a channel drainer's position / last pushed version |
+//! | `{base}:try:{g}` | v | [`OpIntent`](super::OpIntent) of generation `g` of a one-shot operation; `base` = `stock:res:{order}:{attempt}` (reserve attempt), its settle ticket or adjustment ticket |
+//! | `{base}:take:{g}` | c | takeover ticket: the first to claim it runs generation g+1 (g dead or undone) |
+//! | `{base}:stall:{g}` | v | when a waiter first saw generation `g` claimed with no intent yet |
+//! | `stock:res:{order}:{attempt}:ops` / `:ops:{k}` | c / v | settle/expire operations on the attempt / the intent key of the k-th |
+//! | `stock:res:{order}:{attempt}:exp:{k}` | v | intent of an expiry (k-th operation on the attempt) |
+//! | `stock:res:{order}:{attempt}:fix:{w}` | c | one repairer of the attempt's allocation counters per lease window |
+//! | `stock:ops:{minute}:n` / `:{slot}` | c / v | intent index: how many filed in the minute an operation started / an intent key |
+//! | `stock:ops:{minute}:{slot}:op` | v | intent of an adjustment without a reference |
+//! | `stock:ops:cursor` | v | first intent-index minute repair still has to look at |
+//! | `stock:fix:dirty:n` / `:{n}` / `:cursor` | c / v / v | marks of SKU@warehouses to recount (one per mark) / one mark / first mark not yet handled |
+//! | `stock:fix:{sku}@{wh}:dirty` / `:clean` | c / v | times marked for a recount / the mark count the last recount covered |
+//! | `stock:fix:{sku}@{wh}:base` | v | recount checkpoint: counter totals of journal entries up to a sequence |
+//! | `stock:fix:{sku}@{wh}:run:{w}` | c | one recounter per lease window |
 
 use crate::order::{ChannelId, OrderId, SkuId};
 
@@ -26,6 +39,9 @@ use super::model::WarehouseId;
 pub const CATALOG: &str = "stock:catalog";
 pub const EXPIRY_CURSOR: &str = "stock:exp:cursor";
 pub const LOG_LEN: &str = "stock:log:n";
+pub const OP_CURSOR: &str = "stock:ops:cursor";
+pub const DIRTY_LEN: &str = "stock:fix:dirty:n";
+pub const DIRTY_CURSOR: &str = "stock:fix:dirty:cursor";
 
 pub fn sku(sku: &SkuId) -> String {
     format!("stock:sku:{}", sku.0)
@@ -87,4 +103,55 @@ pub fn outbox_cursor(channel: &ChannelId) -> String {
 }
 pub fn outbox_pushed(channel: &ChannelId, sku: &SkuId) -> String {
     format!("stock:outbox:{}:pushed:{}", channel.0, sku.0)
+}
+
+/// Where a reserve attempt's intents live (`{base}:try:{g}`).
+pub fn attempt_base(order: &OrderId, attempt: u32) -> String {
+    format!("stock:res:{}:{attempt}", order.0)
+}
+pub fn op_try(base: &str, generation: u32) -> String {
+    format!("{base}:try:{generation}")
+}
+pub fn op_take(base: &str, generation: u32) -> String {
+    format!("{base}:take:{generation}")
+}
+pub fn op_stall(base: &str, generation: u32) -> String {
+    format!("{base}:stall:{generation}")
+}
+pub fn attempt_ops_len(order: &OrderId, attempt: u32) -> String {
+    format!("stock:res:{}:{attempt}:ops", order.0)
+}
+pub fn attempt_op(order: &OrderId, attempt: u32, k: i64) -> String {
+    format!("stock:res:{}:{attempt}:ops:{k}", order.0)
+}
+pub fn expire_intent(order: &OrderId, attempt: u32, k: i64) -> String {
+    format!("stock:res:{}:{attempt}:exp:{k}", order.0)
+}
+pub fn attempt_fix(order: &OrderId, attempt: u32) -> String {
+    format!("stock:res:{}:{attempt}:fix", order.0)
+}
+pub fn op_index_len(bucket: i64) -> String {
+    format!("stock:ops:{bucket}:n")
+}
+pub fn op_index_slot(bucket: i64, slot: i64) -> String {
+    format!("stock:ops:{bucket}:{slot}")
+}
+pub fn op_in_slot(bucket: i64, slot: i64) -> String {
+    format!("stock:ops:{bucket}:{slot}:op")
+}
+/// `place` is `sku@warehouse`.
+pub fn place_dirty(place: &str) -> String {
+    format!("stock:fix:{place}:dirty")
+}
+pub fn place_clean(place: &str) -> String {
+    format!("stock:fix:{place}:clean")
+}
+pub fn place_base(place: &str) -> String {
+    format!("stock:fix:{place}:base")
+}
+pub fn place_run(place: &str) -> String {
+    format!("stock:fix:{place}:run")
+}
+pub fn dirty_slot(n: i64) -> String {
+    format!("stock:fix:dirty:{n}")
 }

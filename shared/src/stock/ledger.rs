@@ -20,6 +20,8 @@ use super::model::{
 /// every instance of every component can make one per request.
 pub struct ReservationLedger<'s, S: KeyValue> {
     pub(super) store: &'s S,
+    /// Seconds after which a still-running operation counts as dead (see `intent`).
+    pub(super) lease_seconds: i64,
 }
 
 /// The config a reserve needs, read in one batch.
@@ -39,7 +41,19 @@ fn valid_id(id: &str) -> bool {
 
 impl<'s, S: KeyValue> ReservationLedger<'s, S> {
     pub fn new(store: &'s S) -> Self {
-        Self { store }
+        Self {
+            store,
+            lease_seconds: super::intent::DEFAULT_LEASE_SECONDS,
+        }
+    }
+
+    /// A ledger whose operations count as dead `seconds` after they started (at least
+    /// 1). Every instance on one store must use the same lease.
+    pub fn with_lease(store: &'s S, seconds: i64) -> Self {
+        Self {
+            store,
+            lease_seconds: seconds.max(1),
+        }
     }
 
     pub fn catalog(&self) -> StockResult<StockCatalog> {

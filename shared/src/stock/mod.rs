@@ -40,26 +40,46 @@
 //!   before your own increment says who was first (`settle::claim_fate`). Commit
 //!   confirms first, so an expiry racing a dispatch loses or wins as a whole.
 //!
+//! # Crashes
+//! A process killed mid-operation (kill -9, eviction) leaves a prefix of its store
+//! calls done, the last one possibly half known. Every counter-changing operation
+//! writes an intent record before its first effect and marks it done in its last batch,
+//! with its journal entry (`intent`). After a lease (30 s) a still-running intent is
+//! dead: its caller's retry takes the operation over (no `in_flight` forever), and
+//! [`ReservationLedger::repair`] (scheduled every minute) undoes it. Undoing is
+//! conservative at once (a crash may make stock look less available for a while, never
+//! more) and exact at quiescence: allocation counters are recounted from the done
+//! operations' intents, and each touched SKU@warehouse from the journal, only when
+//! nothing is in flight on it (`repair`).
+//!
 //! # Known limits
-//! A caller that dies between two of its increments leaves counters off until an
-//! operator reconciles (e.g. units taken from `out` but not yet from `reserved`). A
-//! refusal can be spurious while another caller's excess is not yet given back
-//! (re-checked a few times before it counts); it is never an oversell.
+//! A receipt killed after adding its units to on hand leaves them sellable, unjournalled,
+//! until its lease runs out and it is undone (they are physically there; a WMS that
+//! never retries loses them from the ledger). A recount needs a quiet moment on its
+//! SKU@warehouse: under traffic that never pauses for a whole repair run, a dead
+//! operation's units stay counted as reserved (refusals, never oversells). A refusal
+//! can be spurious while another caller's excess is not yet given back (re-checked a
+//! few times before it counts); it is never an oversell.
 //!
 //! See `keys` for the key layout, `journal` for the audit log / channel outbox.
 //! The claims above are tested at three grains: `tests/model.rs` (random sequences of
 //! every operation, invariants after each), `tests/interleave.rs` (concurrent calls
 //! under generated schedules of individual store operations, reproducible and shrunk)
-//! and `tests/concurrency.rs` (64 real threads, with and without injected delays).
+//! and `tests/concurrency.rs` (64 real threads, with and without injected delays);
+//! crash repair in `tests/crash.rs` (every kill point of one operation, both ways the
+//! call in progress may have gone, then repair and retry).
 
 mod adjust;
 mod counters;
 mod error;
 mod expiry;
+mod intent;
 mod journal;
 pub mod keys;
 mod ledger;
 mod model;
+mod recount;
+mod repair;
 mod reserve;
 mod settle;
 mod strategy;
@@ -68,6 +88,7 @@ mod view;
 pub use adjust::{AdjustOutcome, AdjustRequest, Adjustment};
 pub use error::{StockError, StockResult};
 pub use expiry::{bucket_of, SweepReport, BUCKET_SECONDS};
+pub use intent::{Moved, OpIntent, OpKind, OpState, Place, DEFAULT_LEASE_SECONDS};
 pub use journal::{
     ack_outbox, audit_log, audit_log_of, drain_outbox, sellable_now, ChannelStock, LevelChange,
     OutboxBatch, SellableUpdate, StockEvent, StockEventKind, HOLE_GRACE_SECONDS,
@@ -79,6 +100,7 @@ pub use model::{
     StockLevel, StrategyKind, Warehouse, WarehouseId, MAX_HOLD_SECONDS, MAX_LINE_UNITS,
     MAX_STOCK_UNITS,
 };
+pub use repair::{CounterFix, RepairReport, UndoneOp};
 pub use reserve::{shortage_exception, ReserveOutcome};
 pub use settle::{
     ExpireOutcome, Fate, SettleKind, SettleLine, SettleOutcome, SettleRequest, SettledLine,

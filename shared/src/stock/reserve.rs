@@ -11,6 +11,7 @@ use crate::store::KeyValue;
 use super::counters::{read, take};
 use super::error::{StockError, StockResult};
 use super::expiry;
+use super::intent::{self, take_over, OpIntent, OpKind, Place, Takeover};
 use super::journal::{self, LevelChange, StockEventKind};
 use super::keys;
 use super::ledger::{to_bytes, Loaded, ReservationLedger};
@@ -18,6 +19,7 @@ use super::model::{
     Allocation, ChannelPolicy, Reservation, ReserveLine, ReserveRequest, ReserveStatus, Shortage,
     SkuStock, StockCatalog, WarehouseId, MAX_HOLD_SECONDS, MAX_LINE_UNITS,
 };
+use super::repair::RepairReport;
 use super::strategy::{builtin, Candidate, WarehouseStrategy};
 
 /// What reserve answered.
@@ -105,8 +107,11 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         {
             return Err(StockError::unknown_warehouse(unknown));
         }
-        let refusals = match self.claim_attempt(request, loaded.prior)? {
-            Attempt::Proceed { refusals } => refusals,
+        let (refusals, generation) = match self.claim_attempt(request, loaded.prior, now)? {
+            Attempt::Proceed {
+                refusals,
+                generation,
+            } => (refusals, generation),
             Attempt::Replay(reservation) => {
                 let exception = shortage_exception(&reservation.shortages);
                 return Ok(ReserveOutcome {
@@ -117,6 +122,30 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             }
         };
         let Loaded { catalog, items, .. } = loaded;
+        // Before the first unit is taken: what this attempt may touch, so a repair can
+        // find it should this process die.
+        let places = request
+            .lines
+            .iter()
+            .flat_map(|line| {
+                catalog
+                    .warehouses
+                    .iter()
+                    .filter(|w| policy.sells_from(&w.id))
+                    .map(|w| Place::new(&line.sku, &w.id))
+            })
+            .collect();
+        let mut intent = OpIntent::running(
+            OpKind::Reserve,
+            keys::op_try(&keys::attempt_base(&request.order, refusals), generation),
+            Some(&request.order),
+            refusals,
+            generation,
+            places,
+            now,
+            self.lease_seconds,
+        );
+        intent::register(self.store, &mut intent, Vec::new())?;
         let mut allocations = Vec::new();
         let mut shortages = Vec::new();
         for line in &request.lines {
@@ -135,6 +164,19 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 });
             }
             allocations.extend(taken);
+        }
+        if !shortages.is_empty() && generation > 0 && self.any_dirty(&intent.places)? {
+            // An earlier runner of this attempt died, and its units may still be
+            // counted as reserved until repair recounts them: a shortage now may be
+            // only those units. Give back ours (exactly: we know what we took) and
+            // let the caller retry once repair has run, rather than refuse the order.
+            for a in &allocations {
+                self.store
+                    .increment(&keys::reserved(&a.sku, &a.warehouse), -a.quantity)?;
+            }
+            let (key, bytes) = intent.undone()?;
+            self.store.set(&key, &bytes)?;
+            return Err(StockError::InFlight(request.order.0.clone()));
         }
         let keep = shortages.is_empty() || (policy.accept_partial && !allocations.is_empty());
         if !keep {
@@ -186,7 +228,10 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             changes,
             now,
         )?;
-        let mut writes = vec![(keys::reservation(&request.order), to_bytes(&reservation)?)];
+        let mut writes = vec![
+            (keys::reservation(&request.order), to_bytes(&reservation)?),
+            intent.done(Vec::new())?,
+        ];
         if status != ReserveStatus::OutOfStock {
             writes.push(expiry::register(
                 self.store,
@@ -198,7 +243,9 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             writes.push(journal::event_entry(event)?);
         }
         // The record goes in the same batch as the expiry slot and after the counters:
-        // a sweep that finds the slot finds the record.
+        // a sweep that finds the slot finds the record. The journal entry and the
+        // intent marked done go with it: a repair that finds the intent still running
+        // finds no journal entry of it.
         self.store.set_many(&writes)?;
         let exception = shortage_exception(&reservation.shortages);
         Ok(ReserveOutcome {
@@ -213,11 +260,14 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
     /// recorded so far; everyone else gives its ticket back. The counter therefore never
     /// drops below a proceeding caller's ticket while it works, no two callers proceed
     /// with one ticket, and ticket k+1 proceeds only once attempt k wrote its refusal.
-    /// A held reservation is answered from its record.
+    /// A held reservation is answered from its record. An attempt whose runner died
+    /// (no record one lease after it started) is undone and taken over by the first
+    /// caller to claim it (`intent::take_over`).
     fn claim_attempt(
         &self,
         request: &ReserveRequest,
         prior: Option<Reservation>,
+        now: DateTime<Utc>,
     ) -> StockResult<Attempt> {
         let claim = keys::claim(&request.order);
         if let Some(prior) = &prior {
@@ -228,19 +278,51 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         let ticket = self.store.increment(&claim, 1)?;
         let refusals = prior.as_ref().map_or(0, |p| p.refusals);
         if ticket == i64::from(refusals) + 1 {
-            return Ok(Attempt::Proceed { refusals });
+            return Ok(Attempt::Proceed {
+                refusals,
+                generation: 0,
+            });
         }
         self.store.increment(&claim, -1)?;
         // The attempt in flight may have finished since we loaded `prior`.
-        match self
-            .store
-            .get_json::<Reservation>(&keys::reservation(&request.order))?
-        {
+        let finished = |done: Option<Reservation>| match done {
             Some(done) if done.status != ReserveStatus::OutOfStock || done.refusals > refusals => {
                 Ok(Attempt::Replay(Box::new(done)))
             }
             _ => Err(StockError::InFlight(request.order.0.clone())),
+        };
+        let record = keys::reservation(&request.order);
+        if let Ok(attempt) = finished(self.store.get_json::<Reservation>(&record)?) {
+            return Ok(attempt);
         }
+        let base = keys::attempt_base(&request.order, refusals);
+        match take_over(self.store, &base, now, self.lease_seconds)? {
+            Takeover::Run { generation, dead } => {
+                if let Some(dead) = dead {
+                    self.undo_dead(&dead, now, None, &mut RepairReport::default())?;
+                }
+                Ok(Attempt::Proceed {
+                    refusals,
+                    generation,
+                })
+            }
+            Takeover::Finished => finished(self.store.get_json::<Reservation>(&record)?),
+            Takeover::InFlight => Err(StockError::InFlight(request.order.0.clone())),
+        }
+    }
+
+    /// Whether repair still has to recount any of `places` (a dead operation touched
+    /// it since the last recount).
+    fn any_dirty(&self, places: &[Place]) -> StockResult<bool> {
+        for place in places {
+            let name = place.name();
+            let marks = read(self.store, &keys::place_dirty(&name))?;
+            let clean: i64 = self.store.get_json(&keys::place_clean(&name))?.unwrap_or(0);
+            if marks > clean {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Takes one line's units from the ranked warehouses by increment-then-check.
@@ -322,7 +404,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
 }
 
 enum Attempt {
-    Proceed { refusals: u32 },
+    Proceed { refusals: u32, generation: u32 },
     Replay(Box<Reservation>),
 }
 

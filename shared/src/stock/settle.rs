@@ -14,10 +14,12 @@ use crate::store::KeyValue;
 
 use super::counters::{read, take_within};
 use super::error::{StockError, StockResult};
+use super::intent::{self, take_over, Moved, OpIntent, OpKind, Place, Takeover};
 use super::journal::{self, LevelChange, StockEventKind};
 use super::keys;
 use super::ledger::{to_bytes, ReservationLedger};
 use super::model::{Reservation, ReserveStatus, MAX_LINE_UNITS};
+use super::repair::{AttemptRepair, RepairReport};
 
 /// Units of one line to commit or release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,15 +224,37 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         validate_lines(order, &reservation, request)?;
         let ticket = keys::op_ticket(order, reservation.attempt, kind.as_str(), &request.op_id);
         let result_key = keys::op_result(order, reservation.attempt, kind.as_str(), &request.op_id);
-        if self.store.increment(&ticket, 1)? > 1 {
-            return match self.store.get_json::<SettleOutcome>(&result_key)? {
-                Some(first) => Ok(SettleOutcome {
-                    replayed: true,
-                    ..first
-                }),
-                None => Err(StockError::InFlight(order.0.clone())),
-            };
-        }
+        let replay = |first: Option<SettleOutcome>| match first {
+            Some(first) => Ok(SettleOutcome {
+                replayed: true,
+                ..first
+            }),
+            None => Err(StockError::InFlight(order.0.clone())),
+        };
+        let generation = if self.store.increment(&ticket, 1)? > 1 {
+            if let Some(first) = self.store.get_json::<SettleOutcome>(&result_key)? {
+                return replay(Some(first));
+            }
+            // A dead runner's effects are undone by the attempt check below.
+            match take_over(self.store, &ticket, now, self.lease_seconds)? {
+                Takeover::Run { generation, .. } => generation,
+                Takeover::Finished => return replay(self.store.get_json(&result_key)?),
+                Takeover::InFlight => return Err(StockError::InFlight(order.0.clone())),
+            }
+        } else {
+            0
+        };
+        let kind_of = match kind {
+            SettleKind::Commit => OpKind::Commit,
+            SettleKind::Release => OpKind::Release,
+        };
+        let intent = self.begin_on_attempt(
+            kind_of,
+            &reservation,
+            keys::op_try(&ticket, generation),
+            generation,
+            now,
+        )?;
         let mut skus: Vec<_> = reservation.allocations.iter().map(|a| &a.sku).collect();
         skus.sort();
         skus.dedup();
@@ -251,6 +275,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         };
         let mut lines = Vec::new();
         let mut changes = Vec::new();
+        let mut moved = Vec::new();
         for (line_no, requested) in wanted {
             let mut remaining = if expired {
                 0
@@ -273,6 +298,11 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                     continue;
                 }
                 changes.push(self.move_units(kind, order, reservation.attempt, index, a, got)?);
+                moved.push(Moved {
+                    index,
+                    out: got,
+                    shipped: if kind == SettleKind::Commit { got } else { 0 },
+                });
                 remaining -= got;
                 settled += got;
             }
@@ -304,7 +334,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             changes,
             now,
         )?;
-        let mut writes = vec![(result_key, to_bytes(&outcome)?)];
+        let mut writes = vec![(result_key, to_bytes(&outcome)?), intent.done(moved)?];
         if let Some(event) = &event {
             writes.push(journal::event_entry(event)?);
         }
@@ -363,7 +393,19 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         if claim_fate(self.store, &reservation, Fate::Expired)? == Fate::Confirmed {
             return Ok(ExpireOutcome::Confirmed);
         }
+        let k = self
+            .store
+            .increment(&keys::attempt_ops_len(order, reservation.attempt), 1)?;
+        let intent = self.begin_at_slot(
+            OpKind::Expire,
+            &reservation,
+            keys::expire_intent(order, reservation.attempt, k),
+            0,
+            k,
+            now,
+        )?;
         let mut changes = Vec::new();
+        let mut moved = Vec::new();
         let mut released = 0;
         for (index, a) in reservation.allocations.iter().enumerate() {
             let out = keys::alloc_out(order, reservation.attempt, index);
@@ -377,9 +419,15 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                     a,
                     got,
                 )?);
+                moved.push(Moved {
+                    index,
+                    out: got,
+                    shipped: 0,
+                });
                 released += got;
             }
         }
+        let mut writes = vec![intent.done(moved)?];
         if !changes.is_empty() {
             let mut skus: Vec<_> = reservation.allocations.iter().map(|a| &a.sku).collect();
             skus.sort();
@@ -396,11 +444,78 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 now,
             )?;
             if let Some(event) = &event {
-                let (key, bytes) = journal::event_entry(event)?;
-                self.store.set(&key, &bytes)?;
+                writes.push(journal::event_entry(event)?);
             }
         }
+        self.store.set_many(&writes)?;
         Ok(ExpireOutcome::Expired { released })
+    }
+
+    /// Files a settle's intent as the next operation on its attempt, before any effect.
+    fn begin_on_attempt(
+        &self,
+        kind: OpKind,
+        reservation: &Reservation,
+        key: String,
+        generation: u32,
+        now: DateTime<Utc>,
+    ) -> StockResult<OpIntent> {
+        let k = self.store.increment(
+            &keys::attempt_ops_len(&reservation.order, reservation.attempt),
+            1,
+        )?;
+        self.begin_at_slot(kind, reservation, key, generation, k, now)
+    }
+
+    /// Files the intent of the `k`-th operation on an attempt. An earlier operation on
+    /// it may have died after taking units from the hold: those go back first (or,
+    /// when that cannot be done now, this operation gives up with `in_flight` having
+    /// done nothing, and a retry takes it over).
+    fn begin_at_slot(
+        &self,
+        kind: OpKind,
+        reservation: &Reservation,
+        key: String,
+        generation: u32,
+        k: i64,
+        now: DateTime<Utc>,
+    ) -> StockResult<OpIntent> {
+        let order = &reservation.order;
+        let places = reservation
+            .allocations
+            .iter()
+            .map(|a| Place::new(&a.sku, &a.warehouse))
+            .collect();
+        let mut intent = OpIntent::running(
+            kind,
+            key,
+            Some(order),
+            reservation.attempt,
+            generation,
+            places,
+            now,
+            self.lease_seconds,
+        );
+        let slot = (
+            keys::attempt_op(order, reservation.attempt, k),
+            intent.key.clone().into_bytes(),
+        );
+        intent::register(self.store, &mut intent, vec![slot])?;
+        if k > 1 {
+            let repaired = self.repair_attempt(
+                order,
+                reservation.attempt,
+                now,
+                Some(&intent.key),
+                &mut RepairReport::default(),
+            )?;
+            if repaired == AttemptRepair::Busy {
+                let (key, bytes) = intent.undone()?;
+                self.store.set(&key, &bytes)?;
+                return Err(StockError::InFlight(order.0.clone()));
+            }
+        }
+        Ok(intent)
     }
 }
 

@@ -2,6 +2,9 @@
 //! real-thread races in their own files.
 
 mod concurrency;
+mod cost;
+mod crash;
+mod faults;
 mod input;
 mod interleave;
 mod model;
