@@ -138,9 +138,7 @@ pub(super) fn read_mark<S: KeyValue>(store: &S, tick: i64) -> Result<DrainMark, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::ChannelConfig;
-    use crate::intake::{enter, tick_of, Entered};
-    use crate::order::ChannelId;
+    use crate::intake::{tick_of, Entered};
     use crate::store::MemoryStore;
 
     fn at(ms: i64) -> DateTime<Utc> {
@@ -148,25 +146,11 @@ mod tests {
     }
 
     fn put(store: &MemoryStore, n: usize, when: DateTime<Utc>) -> i64 {
-        let cfg = ChannelConfig::builtin("pos").unwrap();
         let mut tick = 0;
         for i in 0..n {
-            let push = crate::channel::VerifiedPush {
-                channel: ChannelId("pos".into()),
-                path: "/".into(),
-                payload: crate::channel::Payload::Json(serde_json::json!({})),
-                received_at: when,
-                signed_at: None,
-                dedupe_key: format!("d{i}-{}", when.timestamp_millis()),
-                replay_key: None,
-            };
-            let item = InboxItem {
-                channel: ChannelId("pos".into()),
-                utc_offset_minutes: 0,
-                acked_at: when,
-                events: Vec::new(),
-            };
-            let Entered::Written { tick: t, .. } = enter(store, &cfg, &push, &item, when).unwrap()
+            let key = format!("d{i}-{}", when.timestamp_millis());
+            let Entered::Written { tick: t, .. } =
+                crate::intake::enter_test_push(store, &key, when)
             else {
                 panic!("written")
             };

@@ -40,3 +40,31 @@ pub use sweep::{status, sweep, tick_status, SweepPlan};
 pub const WRITER_LEASE_MS: i64 = 30_000;
 /// A tick's drainer holds its claim for this long; then the sweep may claim it again.
 pub const DRAIN_LEASE_MS: i64 = 30_000;
+
+/// Test fixture: an empty POS push with dedupe key `key`, entered into `store` at `when`.
+#[cfg(test)]
+pub(crate) fn enter_test_push(
+    store: &crate::store::MemoryStore,
+    key: &str,
+    when: chrono::DateTime<chrono::Utc>,
+) -> Entered {
+    use crate::channel::{ChannelConfig, Payload, VerifiedPush};
+    use crate::order::ChannelId;
+    let cfg = ChannelConfig::builtin("pos").expect("built in");
+    let push = VerifiedPush {
+        channel: ChannelId("pos".into()),
+        path: "/".into(),
+        payload: Payload::Json(serde_json::json!({})),
+        received_at: when,
+        signed_at: None,
+        dedupe_key: key.into(),
+        replay_key: None,
+    };
+    let item = InboxItem {
+        channel: ChannelId("pos".into()),
+        utc_offset_minutes: 0,
+        acked_at: when,
+        events: Vec::new(),
+    };
+    enter(store, &cfg, &push, &item, when).expect("entered")
+}

@@ -139,9 +139,7 @@ fn scan<S: KeyValue>(store: &S, from: i64, last: i64, max_scan: usize) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::{ChannelConfig, Payload, VerifiedPush};
-    use crate::intake::{claim, drain_due, enter, finish, Claimed, InboxItem};
-    use crate::order::ChannelId;
+    use crate::intake::{claim, drain_due, finish, Claimed};
     use crate::store::MemoryStore;
 
     fn at(ms: i64) -> DateTime<Utc> {
@@ -149,23 +147,7 @@ mod tests {
     }
 
     fn put(store: &MemoryStore, key: &str, when: DateTime<Utc>) -> i64 {
-        let cfg = ChannelConfig::builtin("pos").unwrap();
-        let push = VerifiedPush {
-            channel: ChannelId("pos".into()),
-            path: "/".into(),
-            payload: Payload::Json(serde_json::json!({})),
-            received_at: when,
-            signed_at: None,
-            dedupe_key: key.into(),
-            replay_key: None,
-        };
-        let item = InboxItem {
-            channel: ChannelId("pos".into()),
-            utc_offset_minutes: 0,
-            acked_at: when,
-            events: Vec::new(),
-        };
-        enter(store, &cfg, &push, &item, when).unwrap();
+        crate::intake::enter_test_push(store, key, when);
         tick_of(when)
     }
 
