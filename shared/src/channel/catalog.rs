@@ -425,17 +425,20 @@ mod tests {
         assert_eq!(load_sku_map(&s, "eleme").unwrap().entries.len(), 1);
     }
 
+    /// Pricing rules with only a delivery base fee, as the admin API takes them.
+    fn pricing_rules_json(base: &str) -> String {
+        format!(
+            r#"{{"thresholds": [], "delivery": {{"base": "{base}", "free_over": null,
+                 "included_weight_g": 0, "surcharge_per_step": "0", "step_g": 1000}},
+                 "packaging": {{"per_order": "0", "per_unit": "0"}}, "tolerance": "0.01"}}"#
+        )
+    }
+
     #[test]
     fn a_store_prices_by_its_own_rules_else_the_channels() {
         use crate::merge::fixtures::{home, order};
         let s = MemoryStore::new();
-        let rules = |base: &str| {
-            format!(
-                r#"{{"thresholds": [], "delivery": {{"base": "{base}", "free_over": null,
-                     "included_weight_g": 0, "surcharge_per_step": "0", "step_g": 1000}},
-                     "packaging": {{"per_order": "0", "per_unit": "0"}}, "tolerance": "0.01"}}"#
-            )
-        };
+        let rules = pricing_rules_json;
         assert_eq!(pricing_for(&s, "app", Some("store-1")).unwrap(), None);
         put_pricing(&s, "app", &rules("5")).unwrap().unwrap();
         put_store_pricing(&s, "app", "store-2", &rules("4"))
@@ -519,13 +522,7 @@ mod tests {
     #[test]
     fn a_cache_answers_as_pricing_for_and_reads_each_key_once() {
         let s = MemoryStore::new();
-        let rules = |base: &str| {
-            format!(
-                r#"{{"thresholds": [], "delivery": {{"base": "{base}", "free_over": null,
-                     "included_weight_g": 0, "surcharge_per_step": "0", "step_g": 1000}},
-                     "packaging": {{"per_order": "0", "per_unit": "0"}}, "tolerance": "0.01"}}"#
-            )
-        };
+        let rules = pricing_rules_json;
         let stores = [Some("store-1"), Some("store-2"), None];
         let mut cache = PricingCache::default();
         for st in stores {
