@@ -2,19 +2,22 @@
 //!
 //! Everything is an `increment` on a counter keyed by business day (the channel's local
 //! date, Asia/Shanghai by default) and channel, so any number of instances can record at
-//! once without losing a count. Each (order, metric) pair counts once however often the
-//! same event is recorded: a one-shot claim (`increment == 1`) gates the counter, which
-//! makes recording idempotent under webhook redelivery.
+//! once without losing a count. What to count is decided by the order book
+//! (`order::batch`): an order counts for a metric when a part of it first reaches it,
+//! so redeliveries count nothing, and a batch adds one `increment` per (day, channel,
+//! metric) it touched, not one per order.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::order::{ChannelId, OrderId};
+use crate::order::ChannelId;
 use crate::store::{KeyValue, StoreError};
 
 /// What the dashboard counts. `Ordered` counts every distinct order; the others count
 /// orders that reached that state at least once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {
     Ordered,
     Exception,
@@ -51,21 +54,17 @@ fn counter_key(day: NaiveDate, channel: &ChannelId, metric: Metric) -> String {
     format!("stats:{day}:{channel}:{}", metric.key())
 }
 
-/// Record that `order` reached `metric` on `day`. Returns whether this call counted it
-/// (false for a repeat).
-pub fn record(
-    store: &impl KeyValue,
-    day: NaiveDate,
-    channel: &ChannelId,
-    order: &OrderId,
-    metric: Metric,
-) -> Result<bool, StoreError> {
-    let claim = format!("stats-once:{order}:{}", metric.key());
-    if store.increment(&claim, 1)? != 1 {
-        return Ok(false);
+/// Counts to add, per (business day, channel, metric).
+pub type Deltas = BTreeMap<(NaiveDate, ChannelId, Metric), i64>;
+
+/// Add `deltas`: one `increment` per counter.
+pub fn add(store: &impl KeyValue, deltas: &Deltas) -> Result<(), StoreError> {
+    for ((day, channel, metric), n) in deltas {
+        if *n != 0 {
+            store.increment(&counter_key(*day, channel, *metric), *n)?;
+        }
     }
-    store.increment(&counter_key(day, channel, metric), 1)?;
-    Ok(true)
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -133,25 +132,20 @@ mod tests {
         );
     }
 
+    fn count(s: &MemoryStore, ch: &ChannelId, metric: Metric, n: i64) {
+        add(s, &Deltas::from([((day(), ch.clone(), metric), n)])).unwrap();
+    }
+
     #[test]
-    fn repeats_count_once_and_rates_derive() {
+    fn counts_add_up_and_rates_derive() {
         let s = MemoryStore::new();
         let ch = ChannelId::new("meituan");
-        for i in 0..10 {
-            let id = OrderId(format!("o{i}"));
-            for _ in 0..3 {
-                record(&s, day(), &ch, &id, Metric::Ordered).unwrap();
-            }
-            if i < 2 {
-                record(&s, day(), &ch, &id, Metric::Cancelled).unwrap();
-            } else if i < 9 {
-                assert!(record(&s, day(), &ch, &id, Metric::Delivered).unwrap());
-                assert!(!record(&s, day(), &ch, &id, Metric::Delivered).unwrap());
-            }
-            if i == 9 {
-                record(&s, day(), &ch, &id, Metric::Exception).unwrap();
-            }
-        }
+        count(&s, &ch, Metric::Ordered, 4);
+        count(&s, &ch, Metric::Ordered, 6);
+        count(&s, &ch, Metric::Cancelled, 2);
+        count(&s, &ch, Metric::Delivered, 7);
+        count(&s, &ch, Metric::Exception, 1);
+        count(&s, &ch, Metric::Exception, 0);
         let r = read(&s, day(), &ch).unwrap();
         assert_eq!(
             (r.ordered, r.delivered, r.cancelled, r.exceptions),
@@ -164,17 +158,15 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_recorders_lose_nothing() {
+    fn concurrent_adders_lose_nothing() {
         let s = std::sync::Arc::new(MemoryStore::new());
         let ch = ChannelId::new("app");
         let handles: Vec<_> = (0..8)
             .map(|_| {
                 let (s, ch) = (s.clone(), ch.clone());
                 std::thread::spawn(move || {
-                    for i in 0..200 {
-                        // Every thread records the same 200 orders: each counts once.
-                        record(&*s, day(), &ch, &OrderId(format!("o{i}")), Metric::Ordered)
-                            .unwrap();
+                    for _ in 0..200 {
+                        count(&s, &ch, Metric::Ordered, 1);
                     }
                 })
             })
@@ -182,6 +174,6 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(read(&*s, day(), &ch).unwrap().ordered, 200);
+        assert_eq!(read(&*s, day(), &ch).unwrap().ordered, 1600);
     }
 }

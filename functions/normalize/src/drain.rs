@@ -5,8 +5,8 @@ use std::time::Duration;
 use chrono::Utc;
 use orderhub_core::channel::{catalog, ChannelEvent};
 use orderhub_core::intake::{self, Claimed, DrainReport, DrainRequest, InboxItem};
-use orderhub_core::order::{book, day_index, EventKind, EventSource};
-use orderhub_core::stats::{self, Metric};
+use orderhub_core::order::book;
+use orderhub_core::stats;
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{json, ApiError};
 use spin_sdk::http::{Request, Response};
@@ -78,12 +78,12 @@ pub async fn drain_tick(tick: i64) -> Result<DrainReport, ApiError> {
     })
 }
 
-/// Apply the batch's events to the order book, index and count them, then run the
-/// steps after (reserve, merge) once for the whole batch.
+/// Apply the batch's pushes to the order book (listed, indexed and counted in the
+/// same pass), then run the steps after (reserve, merge) once for the whole batch.
 async fn apply(items: &[InboxItem]) -> Result<pipeline::Forwarded, ApiError> {
     let catalog_store = Bucket::open("catalog")?;
     let orders = Bucket::open("orders")?;
-    let mut all = Vec::new();
+    let mut pushes = Vec::with_capacity(items.len());
     // Pricing rules read once per (channel, store) for the whole batch.
     let mut pricing = catalog::PricingCache::default();
     for item in items {
@@ -96,13 +96,13 @@ async fn apply(items: &[InboxItem]) -> Result<pipeline::Forwarded, ApiError> {
             &mut pricing,
         )
         .map_err(|e| ApiError::new(500, "channel_not_configured", e.to_string()))?;
-        book::apply(&orders, &events)?;
-        // Reconciliation reads orders by (channel, business day), not by scanning them all.
-        day_index::index_events(&orders, &events, item.utc_offset_minutes)?;
-        record_stats(&orders, item.utc_offset_minutes, &events)?;
-        all.extend(events);
+        pushes.push(events);
     }
-    pipeline::run_batch(&orders, &all).await
+    let batch: Vec<&[ChannelEvent]> = pushes.iter().map(Vec::as_slice).collect();
+    let applied = book::apply_batch(&orders, &batch)?;
+    stats::add(&orders, &applied.stats)?;
+    let all: Vec<ChannelEvent> = pushes.into_iter().flatten().collect();
+    pipeline::run_batch(&orders, &all, &applied.orders).await
 }
 
 /// `POST /jobs/pipeline/catch-up`: drain the ticks the sweep finds (a drainer died, or a
@@ -144,39 +144,4 @@ pub fn intake(req: &Request) -> Result<Response, ApiError> {
             Ok(json(200, &intake::status(&inbox, Utc::now(), SWEEP_SCAN)?))
         }
     }
-}
-
-/// Count what the dashboard shows. Idempotent per (order, metric), so redeliveries and
-/// repeated events count once.
-fn record_stats(store: &Bucket, offset: i32, events: &[ChannelEvent]) -> Result<(), ApiError> {
-    for ev in events {
-        match ev {
-            ChannelEvent::Order { order } => {
-                let day = stats::business_day(order.placed_at, order.source_utc_offset_minutes);
-                stats::record(store, day, &order.channel, &order.id, Metric::Ordered)?;
-                if order.is_exception() {
-                    stats::record(store, day, &order.channel, &order.id, Metric::Exception)?;
-                }
-            }
-            ChannelEvent::Event {
-                order_id, event, ..
-            } => {
-                let metric = match event.kind {
-                    EventKind::Delivered | EventKind::Completed => Metric::Delivered,
-                    EventKind::Cancelled { .. } | EventKind::Refunded { full: true, .. } => {
-                        Metric::Cancelled
-                    }
-                    _ => continue,
-                };
-                let channel = match &event.source {
-                    EventSource::Channel(c) => c.clone(),
-                    _ => continue,
-                };
-                let day = stats::business_day(event.at, offset);
-                stats::record(store, day, &channel, order_id, metric)?;
-            }
-            ChannelEvent::Notice(_) => {}
-        }
-    }
-    Ok(())
 }

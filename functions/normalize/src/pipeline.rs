@@ -27,22 +27,15 @@ pub struct Forwarded {
     pub offered: usize,
 }
 
-pub async fn run_batch(orders: &Bucket, events: &[ChannelEvent]) -> Result<Forwarded, ApiError> {
-    let ids: Vec<OrderId> = events
-        .iter()
-        .filter_map(|ev| match ev {
-            ChannelEvent::Order { order } => Some(order.id.clone()),
-            _ => None,
-        })
-        .collect();
-    let stored: BTreeMap<OrderId, Order> = book::get_orders(orders, &ids)?
-        .into_iter()
-        .map(|o| (o.id.clone(), o))
-        .collect();
-    let plan = intake::plan_batch(events, &stored);
-    for id in &plan.settled {
-        forwarding::mark_forwarded(orders, id)?;
-    }
+/// `stored` is every order of the batch as the book has it now (`book::apply_batch`
+/// returns them: no read-back).
+pub async fn run_batch(
+    orders: &Bucket,
+    events: &[ChannelEvent],
+    stored: &BTreeMap<OrderId, Order>,
+) -> Result<Forwarded, ApiError> {
+    let plan = intake::plan_batch(events, stored);
+    forwarding::mark_all_forwarded(orders, &plan.settled)?;
     let forwarded = forward(orders, plan.reserve).await?;
     if !plan.settle.releases.is_empty() || !plan.settle.confirms.is_empty() {
         settle(&plan.settle).await;
@@ -68,15 +61,12 @@ pub async fn forward(orders: &Bucket, batch: Vec<Order>) -> Result<Forwarded, Ap
         Vec::new()
     });
     let next = intake::after_reserve(&batch, &decisions);
-    for (id, exception) in &next.exceptions {
-        book::record_exception(
-            orders,
-            id,
-            exception,
-            Utc::now(),
-            EventSource::Component("reserve".into()),
-        )?;
-    }
+    book::append_exceptions(
+        orders,
+        &next.exceptions,
+        Utc::now(),
+        EventSource::Component("reserve".into()),
+    )?;
     let mut offered = 0;
     if !next.offer.is_empty() {
         let answers: Vec<OfferAnswer> = post(
@@ -90,10 +80,13 @@ pub async fn forward(orders: &Bucket, batch: Vec<Order>) -> Result<Forwarded, Ap
             eprintln!("normalize: {e}");
             Vec::new()
         });
-        for answer in answers.iter().filter(|a| a.decision.is_some()) {
-            forwarding::mark_forwarded(orders, &answer.order_id)?;
-            offered += 1;
-        }
+        let decided: Vec<OrderId> = answers
+            .iter()
+            .filter(|a| a.decision.is_some())
+            .map(|a| a.order_id.clone())
+            .collect();
+        forwarding::mark_all_forwarded(orders, &decided)?;
+        offered = decided.len();
     }
     Ok(Forwarded {
         reserved: batch.len() - next.undecided.len(),
@@ -126,14 +119,11 @@ pub async fn catch_up(orders: &Bucket) -> Result<forwarding::Backlog, ApiError> 
         chrono::Duration::seconds(30),
         Utc::now(),
     )?;
-    let mut live = Vec::new();
-    for order in book::get_orders(orders, &backlog.orders)? {
-        if order.status().is_terminal() {
-            forwarding::mark_forwarded(orders, &order.id)?;
-        } else {
-            live.push(order);
-        }
-    }
+    let (ended, live): (Vec<Order>, Vec<Order>) = book::get_orders(orders, &backlog.orders)?
+        .into_iter()
+        .partition(|o| o.status().is_terminal());
+    let ended: Vec<OrderId> = ended.into_iter().map(|o| o.id).collect();
+    forwarding::mark_all_forwarded(orders, &ended)?;
     forward(orders, live).await?;
     Ok(backlog)
 }

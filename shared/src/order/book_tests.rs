@@ -144,16 +144,19 @@ fn first_writer_of_an_event_key_keeps_its_content() {
 }
 
 #[test]
-fn a_writer_that_died_after_claiming_is_repaired_by_the_redelivery() {
+fn a_writer_that_died_after_taking_its_slot_leaves_a_hole_the_redelivery_passes() {
     let store = MemoryStore::new();
     let e = ev("accepted", EventKind::Accepted, 10);
-    // Simulate a crash right after the claim: claim counter set, nothing else.
-    store
-        .increment(&format!("order/{}/ev-claim/accepted", id()), 1)
-        .unwrap();
+    // A crash right after the slot was handed out: the counter moved, nothing written.
+    store.increment(&seq_key(&id()), 1).unwrap();
     assert!(history(&store, &id()).unwrap().is_empty());
-    apply(&store, &[event_push(e.clone())]).unwrap();
+    assert_eq!(
+        apply(&store, &[event_push(e.clone())]).unwrap().new_events,
+        1
+    );
     assert_eq!(history(&store, &id()).unwrap(), vec![e]);
+    apply(&store, &[order_push()]).unwrap();
+    assert_eq!(list_order_ids(&store, 0, 10).unwrap(), vec![id()]);
 }
 
 #[test]
@@ -299,18 +302,14 @@ fn a_key_twice_in_one_push_is_recorded_once_with_its_first_content() {
 }
 
 #[test]
-fn a_writer_that_died_after_claiming_an_exception_is_repaired_with_its_detail() {
+fn an_exception_whose_writer_died_is_recorded_with_its_detail_by_the_retry() {
     let s = MemoryStore::new();
     apply(&s, &[order_push()]).unwrap();
-    // Claimed, then died before its batch write: neither detail nor event is there.
-    s.increment(
-        &format!("order/{}/ev-claim/exception:out_of_stock", id()),
-        1,
-    )
-    .unwrap();
+    // Took its slot, then died before writing: neither detail nor event is there.
+    s.increment(&seq_key(&id()), 1).unwrap();
     let short = OrderException::new(ExceptionCode::OutOfStock, "line 1 short");
     let source = EventSource::Component("reserve".into());
-    assert!(!record_exception(&s, &id(), &short, t(9), source).unwrap());
+    assert!(record_exception(&s, &id(), &short, t(9), source).unwrap());
     let got = get_order(&s, &id()).unwrap().unwrap();
     assert!(got
         .exceptions
@@ -320,4 +319,20 @@ fn a_writer_that_died_after_claiming_an_exception_is_repaired_with_its_detail() 
         == EventKind::Exception {
             code: ExceptionCode::OutOfStock
         }));
+}
+
+#[test]
+fn exceptions_appended_twice_read_as_recorded_once() {
+    let s = MemoryStore::new();
+    apply(&s, &[order_push()]).unwrap();
+    let short = OrderException::new(ExceptionCode::OutOfStock, "line 1 short");
+    let source = EventSource::Component("reserve".into());
+    let batch = vec![(id(), short.clone())];
+    append_exceptions(&s, &batch, t(9), source.clone()).unwrap();
+    let once = get_order(&s, &id()).unwrap().unwrap();
+    append_exceptions(&s, &batch, t(10), source.clone()).unwrap();
+    assert_eq!(get_order(&s, &id()).unwrap().unwrap(), once);
+    assert_eq!(once.exceptions, vec![short.clone()]);
+    // And the checked path sees it there already.
+    assert!(!record_exception(&s, &id(), &short, t(11), source).unwrap());
 }

@@ -4,21 +4,19 @@
 //! An order is listed under every business day one of its money events fell on (placed,
 //! paid, refunded), so "the orders of D-1..D+1 plus those refunded on D" is the union of
 //! three lists. Layout in the `orders` store, slots handed out by `increment` as in the
-//! order book (no compare-and-swap):
+//! order book (no compare-and-swap): `day/{channel}/{date}/seq` and
+//! `day/{channel}/{date}/idx/{n}` — order ids.
 //!
-//! - `day/{channel}/{date}/seq` and `day/{channel}/{date}/idx/{n}` — order ids;
-//! - `order/{id}/day/{date}` — claim that lists an order once per day.
-//!
-//! Three writes per (order, day) the first time, one `increment` on a repeat. A writer
-//! dying between claim and slot leaves the order unlisted for that day; the claim is
-//! released on failure so a redelivery lists it.
+//! The order book lists an order when a part of it first reaches a day (it knows from
+//! the fold before and after, `order::batch`), with the index slots in the same batch
+//! write as the part: one `increment` per (channel, day) per batch. Readers skip slots
+//! never written and de-duplicate ids.
 
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
 
-use super::{ChannelId, EventKind, EventSource, Order, OrderEvent, OrderId};
-use crate::channel::ChannelEvent;
+use super::{ChannelId, EventKind, Order, OrderEvent, OrderId};
 use crate::store::{KeyValue, StoreError};
 
 /// Whether an event moves money, so its day is one the order must be reconciled on.
@@ -51,59 +49,36 @@ pub fn order_days(order: &Order) -> Vec<NaiveDate> {
     days
 }
 
-/// List the orders of a normalized push under their days: every day of a full order,
-/// the day of a payment or refund event (at `utc_offset_minutes`, the channel's).
-/// Idempotent; a redelivery costs one `increment` per (order, day).
-pub fn index_events<S: KeyValue>(
-    store: &S,
-    events: &[ChannelEvent],
-    utc_offset_minutes: i32,
-) -> Result<(), StoreError> {
-    for ev in events {
-        match ev {
-            ChannelEvent::Order { order } => {
-                for day in order_days(order) {
-                    note_order_day(store, &order.channel, day, &order.id)?;
-                }
-            }
-            ChannelEvent::Event {
-                order_id, event, ..
-            } if moves_money(event) => {
-                if let EventSource::Channel(channel) = &event.source {
-                    let day = local_day(event.at, utc_offset_minutes);
-                    note_order_day(store, channel, day, order_id)?;
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 fn seq_key(channel: &ChannelId, day: NaiveDate) -> String {
     format!("day/{channel}/{day}/seq")
 }
 
-/// List `order` under (`channel`, `day`) once. Returns whether this call listed it.
-pub fn note_order_day<S: KeyValue>(
+/// Slots for `orders` under (`channel`, `day`): one `increment` for all of them; the
+/// writes are returned for the caller's batch write (the order book's, so an order's
+/// part and its index entries land together or not at all). A slot handed out but never
+/// written is skipped by readers.
+pub(crate) fn allocate<S: KeyValue>(
     store: &S,
     channel: &ChannelId,
     day: NaiveDate,
-    order: &OrderId,
-) -> Result<bool, StoreError> {
-    let claim = format!("order/{order}/day/{day}");
-    if store.increment(&claim, 1)? != 1 {
-        return Ok(false);
+    orders: &[OrderId],
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    if orders.is_empty() {
+        return Ok(Vec::new());
     }
-    let listed = store
-        .increment(&seq_key(channel, day), 1)
-        .and_then(|n| store.set(&format!("day/{channel}/{day}/idx/{n}"), order.0.as_bytes()));
-    if let Err(e) = listed {
-        // Let the redelivery try again rather than leave the order unlisted forever.
-        let _ = store.delete(&claim);
-        return Err(e);
-    }
-    Ok(true)
+    let k = i64::try_from(orders.len()).unwrap_or(i64::MAX);
+    let top = store.increment(&seq_key(channel, day), k)?;
+    Ok(orders
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let n = top - k + 1 + i as i64;
+            (
+                format!("day/{channel}/{day}/idx/{n}"),
+                id.0.as_bytes().to_vec(),
+            )
+        })
+        .collect())
 }
 
 /// Order ids listed under (`channel`, `day`), each once, in listing order.
@@ -155,7 +130,13 @@ pub fn orders_on_days<S: KeyValue>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channel::ChannelEvent;
+    use crate::order::{book, EventSource};
     use crate::store::MemoryStore;
+
+    fn list(s: &MemoryStore, ch: &ChannelId, day: NaiveDate, ids: &[OrderId]) {
+        s.set_many(&allocate(s, ch, day, ids).unwrap()).unwrap();
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -168,10 +149,12 @@ mod tests {
         let other = ChannelId::new("meituan");
         let a = OrderId("app-A1".into());
         let b = OrderId("app-B2".into());
-        assert!(note_order_day(&s, &ch, d("2026-11-24"), &a).unwrap());
-        assert!(!note_order_day(&s, &ch, d("2026-11-24"), &a).unwrap());
-        assert!(note_order_day(&s, &ch, d("2026-11-24"), &b).unwrap());
-        assert!(note_order_day(&s, &ch, d("2026-11-25"), &a).unwrap());
+        list(&s, &ch, d("2026-11-24"), &[a.clone()]);
+        // A second listing (the order book's rare race) reads as one.
+        list(&s, &ch, d("2026-11-24"), &[a.clone(), b.clone()]);
+        list(&s, &ch, d("2026-11-25"), &[a.clone()]);
+        // A slot handed out and never written (its writer died) is skipped.
+        allocate(&s, &ch, d("2026-11-24"), &[a.clone()]).unwrap();
         assert_eq!(
             orders_on_day(&s, &ch, d("2026-11-24")).unwrap(),
             vec![a.clone(), b.clone()]
@@ -246,8 +229,8 @@ mod tests {
             refund,
             accepted,
         ];
-        index_events(&s, &events, 480).unwrap();
-        index_events(&s, &events, 480).unwrap();
+        book::apply(&s, &events).unwrap();
+        book::apply(&s, &events).unwrap();
         let ch = ChannelId::new("app");
         let listed = |day| orders_on_day(&s, &ch, d(day)).unwrap().len();
         assert_eq!(listed("2025-11-24"), 1);
@@ -261,9 +244,8 @@ mod tests {
     fn pages_beyond_one_batch() {
         let s = MemoryStore::new();
         let ch = ChannelId::new("pos");
-        for i in 0..2500 {
-            note_order_day(&s, &ch, d("2026-11-24"), &OrderId(format!("pos-{i}"))).unwrap();
-        }
+        let ids: Vec<OrderId> = (0..2500).map(|i| OrderId(format!("pos-{i}"))).collect();
+        list(&s, &ch, d("2026-11-24"), &ids);
         let ids = orders_on_day(&s, &ch, d("2026-11-24")).unwrap();
         assert_eq!(ids.len(), 2500);
         assert_eq!(ids[2499].0, "pos-2499");

@@ -7,7 +7,8 @@
 //! are idempotent per order, so forwarding twice is harmless; not forwarding would lose
 //! the order for dispatch.
 //!
-//! Keys (in the orders store): `order/{id}/forwarded` (counter), `forwarding/cursor`
+//! Keys (in the orders store): `order/{id}/forwarded` (a marker, written in one batch
+//! for all the orders of a drain: only its presence counts), `forwarding/cursor`
 //! (counter: index positions below it are all forwarded or settled) and
 //! `forwarding/cursor/advance/{value}/{hour}` (who may move the cursor from that value,
 //! `store::advance_cursor`).
@@ -25,12 +26,23 @@ fn k_forwarded(id: &OrderId) -> String {
 
 /// Both steps answered for this order.
 pub fn mark_forwarded(store: &impl KeyValue, id: &OrderId) -> Result<(), StoreError> {
-    store.increment(&k_forwarded(id), 1)?;
-    Ok(())
+    mark_all_forwarded(store, std::slice::from_ref(id))
+}
+
+/// Both steps answered for these orders: one batch write.
+pub fn mark_all_forwarded(store: &impl KeyValue, ids: &[OrderId]) -> Result<(), StoreError> {
+    let marks: Vec<(String, Vec<u8>)> = ids
+        .iter()
+        .map(|id| (k_forwarded(id), b"1".to_vec()))
+        .collect();
+    if marks.is_empty() {
+        return Ok(());
+    }
+    store.set_many(&marks)
 }
 
 pub fn is_forwarded(store: &impl KeyValue, id: &OrderId) -> Result<bool, StoreError> {
-    // Only `mark_forwarded` creates the key: its presence is the answer, read-only.
+    // Only the marks above create the key: its presence is the answer, read-only.
     store.exists(&k_forwarded(id))
 }
 

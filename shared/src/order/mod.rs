@@ -4,6 +4,7 @@
 //! model serialized. An order's current state is never stored on its own: it is derived
 //! from its [`history`] (see [`Order::status`]).
 
+mod batch;
 pub mod book;
 pub mod day_index;
 pub mod forwarding;

@@ -20,10 +20,9 @@ use crate::channel::{catalog, ChannelEvent};
 use crate::merge;
 use crate::merge::fixtures::{address, at, order};
 use crate::order::{
-    book, day_index, forwarding, EventKind, EventSource, ExceptionCode, OrderEvent, OrderException,
-    OrderId,
+    book, forwarding, EventKind, EventSource, ExceptionCode, OrderEvent, OrderException, OrderId,
 };
-use crate::stats::{self, Metric};
+use crate::stats;
 use crate::store::{KeyValue, MemoryStore, StoreError};
 
 /// Round trips by kind.
@@ -135,16 +134,14 @@ fn pushed(n: usize) -> Vec<ChannelEvent> {
     vec![ChannelEvent::Order { order: Box::new(o) }]
 }
 
-const STEPS: [&str; 9] = [
+const STEPS: [&str; 7] = [
     "catalog::flag_price_mismatches_cached",
-    "book::apply",
-    "day_index::index_events",
-    "stats::record",
-    "book::get_orders",
-    "book::record_exception",
+    "book::apply_batch (+ list, day index)",
+    "stats::add",
+    "book::append_exceptions",
     "merge::load_rules (per batch)",
     "merge::offer_recorded",
-    "forwarding::mark_forwarded",
+    "forwarding::mark_all_forwarded",
 ];
 
 /// Run a batch of `n` orders the way the shells do; round trips per step, summed over
@@ -165,70 +162,56 @@ fn run_batch(n: usize) -> BTreeMap<usize, Ops> {
         o.add(mrg.take());
         o
     };
-    // drain.rs `apply`, per inbox item.
-    let mut all = Vec::new();
-    // One pricing cache for the batch (`flag_price_mismatches_cached`).
+    // normalize's drain, per inbox item: the price check (one pricing cache per batch).
+    let mut pushes = Vec::new();
     let mut pricing = catalog::PricingCache::default();
     for i in 0..n {
         let mut events = pushed(i);
         catalog::flag_price_mismatches_cached(&cat, "app", &mut events, &mut pricing).unwrap();
-        note(0, take());
-        book::apply(&orders, &events).unwrap();
-        note(1, take());
-        day_index::index_events(&orders, &events, 480).unwrap();
-        note(2, take());
-        for ev in &events {
-            if let ChannelEvent::Order { order } = ev {
-                let day = stats::business_day(order.placed_at, order.source_utc_offset_minutes);
-                stats::record(&orders, day, &order.channel, &order.id, Metric::Ordered).unwrap();
-                if order.is_exception() {
-                    stats::record(&orders, day, &order.channel, &order.id, Metric::Exception)
-                        .unwrap();
-                }
-            }
-        }
-        note(3, take());
-        all.extend(events);
+        pushes.push(events);
     }
-    // pipeline.rs `run_batch` / `forward`.
-    let ids: Vec<OrderId> = all
-        .iter()
-        .filter_map(|ev| match ev {
-            ChannelEvent::Order { order } => Some(order.id.clone()),
-            _ => None,
-        })
-        .collect();
-    let stored = book::get_orders(&orders, &ids).unwrap();
+    note(0, take());
+    // Then the whole batch into the book at once.
+    let batch: Vec<&[ChannelEvent]> = pushes.iter().map(Vec::as_slice).collect();
+    let applied = book::apply_batch(&orders, &batch).unwrap();
+    note(1, take());
+    stats::add(&orders, &applied.stats).unwrap();
+    note(2, take());
+    let stored: Vec<_> = applied.orders.values().cloned().collect();
     assert_eq!(stored.len(), n);
     assert!(stored.iter().all(|o| o.history.len() == 2));
-    note(4, take());
+    let ids: Vec<OrderId> = stored.iter().map(|o| o.id.clone()).collect();
     // Reserve found every order short (the worst case of this path).
-    for id in &ids {
-        let short = OrderException::new(ExceptionCode::OutOfStock, "line 1 short");
-        book::record_exception(
-            &orders,
-            id,
-            &short,
-            at(1),
-            EventSource::Component("reserve".into()),
-        )
-        .unwrap();
-    }
-    note(5, take());
+    let short = OrderException::new(ExceptionCode::OutOfStock, "line 1 short");
+    let shortages: Vec<_> = ids.iter().map(|id| (id.clone(), short.clone())).collect();
+    book::append_exceptions(
+        &orders,
+        &shortages,
+        at(1),
+        EventSource::Component("reserve".into()),
+    )
+    .unwrap();
+    note(3, take());
     // merge `/offer-batch`.
     let rules = merge::load_rules(&mrg).unwrap();
-    note(6, take());
+    note(4, take());
     let mut decided = Vec::new();
     for o in &stored {
         let offered = merge::offer_recorded(&mrg, &rules, o, at(1)).unwrap();
         decided.push(offered.decision.order_id);
     }
-    note(7, take());
-    for id in &decided {
-        forwarding::mark_forwarded(&orders, id).unwrap();
-    }
-    note(8, take());
+    note(5, take());
+    forwarding::mark_all_forwarded(&orders, &decided).unwrap();
+    note(6, take());
     // What the path left behind reads back whole.
+    let day = stats::business_day(stored[0].placed_at, 480);
+    assert_eq!(
+        stats::read(&orders_mem, day, &stored[0].channel)
+            .unwrap()
+            .ordered,
+        n as i64
+    );
+    assert_eq!(book::list_order_ids(&orders_mem, 0, 1000).unwrap().len(), n);
     for o in book::get_orders(&orders_mem, &ids).unwrap() {
         assert_eq!(o.history.len(), 3, "created, paid, exception");
         assert!(o

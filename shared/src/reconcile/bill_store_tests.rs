@@ -2,7 +2,7 @@ use rust_decimal_macros::dec;
 
 use super::*;
 use crate::channel::ChannelEvent;
-use crate::order::{book, day_index};
+use crate::order::book;
 use crate::reconcile::fixtures::{day, wechat_bill, OrderSpec, WxRow};
 use crate::reconcile::{run_day, stored_report, DifferenceClass, ImportErrorKind, RunEffect};
 use crate::store::MemoryStore;
@@ -157,7 +157,6 @@ fn orders_store() -> MemoryStore {
             order: Box::new(spec.order()),
         }];
         book::apply(&s, &events).unwrap();
-        day_index::index_events(&s, &events, 480).unwrap();
     }
     s
 }
@@ -290,7 +289,6 @@ fn a_payment_bill_day_with_every_class_through_the_stores() {
             order: Box::new(spec.order()),
         }];
         book::apply(&orders, &events).unwrap();
-        day_index::index_events(&orders, &events, 480).unwrap();
     }
     let bill = wechat_bill(&[
         WxRow::pay(&at("10:00:00"), "A1", dec!(30.00)),
@@ -358,7 +356,6 @@ fn a_pos_shift_run_compares_shift_totals_with_our_orders_per_shift() {
             order: Box::new(spec.order()),
         }];
         book::apply(&orders, &events).unwrap();
-        day_index::index_events(&orders, &events, 480).unwrap();
     }
     let shift = |id: &str, open: &str, close: &str, gross: &str, disc: &str, net: &str| {
         format!(
