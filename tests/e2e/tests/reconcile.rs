@@ -743,12 +743,12 @@ fn bench_order(i: usize) -> (String, String, i64) {
 
 /// Write `n` app orders into the SQLite file `path` (store label `orders`) as the
 /// normalize component would: the app webhook's push through `channel::normalize`
-/// (built-in `app` config, the empty SKU map of a fresh host), `book::apply` and
-/// `day_index::index_events`. Skipped: dashboard counters, stock and merge hand-offs,
+/// (built-in `app` config, the empty SKU map of a fresh host) and `book::apply` (which
+/// lists the order under its business days). Skipped: dashboard counters, stock and merge hand-offs,
 /// which reconciliation never reads. A `.done` file beside it marks a finished seed.
 fn seed_orders(path: &std::path::Path, n: usize) {
     use orderhub_core::channel::{normalize, ChannelConfig, Payload, SkuMap, VerifiedPush};
-    use orderhub_core::order::{book, day_index, ChannelId};
+    use orderhub_core::order::{book, ChannelId};
     let done = path.with_extension("done");
     if done.exists() {
         return;
@@ -775,7 +775,6 @@ fn seed_orders(path: &std::path::Path, n: usize) {
         };
         let events = normalize(&cfg, &skus, &push, now).expect("normalize");
         book::apply(&store, &events).expect("apply");
-        day_index::index_events(&store, &events, cfg.utc_offset_minutes).expect("index");
         if (i + 1) % 10_000 == 0 {
             store.flush();
         }
@@ -818,7 +817,8 @@ fn bench_seeded_reconcile() {
         .unwrap_or(1_000_000);
     let dir = repo_root().join("target/reconcile-bench");
     std::fs::create_dir_all(&dir).expect("bench dir");
-    let orders_db = dir.join(format!("orders-{n}.db"));
+    // The name carries the order book layout's version: a seed of an older layout is not reused.
+    let orders_db = dir.join(format!("orders-book2-{n}.db"));
     seed_orders(&orders_db, n);
 
     let mut rc = String::new();
