@@ -61,25 +61,28 @@ async fn offer_batch(req: &Request) -> Result<Response, ApiError> {
         .map_err(|e| ApiError::bad_request("unreadable_offer_batch", e.to_string()))?;
     let store = Bucket::open("merge")?;
     let rules = merge::load_rules(&store).map_err(merge_error)?;
-    let mut answers = Vec::with_capacity(orders.len());
     let mut released = Vec::new();
-    for order in &orders {
-        match merge::offer_recorded(&store, &rules, order, Utc::now()) {
+    let offered =
+        merge::offer_batch_recorded(&store, &rules, &orders, Utc::now()).map_err(merge_error)?;
+    let answers: Vec<OfferAnswer> = orders
+        .iter()
+        .zip(offered)
+        .map(|(order, offered)| match offered {
             Ok(offered) => {
                 released.extend(offered.released);
-                answers.push(OfferAnswer {
+                OfferAnswer {
                     order_id: order.id.clone(),
                     decision: Some(offered.decision),
                     error: None,
-                });
+                }
             }
-            Err(e) => answers.push(OfferAnswer {
+            Err(e) => OfferAnswer {
                 order_id: order.id.clone(),
                 decision: None,
                 error: Some(e.to_string()),
-            }),
-        }
-    }
+            },
+        })
+        .collect();
     deliver_all(&store, &released).await?;
     Ok(json(200, &answers))
 }

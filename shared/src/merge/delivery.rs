@@ -10,9 +10,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::window::{offer_deferring, Dues};
 use super::{
-    offer, validate, MergeDecision, MergeError, MergeOutcome, Offered, ReleasedGroup, RuleError,
-    RuleSet,
+    validate, MergeDecision, MergeError, MergeOutcome, Offered, ReleasedGroup, RuleError, RuleSet,
 };
 use crate::order::{
     book, EventKind, EventSource, ExceptionCode, Order, OrderEvent, OrderException, OrderId,
@@ -148,18 +148,49 @@ pub fn offer_recorded(
     order: &Order,
     now: DateTime<Utc>,
 ) -> Result<Offered, MergeError> {
-    let mut offered = offer(merge, rules, order, now)?;
-    if matches!(offered.decision.outcome, MergeOutcome::AlreadyPlaced { .. }) {
-        if let Some(first) = decision_of(merge, &order.id)? {
-            if first.outcome.group_id() == offered.decision.outcome.group_id() {
-                offered.decision = first;
-            }
-            // Kept already: the first one stands.
-            return Ok(offered);
-        }
+    offer_batch_recorded(merge, rules, std::slice::from_ref(order), now)?
+        .pop()
+        .unwrap_or_else(|| Err(MergeError::Corrupt("a batch of one gave no answer".into())))
+}
+
+/// [`offer_recorded`] for a batch of orders, in order: the groups they open or join go
+/// on the due index together and the decisions are kept in one batch write, so a batch
+/// costs a few round trips more than its placements. One answer per order; an error
+/// on one order does not stop the others.
+pub fn offer_batch_recorded(
+    merge: &impl KeyValue,
+    rules: &RuleSet,
+    orders: &[Order],
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<Offered, MergeError>>, MergeError> {
+    let mut dues = Dues::default();
+    let mut answers = Vec::with_capacity(orders.len());
+    let mut decisions = Vec::new();
+    for order in orders {
+        let answer =
+            offer_deferring(merge, rules, order, now, &mut dues).and_then(|mut offered| {
+                if matches!(offered.decision.outcome, MergeOutcome::AlreadyPlaced { .. }) {
+                    if let Some(first) = decision_of(merge, &order.id)? {
+                        if first.outcome.group_id() == offered.decision.outcome.group_id() {
+                            offered.decision = first;
+                        }
+                        return Ok(offered);
+                    }
+                }
+                decisions.push((
+                    k_decision(&order.id),
+                    serde_json::to_vec(&offered.decision)
+                        .map_err(|e| MergeError::Corrupt(e.to_string()))?,
+                ));
+                Ok(offered)
+            });
+        answers.push(answer);
     }
-    merge.set_json(&k_decision(&order.id), &offered.decision)?;
-    Ok(offered)
+    dues.index(merge, now)?;
+    if !decisions.is_empty() {
+        merge.set_many(&decisions)?;
+    }
+    Ok(answers)
 }
 
 /// Keep an order's merge decision for the group view (the first one stands).
@@ -260,8 +291,8 @@ pub fn install_limits(merge: &impl KeyValue, limits: &ParcelLimits) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::close_due;
     use crate::merge::fixtures::{at, home, order};
+    use crate::merge::{close_due, offer};
     use crate::order::book;
     use crate::store::MemoryStore;
 
@@ -270,6 +301,50 @@ mod tests {
             order: Box::new(o.clone()),
         };
         book::apply(orders, &[ev]).unwrap();
+    }
+
+    #[test]
+    fn a_batch_of_offers_decides_as_one_by_one_and_indexes_its_groups() {
+        let rules = RuleSet::default();
+        let orders = vec![
+            order("app", "A", "c1", home(), 0),
+            order("meituan", "B", "c1", home(), 1),
+            order(
+                "app",
+                "C",
+                "c2",
+                crate::merge::fixtures::address("上海市徐汇区漕溪北路1号", 31.19, 121.43),
+                2,
+            ),
+        ];
+        let (batched, single) = (MemoryStore::new(), MemoryStore::new());
+        let answers = offer_batch_recorded(&batched, &rules, &orders, at(0)).unwrap();
+        let decisions: Vec<MergeDecision> =
+            answers.into_iter().map(|a| a.unwrap().decision).collect();
+        let one_by_one: Vec<MergeDecision> = orders
+            .iter()
+            .map(|o| offer_recorded(&single, &rules, o, at(0)).unwrap().decision)
+            .collect();
+        assert_eq!(decisions, one_by_one);
+        for o in &orders {
+            assert_eq!(
+                decision_of(&batched, &o.id).unwrap(),
+                decision_of(&single, &o.id).unwrap()
+            );
+        }
+        // Offered again: the first decisions stand.
+        let again = offer_batch_recorded(&batched, &rules, &orders, at(1)).unwrap();
+        for (a, first) in again.into_iter().zip(&decisions) {
+            assert_eq!(&a.unwrap().decision, first);
+        }
+        // Both groups are on the due index: the closer releases them.
+        let mut released: Vec<_> = close_due(&batched, &rules, at(200))
+            .unwrap()
+            .into_iter()
+            .map(|g| g.members.len())
+            .collect();
+        released.sort();
+        assert_eq!(released, vec![1, 2]);
     }
 
     #[test]

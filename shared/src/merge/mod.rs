@@ -72,14 +72,14 @@ mod tests;
 pub use decide::{evaluate, MemberView, MergeDecision, MergeOutcome, Verdict};
 pub use delivery::{
     decision_of, deliver, group_view, install_limits, install_rules, load_limits, load_rules,
-    offer_recorded, parse_limits, record_decision, Delivered, GroupDelivery, GroupView,
-    LimitsError,
+    offer_batch_recorded, offer_recorded, parse_limits, record_decision, Delivered, GroupDelivery,
+    GroupView, LimitsError,
 };
 pub use memory::Merger;
 pub use rules::{
     validate, AdaptiveConfig, Condition, MergeRule, RuleAction, RuleError, RuleSet, WindowConfig,
 };
-pub use window::{close_due, offer, released_group_of, Offered};
+pub use window::{close_due, offer, offer_deferring, released_group_of, Dues, Offered};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -137,6 +137,68 @@ pub fn offer(
     order: &Order,
     now: DateTime<Utc>,
 ) -> Result<Offered, MergeError> {
+    let mut dues = Dues::default();
+    let offered = offer_deferring(store, rules, order, now, &mut dues)?;
+    dues.index(store, now)?;
+    Ok(offered)
+}
+
+/// Groups to put on the closer's due index, collected over a batch of offers and
+/// indexed together ([`Dues::index`]): a few round trips per batch instead of five per
+/// order. Until then a placed order's group is not on the index; a crash in between is
+/// repaired by the retry, which finds the order placed and indexes its group again.
+#[derive(Debug, Default)]
+pub struct Dues(Vec<(GroupRef, DateTime<Utc>)>);
+
+impl Dues {
+    fn push(&mut self, g: &GroupRef, at: DateTime<Utc>) {
+        self.0.push((g.clone(), at));
+    }
+
+    /// Index every collected group (see [`add_due`] for the argument, per entry).
+    pub fn index(self, store: &impl KeyValue, now: DateTime<Utc>) -> Result<(), MergeError> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let scanning = read_minute(store, K_SCANNING)?;
+        if !store.exists(K_CURSOR)? {
+            store.set(K_CURSOR, &to_json(&(now.timestamp().div_euclid(60) - 1))?)?;
+        }
+        let entries: Vec<(i64, GroupRef, DateTime<Utc>)> = self
+            .0
+            .into_iter()
+            .map(|(g, at)| {
+                let at = at.max(now);
+                let minute = at
+                    .timestamp()
+                    .div_euclid(60)
+                    .max(scanning.unwrap_or(i64::MIN));
+                (minute, g, at)
+            })
+            .collect();
+        write_dues(store, &entries)?;
+        if let Some(now_scanning) = read_minute(store, K_SCANNING)? {
+            if Some(now_scanning) != scanning {
+                let behind: Vec<_> = entries
+                    .into_iter()
+                    .filter(|(minute, _, _)| *minute < now_scanning)
+                    .map(|(_, g, at)| (now_scanning, g, at))
+                    .collect();
+                write_dues(store, &behind)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`offer`], leaving the due index to the caller's [`Dues::index`].
+pub fn offer_deferring(
+    store: &impl KeyValue,
+    rules: &RuleSet,
+    order: &Order,
+    now: DateTime<Utc>,
+    dues: &mut Dues,
+) -> Result<Offered, MergeError> {
     let view = MemberView::of(order);
     if let Some(bytes) = store.get(&k_order(&view.order_id))? {
         let p: Placement = from_json(&k_order(&view.order_id), &bytes)?;
@@ -144,7 +206,7 @@ pub fn offer(
         // it again (the closer re-schedules an entry that is not due yet).
         if let Some(g) = &p.group {
             if !store.exists(&k_released(&p.group_id))? {
-                add_due(store, g, now, now)?;
+                dues.push(g, now);
             }
         }
         return Ok(Offered {
@@ -164,7 +226,7 @@ pub fn offer(
         return release_alone(store, &anchor, view, now, v, ReleaseReason::NeverMerges);
     }
     let window = adaptive_window(store, rules, &anchor, &view)?;
-    place(store, rules, view, &anchor, window, now)
+    place(store, rules, view, &anchor, window, now, dues)
 }
 
 /// Find or open a group for `view` (no idempotency check: also used to re-place an
@@ -176,6 +238,7 @@ fn place(
     anchor: &str,
     window: u32,
     now: DateTime<Utc>,
+    dues: &mut Dues,
 ) -> Result<Offered, MergeError> {
     let latest_close = view.latest_close(rules);
     let mut last_refusal: Option<Verdict> = None;
@@ -197,7 +260,7 @@ fn place(
         if n > SEAL {
             // Sealed between our read and our claim: the lane has moved to a new
             // epoch; start over (a seal happens once per group, so this ends).
-            return place(store, rules, view, anchor, window, now);
+            return place(store, rules, view, anchor, window, now, dues);
         }
         // Members that slipped in between our read and our claim.
         let late = read_members(store, &group, count + 1, n - 1)?;
@@ -256,7 +319,7 @@ fn place(
         // is sure to read it; a closer that claimed first gave the slot up (we were
         // too slow) and released without us: place the order again.
         if store.increment(&k_slot_claim(&group, n), 1)? > 1 {
-            return place(store, rules, view, anchor, window, now);
+            return place(store, rules, view, anchor, window, now, dues);
         }
         let (outcome, rule_id, reason) = match verdict {
             None => (
@@ -285,7 +348,7 @@ fn place(
             )?;
             return Ok(Offered { decision, released });
         }
-        add_due(store, &group, close_at, now)?;
+        dues.push(&group, close_at);
         return Ok(Offered {
             decision,
             released: Vec::new(),
@@ -425,13 +488,7 @@ fn add_due(
 ) -> Result<(), MergeError> {
     let at = at.max(now);
     let due_minute = at.timestamp().div_euclid(60);
-    let read_minute = |key: &str| -> Result<Option<i64>, MergeError> {
-        store
-            .get(key)?
-            .map(|b| from_json::<i64>(key, &b))
-            .transpose()
-    };
-    let scanning = read_minute(K_SCANNING)?;
+    let scanning = read_minute(store, K_SCANNING)?;
     // The very first due entry starts the closer's cursor.
     if !store.exists(K_CURSOR)? {
         store.set(K_CURSOR, &to_json(&(now.timestamp().div_euclid(60) - 1))?)?;
@@ -442,10 +499,43 @@ fn add_due(
     write_due(store, g, minute, at)?;
     // A closer that began scanning after we read `scanning` may have passed our
     // bucket before we wrote it: index again where the next scan will look.
-    if let Some(now_scanning) = read_minute(K_SCANNING)? {
+    if let Some(now_scanning) = read_minute(store, K_SCANNING)? {
         if Some(now_scanning) != scanning && minute < now_scanning {
             write_due(store, g, now_scanning, at)?;
         }
+    }
+    Ok(())
+}
+
+fn read_minute(store: &impl KeyValue, key: &str) -> Result<Option<i64>, MergeError> {
+    store
+        .get(key)?
+        .map(|b| from_json::<i64>(key, &b))
+        .transpose()
+}
+
+/// Many due entries: one `increment` per minute for its slots, one batch write.
+fn write_dues(
+    store: &impl KeyValue,
+    entries: &[(i64, GroupRef, DateTime<Utc>)],
+) -> Result<(), MergeError> {
+    let mut per_minute: std::collections::BTreeMap<i64, Vec<DueEntry>> = Default::default();
+    for (minute, g, at) in entries {
+        per_minute.entry(*minute).or_default().push(DueEntry {
+            group: g.clone(),
+            at: *at,
+        });
+    }
+    let mut writes = Vec::with_capacity(entries.len());
+    for (minute, list) in per_minute {
+        let k = i64::try_from(list.len()).unwrap_or(i64::MAX);
+        let top = store.increment(&k_due_count(minute), k)?;
+        for (i, entry) in list.iter().enumerate() {
+            writes.push((k_due(minute, top - k + 1 + i as i64), to_json(entry)?));
+        }
+    }
+    if !writes.is_empty() {
+        store.set_many(&writes)?;
     }
     Ok(())
 }

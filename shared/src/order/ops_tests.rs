@@ -140,7 +140,7 @@ const STEPS: [&str; 7] = [
     "stats::add",
     "book::append_exceptions",
     "merge::load_rules (per batch)",
-    "merge::offer_recorded",
+    "merge::offer_batch_recorded",
     "forwarding::mark_all_forwarded",
 ];
 
@@ -195,11 +195,11 @@ fn run_batch(n: usize) -> BTreeMap<usize, Ops> {
     // merge `/offer-batch`.
     let rules = merge::load_rules(&mrg).unwrap();
     note(4, take());
-    let mut decided = Vec::new();
-    for o in &stored {
-        let offered = merge::offer_recorded(&mrg, &rules, o, at(1)).unwrap();
-        decided.push(offered.decision.order_id);
-    }
+    let decided: Vec<OrderId> = merge::offer_batch_recorded(&mrg, &rules, &stored, at(1))
+        .unwrap()
+        .into_iter()
+        .map(|offered| offered.unwrap().decision.order_id)
+        .collect();
     note(5, take());
     forwarding::mark_all_forwarded(&orders, &decided).unwrap();
     note(6, take());
@@ -253,9 +253,9 @@ fn store_ops_per_order_on_the_pipeline_path() {
     let twenty = run_batch(20);
     let batched = report(20, &twenty);
     // Ceilings: the figures measured; tighten them with every cut.
-    assert!(single <= 37.0, "{single} round trips for one order");
+    assert!(single <= 24.0, "{single} round trips for one order");
     assert!(
-        batched <= 58.1,
+        batched <= 8.8,
         "{batched} round trips per order in a batch of 20"
     );
 }
