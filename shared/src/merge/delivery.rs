@@ -80,23 +80,25 @@ pub fn deliver(
     // recorded once) and compute the same split; the claim only decides who reports
     // `first`.
     let first = merge.increment(&k_delivery_claim(&group.group_id), 1)? == 1;
-    let mut loaded = Vec::new();
-    let mut missing_orders = Vec::new();
-    for m in &group.members {
-        let event = OrderEvent {
-            key: format!("merge:{}", group.group_id),
-            kind: EventKind::Merged {
-                group_id: group.group_id.clone(),
-            },
-            at: group.released_at,
-            source: EventSource::Component("merge".into()),
-        };
-        book::record_event(orders, &m.order_id, &event)?;
-        match book::get_order(orders, &m.order_id)? {
-            Some(o) => loaded.push(o),
-            None => missing_orders.push(m.order_id.clone()),
-        }
-    }
+    // The `Merged` events without a read each (a repeat folds away), then the members
+    // read back in one batch.
+    let event = OrderEvent {
+        key: format!("merge:{}", group.group_id),
+        kind: EventKind::Merged {
+            group_id: group.group_id.clone(),
+        },
+        at: group.released_at,
+        source: EventSource::Component("merge".into()),
+    };
+    let ids: Vec<OrderId> = group.members.iter().map(|m| m.order_id.clone()).collect();
+    let merged: Vec<(OrderId, OrderEvent)> =
+        ids.iter().map(|id| (id.clone(), event.clone())).collect();
+    book::append_events(orders, &merged)?;
+    let loaded = book::get_orders(orders, &ids)?;
+    let missing_orders: Vec<OrderId> = ids
+        .into_iter()
+        .filter(|id| !loaded.iter().any(|o| &o.id == id))
+        .collect();
     let (plan, split_errors) =
         match split_group(&group.group_id, &SplitItem::of_orders(&loaded), limits) {
             Ok(p) => (Some(p), Vec::new()),
@@ -136,12 +138,12 @@ pub fn deliver(
 /// goes through [`offer`] (it repairs a placement interrupted by a crash) but answers
 /// the decision first recorded, so the caller sees the same rule and reason each time.
 ///
-/// Round trips beyond [`offer`]: one `set` for a new placement; one `get` (plus a `set`
-/// when none was kept) for a repeat. A new placement means [`offer`] found no
+/// Round trips beyond [`offer`]: none for a new placement (its decision goes into the
+/// batch's one write, [`offer_batch_recorded`]); one `get` (plus its share of that
+/// write when none was kept) for a repeat. A new placement means [`offer`] found no
 /// placement record, and a decision is only ever kept after its placement record is
 /// written (placement records are never removed), so there is no earlier decision to
-/// look for: only a duplicate offer running at the same moment could have kept one,
-/// and the `exists`-then-`set` of [`record_decision`] did not order those either.
+/// look for: only a duplicate offer running at the same moment could have kept one.
 pub fn offer_recorded(
     merge: &impl KeyValue,
     rules: &RuleSet,

@@ -253,13 +253,43 @@ pub fn append_exceptions<S: KeyValue>(
     at: DateTime<Utc>,
     source: EventSource,
 ) -> Result<(), StoreError> {
-    let mut writes = Vec::with_capacity(exceptions.len());
-    for (id, exception) in exceptions {
-        let part = Part {
-            copy: None,
-            events: vec![exception_event(exception, at, source.clone())],
-            exceptions: vec![exception.clone()],
-        };
+    append_parts(
+        store,
+        exceptions.iter().map(|(id, exception)| {
+            let part = Part {
+                copy: None,
+                events: vec![exception_event(exception, at, source.clone())],
+                exceptions: vec![exception.clone()],
+            };
+            (id, part)
+        }),
+    )
+}
+
+/// Record one event on each of many orders without reading first (as
+/// [`append_exceptions`]: a repeat costs space, never a second history entry).
+pub fn append_events<S: KeyValue>(
+    store: &S,
+    events: &[(OrderId, OrderEvent)],
+) -> Result<(), StoreError> {
+    append_parts(
+        store,
+        events.iter().map(|(id, event)| {
+            let part = Part {
+                events: vec![event.clone()],
+                ..Part::default()
+            };
+            (id, part)
+        }),
+    )
+}
+
+fn append_parts<'a, S: KeyValue>(
+    store: &S,
+    parts: impl Iterator<Item = (&'a OrderId, Part)>,
+) -> Result<(), StoreError> {
+    let mut writes = Vec::new();
+    for (id, part) in parts {
         let slot = store.increment(&seq_key(id), 1)?;
         writes.push((part_key(id, slot), to_json(&part)?));
     }
