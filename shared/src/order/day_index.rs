@@ -149,12 +149,12 @@ mod tests {
         let other = ChannelId::new("meituan");
         let a = OrderId("app-A1".into());
         let b = OrderId("app-B2".into());
-        list(&s, &ch, d("2026-11-24"), &[a.clone()]);
+        list(&s, &ch, d("2026-11-24"), std::slice::from_ref(&a));
         // A second listing (the order book's rare race) reads as one.
         list(&s, &ch, d("2026-11-24"), &[a.clone(), b.clone()]);
-        list(&s, &ch, d("2026-11-25"), &[a.clone()]);
+        list(&s, &ch, d("2026-11-25"), std::slice::from_ref(&a));
         // A slot handed out and never written (its writer died) is skipped.
-        allocate(&s, &ch, d("2026-11-24"), &[a.clone()]).unwrap();
+        allocate(&s, &ch, d("2026-11-24"), std::slice::from_ref(&a)).unwrap();
         assert_eq!(
             orders_on_day(&s, &ch, d("2026-11-24")).unwrap(),
             vec![a.clone(), b.clone()]

@@ -353,15 +353,6 @@ pub fn solve(inst: &CvrpInstance, params: &HgsParams, budget: &mut dyn Budget) -
             recent_feasible.clear();
         }
     }
-    if std::env::var_os("HGS_TRACE").is_some() {
-        eprintln!(
-            "made {made} feasible {} infeasible {} penalty {:.2} best {}",
-            pop.feasible.members.len(),
-            pop.infeasible.members.len(),
-            ls.penalty,
-            best.cost
-        );
-    }
     CvrpSolution {
         cost: best.cost,
         routes: best.routes,
