@@ -78,8 +78,16 @@ fn the_core_depends_on_no_runtime() {
         .next()
         .unwrap_or_default();
     let banned = [
-        "spin", "wasmtime", "wit-bindgen", "wasi", "http", "hyper", "reqwest", "tokio",
-        "redis", "rusqlite",
+        "spin",
+        "wasmtime",
+        "wit-bindgen",
+        "wasi",
+        "http",
+        "hyper",
+        "reqwest",
+        "tokio",
+        "redis",
+        "rusqlite",
     ];
     let found: Vec<&str> = deps
         .lines()
@@ -141,7 +149,10 @@ fn architecture_names_only_paths_that_exist() {
 fn the_path_check_sees_a_stale_name() {
     let text = "See `shared/src/order/book.rs`, `book.rs`, `functions/<name>/src/lib.rs`, \
                 `/jobs/`, `shared/src/order/gone.rs` and `gone_too.rs`.";
-    assert_eq!(missing_paths(text), vec!["shared/src/order/gone.rs", "gone_too.rs"]);
+    assert_eq!(
+        missing_paths(text),
+        vec!["shared/src/order/gone.rs", "gone_too.rs"]
+    );
 }
 
 fn missing_paths(text: &str) -> Vec<String> {
@@ -170,9 +181,10 @@ fn missing_paths(text: &str) -> Vec<String> {
         } else {
             let name = token.trim_end_matches('/');
             repo.join(name).exists()
-                || all_files
-                    .iter()
-                    .any(|f| f.ancestors().any(|a| a.file_name().is_some_and(|n| n == name)))
+                || all_files.iter().any(|f| {
+                    f.ancestors()
+                        .any(|a| a.file_name().is_some_and(|n| n == name))
+                })
         };
         if !exists {
             missing.push(token.to_string());
