@@ -392,3 +392,11 @@ fn event_key(key: &str) -> String {
 #[cfg(test)]
 #[path = "book_tests.rs"]
 mod tests;
+
+/// Replace an order's stored copy (without its history, which stays as it is): the
+/// personal-data erasure (`access::erasure`) rewrites finished orders this way.
+pub fn replace_copy<S: KeyValue>(store: &S, order: &Order) -> Result<(), StoreError> {
+    let mut copy = order.clone();
+    copy.history.clear();
+    store.set(&format!("order/{}", order.id), &to_json(&copy)?)
+}
