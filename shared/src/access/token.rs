@@ -16,8 +16,19 @@ use super::role::{Principal, Role};
 
 /// Shortest secret accepted: 256 bits, the size of the HMAC-SHA256 output.
 pub const MIN_SECRET_BYTES: usize = 32;
-/// Longest lifetime a token may claim (`exp - iat`): a leaked token dies within a day.
+/// Longest lifetime a person's token may claim (`exp - iat`): a leaked one dies within a day.
 pub const MAX_LIFETIME_SECS: i64 = 24 * 3600;
+/// Longest lifetime of the scheduler's token: it sits in the CronJobs' Secret and is
+/// issued again at each key rotation.
+pub const MAX_SCHEDULER_LIFETIME_SECS: i64 = 90 * 24 * 3600;
+
+/// The longest lifetime a token for `role` may have.
+pub fn max_lifetime(role: &Role) -> i64 {
+    match role {
+        Role::Scheduler => MAX_SCHEDULER_LIFETIME_SECS,
+        _ => MAX_LIFETIME_SECS,
+    }
+}
 /// How far in the future `iat` may be (clocks of issuer and app disagree a little).
 pub const CLOCK_SKEW_SECS: i64 = 60;
 /// The `iss` every orderhub token carries.
@@ -46,7 +57,9 @@ pub enum AuthError {
     UnknownKey,
     #[error("the bearer token has expired")]
     Expired,
-    #[error("the bearer token is not valid yet, or claims a lifetime over {MAX_LIFETIME_SECS} s")]
+    #[error(
+        "the bearer token is not valid yet, or claims a longer lifetime than its role may have"
+    )]
     BadLifetime,
     #[error("static tokens are accepted only in development mode (auth_mode = \"dev\")")]
     StaticTokenRefused,
@@ -151,7 +164,7 @@ pub fn issue(
     lifetime_secs: i64,
     key: &Key,
 ) -> Result<String, AuthError> {
-    if !(1..=MAX_LIFETIME_SECS).contains(&lifetime_secs) {
+    if !(1..=max_lifetime(&principal.role)).contains(&lifetime_secs) {
         return Err(AuthError::BadLifetime);
     }
     if principal.role == Role::AnyRider {
@@ -176,7 +189,7 @@ pub fn issue(
 
 /// The principal a token names, if its signature verifies with the key its `kid`
 /// names, it is HS256, issued by orderhub, unexpired at `now` and its lifetime is at
-/// most [`MAX_LIFETIME_SECS`].
+/// most [`max_lifetime`] of its role.
 pub fn verify(token: &str, keys: &KeyRing, now: i64) -> Result<Principal, AuthError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::BadToken)?;
     if header.alg != Algorithm::HS256 {
@@ -197,7 +210,7 @@ pub fn verify(token: &str, keys: &KeyRing, now: i64) -> Result<Principal, AuthEr
     let data = jsonwebtoken::decode::<Claims>(token, &decoding, &validation)
         .map_err(|_| AuthError::BadToken)?;
     let c = data.claims;
-    if c.iat > now + CLOCK_SKEW_SECS || c.exp - c.iat > MAX_LIFETIME_SECS || c.exp <= c.iat {
+    if c.iat > now + CLOCK_SKEW_SECS || c.exp - c.iat > max_lifetime(&c.role) || c.exp <= c.iat {
         return Err(AuthError::BadLifetime);
     }
     if now >= c.exp {
@@ -281,6 +294,17 @@ mod tests {
             issue(&cs(), NOW, MAX_LIFETIME_SECS + 1, ring.signing_key()),
             Err(AuthError::BadLifetime)
         );
+        let scheduler = Principal {
+            subject: "cron".into(),
+            role: Role::Scheduler,
+        };
+        assert!(issue(
+            &scheduler,
+            NOW,
+            MAX_SCHEDULER_LIFETIME_SECS,
+            ring.signing_key()
+        )
+        .is_ok());
         let t = issue(&cs(), NOW + 3600, 600, ring.signing_key()).unwrap();
         assert_eq!(verify(&t, &ring, NOW), Err(AuthError::BadLifetime));
     }
