@@ -16,6 +16,7 @@ pub mod store;
 
 pub mod intake;
 
+pub mod access;
 pub mod channel;
 pub mod dispatch;
 pub mod merge;

@@ -15,7 +15,7 @@
 //!
 //! Same shape as every component: parse, call the core, apply its effects, answer.
 
-use orderhub_shell::{auth, finish, health};
+use orderhub_shell::{finish, health};
 use spin_sdk::http::{IncomingRequest, Params, Request, Response, Router};
 use spin_sdk::http_component;
 
@@ -24,18 +24,6 @@ mod bench;
 mod clock;
 mod riders;
 mod run;
-
-fn jobs(req: &Request) -> Result<(), orderhub_shell::ApiError> {
-    auth::require_bearer(req, "job_token")
-}
-
-fn admin_auth(req: &Request) -> Result<(), orderhub_shell::ApiError> {
-    auth::require_bearer(req, "admin_token")
-}
-
-fn rider_auth(req: &Request) -> Result<(), orderhub_shell::ApiError> {
-    auth::require_bearer(req, "rider_token")
-}
 
 #[http_component]
 async fn handle(incoming: IncomingRequest) -> Response {
@@ -54,59 +42,40 @@ async fn route(req: Request) -> Response {
     });
     router.post_async(
         "/jobs/dispatch/tick",
-        |req: Request, _: Params| async move {
-            finish(match jobs(&req) {
-                Ok(()) => run::tick(req.query()).await,
-                Err(e) => Err(e),
-            })
-        },
+        |req: Request, _: Params| async move { finish(run::tick(req.query()).await) },
     );
     router.post_async(
         "/jobs/dispatch/parcels",
-        |req: Request, _: Params| async move {
-            finish(match jobs(&req) {
-                Ok(()) => run::ready_parcels(req.body()).await,
-                Err(e) => Err(e),
-            })
-        },
+        |req: Request, _: Params| async move { finish(run::ready_parcels(req.body()).await) },
     );
 
     router.post("/admin/dispatch/cvrp", |req: Request, _: Params| {
         finish(bench::cvrp(&req))
     });
     router.get("/admin/dispatch/config", |req: Request, _: Params| {
-        finish(admin_auth(&req).and_then(|()| admin::get_config(req.query())))
+        finish(admin::get_config(req.query()))
     });
     router.put("/admin/dispatch/config", |req: Request, _: Params| {
-        finish(admin_auth(&req).and_then(|()| admin::put_config(req.query(), req.body())))
+        finish(admin::put_config(req.query(), req.body()))
     });
 
     router.get("/riders/health", |_: Request, _: Params| health("dispatch"));
     router.get("/riders/explain", |req: Request, _: Params| {
-        finish(rider_auth(&req).and_then(|()| riders::explain(req.query())))
+        finish(riders::explain(req.query()))
     });
-    router.get("/riders/:id", |req: Request, p: Params| {
-        finish(rider_auth(&req).and_then(|()| riders::show(p.get("id").unwrap_or_default())))
+    router.get("/riders/:id", |_: Request, p: Params| {
+        finish(riders::show(p.get("id").unwrap_or_default()))
     });
     router.post_async("/riders/:id/report", |req: Request, p: Params| async move {
         let id = p.get("id").unwrap_or_default().to_string();
-        finish(match rider_auth(&req) {
-            Ok(()) => riders::report(&id, req.body()).await,
-            Err(e) => Err(e),
-        })
+        finish(riders::report(&id, req.body()).await)
     });
     router.post_async("/riders/:id/reject", |req: Request, p: Params| async move {
         let id = p.get("id").unwrap_or_default().to_string();
-        finish(match rider_auth(&req) {
-            Ok(()) => riders::reject(&id, req.body()).await,
-            Err(e) => Err(e),
-        })
+        finish(riders::reject(&id, req.body()).await)
     });
     router.post("/riders/:id/accept", |req: Request, p: Params| {
-        finish(
-            rider_auth(&req)
-                .and_then(|()| riders::accept(p.get("id").unwrap_or_default(), req.body())),
-        )
+        finish(riders::accept(p.get("id").unwrap_or_default(), req.body()))
     });
     router.handle_async(req).await
 }

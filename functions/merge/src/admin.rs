@@ -4,55 +4,51 @@
 use orderhub_core::merge::{self, handoff};
 use orderhub_core::order::OrderId;
 use orderhub_shell::kv::Bucket;
-use orderhub_shell::{auth, finish, health, invalid, json, ApiError};
+use orderhub_shell::{finish, health, invalid, json, ApiError};
 use spin_sdk::http::{Params, Request, Response, Router};
 
 use crate::merge_error;
-
-fn admin(req: &Request) -> Result<(), ApiError> {
-    auth::require_bearer(req, "admin_token")
-}
 
 pub fn routes(router: &mut Router) {
     router.get("/admin/merge/health", |_: Request, _: Params| {
         health("merge")
     });
-    router.get("/admin/merge/rules", |req: Request, _: Params| {
-        finish(admin(&req).and_then(|()| get_rules()))
+    router.get("/admin/merge/rules", |_: Request, _: Params| {
+        finish(get_rules())
     });
     router.put("/admin/merge/rules", |req: Request, _: Params| {
-        finish(admin(&req).and_then(|()| put_rules(req.body())))
+        finish(put_rules(req.body()))
     });
     router.post("/admin/merge/rules/validate", |req: Request, _: Params| {
-        finish(admin(&req).and_then(|()| validate_rules(req.body())))
+        finish(validate_rules(req.body()))
     });
-    router.get("/admin/merge/parcel-limits", |req: Request, _: Params| {
-        finish(admin(&req).and_then(|()| get_limits()))
+    router.get("/admin/merge/parcel-limits", |_: Request, _: Params| {
+        finish(get_limits())
     });
     router.put("/admin/merge/parcel-limits", |req: Request, _: Params| {
-        finish(admin(&req).and_then(|()| put_limits(req.body())))
+        finish(put_limits(req.body()))
     });
-    router.get("/admin/merge/pickups", |req: Request, _: Params| {
-        finish(admin(&req).and_then(|()| get_pickups()))
+    router.get("/admin/merge/pickups", |_: Request, _: Params| {
+        finish(get_pickups())
     });
     router.put("/admin/merge/pickups", |req: Request, _: Params| {
-        finish(admin(&req).and_then(|()| put_pickups(req.body())))
+        finish(put_pickups(req.body()))
     });
-    router.get("/admin/merge/pickups/:store", |req: Request, p: Params| {
-        finish(admin(&req).and_then(|()| get_pickup(p.get("store").unwrap_or_default())))
+    router.get("/admin/merge/pickups/:store", |_: Request, p: Params| {
+        finish(get_pickup(p.get("store").unwrap_or_default()))
     });
     router.put("/admin/merge/pickups/:store", |req: Request, p: Params| {
         let store = p.get("store").unwrap_or_default();
-        finish(admin(&req).and_then(|()| put_pickup(store, req.body())))
+        finish(put_pickup(store, req.body()))
     });
-    router.delete("/admin/merge/pickups/:store", |req: Request, p: Params| {
-        finish(admin(&req).and_then(|()| delete_pickup(p.get("store").unwrap_or_default())))
+    router.delete("/admin/merge/pickups/:store", |_: Request, p: Params| {
+        finish(delete_pickup(p.get("store").unwrap_or_default()))
     });
-    router.get("/admin/merge/groups/:id", |req: Request, p: Params| {
-        finish(admin(&req).and_then(|()| get_group(p.get("id").unwrap_or_default())))
+    router.get("/admin/merge/groups/:id", |_: Request, p: Params| {
+        finish(get_group(p.get("id").unwrap_or_default()))
     });
-    router.get("/admin/merge/orders/:id", |req: Request, p: Params| {
-        finish(admin(&req).and_then(|()| get_order_group(p.get("id").unwrap_or_default())))
+    router.get("/admin/merge/orders/:id", |_: Request, p: Params| {
+        finish(get_order_group(p.get("id").unwrap_or_default()))
     });
 }
 

@@ -10,17 +10,13 @@
 //!   `GET intake` (the backlog; `?tick=` one tick).
 //! - `channels-admin`: channel configs, SKU maps, pricing (`admin`).
 
-use orderhub_shell::{finish, health, ApiError};
+use orderhub_shell::{finish, health};
 use spin_sdk::http::{IncomingRequest, Params, Request, Response, Router};
 use spin_sdk::http_component;
 
 mod admin;
 mod drain;
 mod pipeline;
-
-fn admin(req: &Request) -> Result<(), ApiError> {
-    orderhub_shell::auth::require_bearer(req, "admin_token")
-}
 
 #[http_component]
 async fn handle(incoming: IncomingRequest) -> Response {
@@ -39,39 +35,29 @@ async fn route(req: Request) -> Response {
     });
     router.post_async(
         "/jobs/pipeline/catch-up",
-        |req: Request, _: Params| async move {
-            match orderhub_shell::auth::require_bearer(&req, "job_token") {
-                Ok(()) => finish(drain::catch_up().await),
-                Err(e) => finish(Err(e)),
-            }
-        },
+        |_: Request, _: Params| async move { finish(drain::catch_up().await) },
     );
     router.get("/jobs/pipeline/intake", |req: Request, _: Params| {
-        finish(
-            orderhub_shell::auth::require_bearer(&req, "job_token")
-                .and_then(|()| drain::intake(&req)),
-        )
+        finish(drain::intake(&req))
     });
     // The `channels-admin` instance: channel configs and SKU maps in the catalog.
     router.get("/admin/channels/health", |_: Request, _: Params| {
         health("normalize")
     });
-    router.get("/admin/channels/:id", |req: Request, p: Params| {
-        finish(admin(&req).and_then(|()| admin::get_config(p.get("id").unwrap_or_default())))
+    router.get("/admin/channels/:id", |_: Request, p: Params| {
+        finish(admin::get_config(p.get("id").unwrap_or_default()))
     });
     router.put("/admin/channels/:id", |req: Request, p: Params| {
-        finish(
-            admin(&req)
-                .and_then(|()| admin::put_config(p.get("id").unwrap_or_default(), req.body())),
-        )
+        finish(admin::put_config(
+            p.get("id").unwrap_or_default(),
+            req.body(),
+        ))
     });
-    router.delete("/admin/channels/:id", |req: Request, p: Params| {
-        finish(admin(&req).and_then(|()| admin::delete_config(p.get("id").unwrap_or_default())))
+    router.delete("/admin/channels/:id", |_: Request, p: Params| {
+        finish(admin::delete_config(p.get("id").unwrap_or_default()))
     });
     router.put("/admin/channels/:id/skus", |req: Request, p: Params| {
-        finish(
-            admin(&req).and_then(|()| admin::put_skus(p.get("id").unwrap_or_default(), req.body())),
-        )
+        finish(admin::put_skus(p.get("id").unwrap_or_default(), req.body()))
     });
     router.put(
         "/admin/channels/:id/skus/:code",
@@ -80,17 +66,17 @@ async fn route(req: Request) -> Response {
                 p.get("id").unwrap_or_default(),
                 p.get("code").unwrap_or_default(),
             );
-            finish(admin(&req).and_then(|()| admin::put_sku(id, code, req.body())))
+            finish(admin::put_sku(id, code, req.body()))
         },
     );
     router.get(
         "/admin/channels/:id/stores/:store/pricing",
-        |req: Request, p: Params| {
+        |_: Request, p: Params| {
             let (id, store) = (
                 p.get("id").unwrap_or_default(),
                 p.get("store").unwrap_or_default(),
             );
-            finish(admin(&req).and_then(|()| admin::get_store_pricing(id, store)))
+            finish(admin::get_store_pricing(id, store))
         },
     );
     router.put(
@@ -100,17 +86,17 @@ async fn route(req: Request) -> Response {
                 p.get("id").unwrap_or_default(),
                 p.get("store").unwrap_or_default(),
             );
-            finish(admin(&req).and_then(|()| admin::put_store_pricing(id, store, req.body())))
+            finish(admin::put_store_pricing(id, store, req.body()))
         },
     );
-    router.get("/admin/channels/:id/pricing", |req: Request, p: Params| {
-        finish(admin(&req).and_then(|()| admin::get_pricing(p.get("id").unwrap_or_default())))
+    router.get("/admin/channels/:id/pricing", |_: Request, p: Params| {
+        finish(admin::get_pricing(p.get("id").unwrap_or_default()))
     });
     router.put("/admin/channels/:id/pricing", |req: Request, p: Params| {
-        finish(
-            admin(&req)
-                .and_then(|()| admin::put_pricing(p.get("id").unwrap_or_default(), req.body())),
-        )
+        finish(admin::put_pricing(
+            p.get("id").unwrap_or_default(),
+            req.body(),
+        ))
     });
     router.handle_async(req).await
 }

@@ -1,5 +1,7 @@
-//! Orders as the API shows them: the unified model with its history and derived status.
+//! Orders as the API shows them: the unified model with its history and derived status,
+//! with as much personal data as the caller's role may see (`access::privacy::view_for`).
 
+use orderhub_core::access::privacy::{self, PersonalView};
 use orderhub_core::order::{book, OrderId};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{json, ApiError};
@@ -11,7 +13,9 @@ pub fn one(id: &str) -> Result<Response, ApiError> {
     let order = book::get_order(&store, &id)?
         .ok_or_else(|| ApiError::not_found("order_not_found", format!("no order `{id}`")))?;
     let status = order.status();
-    let mut body = serde_json::to_value(&order)
+    let view = orderhub_shell::auth::caller()
+        .map_or(PersonalView::None, |who| privacy::view_for(&who.role));
+    let mut body = serde_json::to_value(privacy::present(&order, view))
         .map_err(|e| ApiError::new(500, "serialize_failed", e.to_string()))?;
     if let Some(map) = body.as_object_mut() {
         map.insert(

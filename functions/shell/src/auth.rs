@@ -1,45 +1,158 @@
-//! Bearer-token auth for admin routes and scheduled jobs (an external scheduler fires
-//! jobs over HTTP because SpinKube runs no cron trigger).
+//! The access check every component makes the same way: [`admit`], called by
+//! [`crate::serve`] before a request body is read. It asks the core's route table
+//! (`orderhub_core::access::routes`) who may call the route, verifies the bearer token,
+//! counts failures per source, and answers 401/403/404/429 itself; a handler runs only
+//! for a caller the table admits, and reads who that is with [`caller`].
+//!
+//! Variables (per component, from the application's): `auth_keys` (`kid:secret,…`, the
+//! token signing keys, first signs), `auth_mode` (`dev` accepts the static
+//! `admin_token`/`job_token`/`rider_token` too; anything else, or unset, is strict),
+//! `auth_fail_limit` (failures per source and minute before 429).
+//!
+//! No token, key or personal data ever goes into an answer or a log line.
 
-use crate::respond::ApiError;
-use spin_sdk::http::Request;
+use std::cell::RefCell;
 
-/// Check `authorization: Bearer <token>` against the component variable `variable`.
-pub fn require_bearer(req: &Request, variable: &str) -> Result<(), ApiError> {
-    let expected = spin_sdk::variables::get(variable).map_err(|e| {
-        ApiError::new(
-            500,
-            "auth_not_configured",
-            format!("variable `{variable}`: {e}"),
-        )
+use orderhub_core::access::routes::{self, Decision};
+use orderhub_core::access::{throttle, token, AuthError, KeyRing, Principal, Role};
+use orderhub_core::store::KeyValue;
+use spin_sdk::http::{IncomingRequest, Response};
+
+use crate::kv::Bucket;
+use crate::respond::{error, ApiError};
+
+thread_local! {
+    /// The admitted caller of the request this instance serves (one per instance).
+    static CALLER: RefCell<Option<Principal>> = const { RefCell::new(None) };
+}
+
+/// Who is calling, for handlers whose answer depends on it (personal-data views).
+/// `None` on open routes (webhooks, `/health`, private routes).
+pub fn caller() -> Option<Principal> {
+    CALLER.with(|c| c.borrow().clone())
+}
+
+/// Whether the app runs in development mode (`auth_mode = "dev"`).
+pub fn dev_mode() -> bool {
+    spin_sdk::variables::get("auth_mode").is_ok_and(|m| m == "dev")
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn header(req: &IncomingRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .first()
+        .and_then(|v| String::from_utf8(v.clone()).ok())
+}
+
+/// Admit `req` or answer for it. Remembers the caller for [`caller`].
+pub fn admit(req: &IncomingRequest) -> Result<(), Response> {
+    let method = req.method().to_string();
+    let path_and_query = req.path_with_query().unwrap_or_default();
+    let path = path_and_query.split('?').next().unwrap_or_default();
+    let rule = match routes::decide(&method, path) {
+        Decision::Open => return Ok(()),
+        Decision::Unknown => {
+            return Err(error(
+                404,
+                "no_route",
+                &format!("no route for {method} {path}"),
+            ))
+        }
+        Decision::NeedsCredential(rule) => rule,
+    };
+    let now = now_secs();
+    let source = header(req, "spin-client-addr").unwrap_or_default();
+    let key = throttle::failure_key(&source, now);
+    let limit = spin_sdk::variables::get("auth_fail_limit")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(throttle::DEFAULT_FAILURES_PER_MINUTE);
+    let store = Bucket::open("auth").map_err(|e| {
+        ApiError::new(500, "auth_not_configured", format!("store `auth`: {e}")).into_response()
     })?;
-    if expected.is_empty() {
-        return Err(ApiError::new(
-            500,
-            "auth_not_configured",
-            format!("variable `{variable}` is empty"),
+    let failures = store
+        .increment(&key, 0)
+        .map_err(|e| ApiError::store(e).into_response())?;
+    if throttle::blocked(failures, limit) {
+        return Err(too_many(now));
+    }
+    let principal = match authenticate(header(req, "authorization").as_deref(), now) {
+        Ok(p) => p,
+        Err(e) => {
+            if e.status() == 401 {
+                // Best effort: a store hiccup must not turn a 401 into something else.
+                let _ = store.increment(&key, 1);
+            }
+            return Err(error(e.status(), e.code(), &e.to_string()));
+        }
+    };
+    if !routes::permits(&rule, path, &principal) {
+        return Err(error(
+            403,
+            "forbidden",
+            &format!(
+                "role `{}` may not call {method} {}",
+                principal.role, rule.pattern
+            ),
         ));
     }
-    let presented = req
-        .header("authorization")
-        .and_then(|v| v.as_str())
+    CALLER.with(|c| *c.borrow_mut() = Some(principal));
+    Ok(())
+}
+
+fn too_many(now: i64) -> Response {
+    let mut resp = error(
+        429,
+        "too_many_auth_failures",
+        "too many failed authentications from this source; try again later",
+    );
+    resp.set_header("retry-after", throttle::retry_after(now).to_string());
+    resp
+}
+
+/// The principal `authorization` names: a signed token, or in development mode one of
+/// the static tokens this component has.
+fn authenticate(authorization: Option<&str>, now: i64) -> Result<Principal, AuthError> {
+    let presented = authorization
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(
-                401,
-                "missing_token",
-                "authorization: Bearer <token> required",
-            )
-        })?;
-    if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            401,
-            "bad_token",
-            "the bearer token is not valid",
-        ))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AuthError::Missing)?;
+    if let Some(role) = static_token_role(presented) {
+        if !dev_mode() {
+            return Err(AuthError::StaticTokenRefused);
+        }
+        return Ok(Principal {
+            subject: format!("dev-static-{role}"),
+            role,
+        });
     }
+    let spec = spin_sdk::variables::get("auth_keys")
+        .map_err(|e| AuthError::NotConfigured(format!("variable `auth_keys`: {e}")))?;
+    let keys = KeyRing::parse(&spec)?;
+    token::verify(presented, &keys, now)
+}
+
+/// The role of the static token `presented` equals, among those this component has.
+fn static_token_role(presented: &str) -> Option<Role> {
+    [
+        ("admin_token", Role::Admin),
+        ("job_token", Role::Scheduler),
+        ("rider_token", Role::AnyRider),
+    ]
+    .into_iter()
+    .find_map(|(variable, role)| {
+        let expected = spin_sdk::variables::get(variable).ok()?;
+        (!expected.is_empty() && constant_time_eq(presented.as_bytes(), expected.as_bytes()))
+            .then_some(role)
+    })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -13,13 +13,18 @@ use spin_sdk::http::{IncomingRequest, Request, Response};
 
 use crate::respond::ApiError;
 
-/// Read `incoming` into a `Request` (at most `max_bytes` of body) and hand it to
-/// `handler`; answer 413 (or 400 for a broken body stream) without calling it otherwise.
+/// Admit the caller (`crate::auth::admit`: the route table, the token, the failure
+/// count), then read `incoming` into a `Request` (at most `max_bytes` of body) and hand
+/// it to `handler`; answer 401/403/404/429, or 413 (or 400 for a broken body stream),
+/// without calling it otherwise.
 pub async fn serve<F, Fut>(incoming: IncomingRequest, max_bytes: usize, handler: F) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
+    if let Err(refused) = crate::auth::admit(&incoming) {
+        return refused;
+    }
     match read(incoming, max_bytes).await {
         Ok(req) => handler(req).await,
         Err(e) => e.into_response(),

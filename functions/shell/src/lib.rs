@@ -4,7 +4,8 @@
 //! call the core, apply the effects the core decided, answer. This crate holds the
 //! pieces of steps 1, 3 and 4 that are the same everywhere: the key-value store behind
 //! the core's [`orderhub_core::store::KeyValue`] trait, JSON answers and errors, request
-//! bodies read with a ceiling, and bearer-token auth for admin and scheduled routes. It makes no domain decision.
+//! bodies read with a ceiling, and the access check every route goes through (`auth`:
+//! the core's route table, signed bearer tokens, failures rate-limited per source). It makes no domain decision.
 
 pub mod auth;
 pub mod body;

@@ -366,3 +366,11 @@ pub(crate) fn list_key(n: i64) -> String {
 #[cfg(test)]
 #[path = "book_tests.rs"]
 mod tests;
+
+/// Replace an order's stored copy (without its history, which stays as it is): the
+/// personal-data erasure (`access::erasure`) rewrites finished orders this way.
+pub fn replace_copy<S: KeyValue>(store: &S, order: &Order) -> Result<(), StoreError> {
+    let mut copy = order.clone();
+    copy.history.clear();
+    store.set(&format!("order/{}", order.id), &to_json(&copy)?)
+}

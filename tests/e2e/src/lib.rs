@@ -32,10 +32,14 @@ pub use serde_json::{json, Value};
 /// The dev variable values `scripts/dev-env.sh` sets; tests sign with the same.
 pub const JOB_TOKEN: &str = "dev-job-token";
 pub const ADMIN_TOKEN: &str = "dev-admin-token";
+pub const RIDER_TOKEN: &str = "dev-rider-token";
 pub const MEITUAN_SECRET: &str = "dev-meituan-secret";
+/// The development signing key (`auth_keys = "dev1:…"` in `scripts/dev-env.sh`).
+pub const DEV_KEY_ID: &str = "dev1";
+pub const DEV_KEY_SECRET: &str = "orderhub-development-signing-key-0001";
 
 /// Every key-value label `spin.toml` uses.
-pub const STORE_LABELS: [&str; 7] = [
+pub const STORE_LABELS: [&str; 8] = [
     "ingest",
     "catalog",
     "orders",
@@ -43,7 +47,62 @@ pub const STORE_LABELS: [&str; 7] = [
     "stock",
     "dispatch",
     "reconcile",
+    "auth",
 ];
+
+/// A JWT (HS256) over `claims` with key `kid`/`secret`, built here independently of the
+/// core's token code: base64url(header).base64url(claims).base64url(HMAC-SHA256).
+pub fn jwt(kid: &str, secret: &str, claims: &Value) -> String {
+    use hmac::{Hmac, Mac};
+    let header = json!({ "alg": "HS256", "typ": "JWT", "kid": kid });
+    let signing_input = format!(
+        "{}.{}",
+        base64url(header.to_string().as_bytes()),
+        base64url(claims.to_string().as_bytes())
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
+    mac.update(signing_input.as_bytes());
+    format!(
+        "{signing_input}.{}",
+        base64url(&mac.finalize().into_bytes())
+    )
+}
+
+pub fn base64url(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n =
+            chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// A signed token for `role` (`cs`, `rider:r-1`, …) and `subject`, valid for an hour,
+/// with the development key.
+pub fn token_for(role: &str, subject: &str) -> String {
+    let now = unix_now();
+    jwt(
+        DEV_KEY_ID,
+        DEV_KEY_SECRET,
+        &json!({ "iss": "orderhub", "sub": subject, "role": role, "iat": now, "exp": now + 3600 }),
+    )
+}
+
+/// A signed token for `role`, subject `e2e`.
+pub fn token(role: &str) -> String {
+    token_for(role, "e2e")
+}
 
 pub struct App {
     pub base: String,
@@ -351,8 +410,16 @@ impl App {
         format!("{}{}", self.base, path)
     }
 
+    /// `GET` as customer service (a signed `cs` token: orders in full); use
+    /// [`App::get_as`] for another credential and [`App::send`] for none.
     pub fn get(&self, path: &str) -> Reply {
-        self.request("GET", path, &[], b"")
+        self.get_as(path, &token("cs"))
+    }
+
+    /// `GET` with `Authorization: Bearer <bearer>`.
+    pub fn get_as(&self, path: &str, bearer: &str) -> Reply {
+        let auth = format!("Bearer {bearer}");
+        self.request("GET", path, &[("authorization", &auth)], b"")
     }
 
     pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
@@ -532,7 +599,10 @@ pub fn dev_variables() -> Vec<(String, String)> {
     [
         ("job_token", JOB_TOKEN),
         ("admin_token", ADMIN_TOKEN),
-        ("rider_token", "dev-rider-token"),
+        ("rider_token", RIDER_TOKEN),
+        ("auth_mode", "dev"),
+        ("auth_keys", "dev1:orderhub-development-signing-key-0001"),
+        ("auth_fail_limit", "100000"),
         ("meituan_secret", MEITUAN_SECRET),
         ("eleme_secret", "dev-eleme-secret"),
         ("app_secret", "dev-app-secret"),

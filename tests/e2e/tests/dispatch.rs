@@ -18,8 +18,6 @@ use orderhub_e2e::unique;
 use orderhub_e2e::*;
 use serde_json::{json, Value};
 
-const RIDER_TOKEN: &str = "dev-rider-token";
-
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -265,7 +263,7 @@ fn parcels_go_to_capable_riders_and_come_back_when_a_rider_leaves() {
             "/riders/explain?parcel={}&a={freezer}&b={bike}",
             p("frozen-1")
         ),
-        RIDER_TOKEN,
+        &token("ops"),
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let why = r.json();
@@ -618,7 +616,7 @@ fn stored_config_drives_dispatch_and_bad_configs_are_refused() {
             "/riders/explain?parcel={}&a={bike}&b={bike}",
             site.id("inside")
         ),
-        RIDER_TOKEN,
+        &token("ops"),
     );
     assert_eq!(r.status, 200, "{}", r.body);
 }

@@ -1,0 +1,18 @@
+//! Who may do what: principals and roles, signed bearer tokens, the one route table
+//! every component's shell asks, personal-data views and erasure.
+//!
+//! Pure: the shells hand in the presented token, the signing keys (Spin variables), the
+//! current time and the request's method and path, and apply the decision. Nothing here
+//! reads a clock, a variable or a store, except [`erasure::erase_due`], which is written
+//! against the [`crate::store::KeyValue`] trait like the rest of the core.
+
+pub mod erasure;
+pub mod privacy;
+pub mod role;
+pub mod routes;
+pub mod throttle;
+pub mod token;
+
+pub use role::{Principal, Role};
+pub use routes::{decide, Access, Decision, Grant};
+pub use token::{AuthError, KeyRing};
