@@ -301,7 +301,6 @@ mod tests {
             })
             .collect();
         book::apply(&store, &pushes).unwrap();
-        day_index::index_events(&store, &pushes, 480).unwrap();
         let channels = [ChannelId::new("meituan")];
         let keep = Duration::days(30);
 

@@ -357,6 +357,32 @@ pub fn list_order_ids<S: KeyValue>(
         .collect())
 }
 
+/// Replace every stored copy of an order (its history stays as it is) by `order`'s:
+/// the personal-data erasure (`access::erasure`) rewrites finished orders this way, so
+/// no earlier copy keeps what the latest one dropped. The one place a part is rewritten
+/// rather than appended: erasure is the only writer of a finished order's old parts.
+pub fn replace_copy<S: KeyValue>(store: &S, order: &Order) -> Result<(), StoreError> {
+    let mut copy = order.clone();
+    copy.history.clear();
+    let n = store.increment(&seq_key(&order.id), 0)?;
+    let keys: Vec<String> = (1..=n).map(|slot| part_key(&order.id, slot)).collect();
+    let found = store.get_many(&keys)?;
+    let mut writes = Vec::new();
+    for (key, bytes) in keys.into_iter().zip(found) {
+        let Some(bytes) = bytes else { continue };
+        let mut part: Part = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Backend(format!("stored order part unreadable: {e}")))?;
+        if part.copy.is_some() {
+            part.copy = Some(copy.clone());
+            writes.push((key, to_json(&part)?));
+        }
+    }
+    if writes.is_empty() {
+        return Ok(());
+    }
+    store.set_many(&writes)
+}
+
 pub(crate) const ORDERS_SEQ: &str = "orders/seq";
 
 pub(crate) fn list_key(n: i64) -> String {
@@ -366,11 +392,3 @@ pub(crate) fn list_key(n: i64) -> String {
 #[cfg(test)]
 #[path = "book_tests.rs"]
 mod tests;
-
-/// Replace an order's stored copy (without its history, which stays as it is): the
-/// personal-data erasure (`access::erasure`) rewrites finished orders this way.
-pub fn replace_copy<S: KeyValue>(store: &S, order: &Order) -> Result<(), StoreError> {
-    let mut copy = order.clone();
-    copy.history.clear();
-    store.set(&format!("order/{}", order.id), &to_json(&copy)?)
-}

@@ -336,3 +336,35 @@ fn exceptions_appended_twice_read_as_recorded_once() {
     // And the checked path sees it there already.
     assert!(!record_exception(&s, &id(), &short, t(11), source).unwrap());
 }
+
+#[test]
+fn replacing_the_copy_leaves_no_earlier_copy_behind() {
+    let s = MemoryStore::new();
+    let mut first = order();
+    first.customer.phone = Some(crate::order::Phone {
+        number: "13800001234".into(),
+        extension: None,
+        is_privacy: false,
+    });
+    let mut second = first.clone();
+    second.buyer_note = Some("ring twice".into());
+    for o in [&first, &second] {
+        apply(
+            &s,
+            &[ChannelEvent::Order {
+                order: Box::new(o.clone()),
+            }],
+        )
+        .unwrap();
+    }
+    let mut erased = get_order(&s, &id()).unwrap().unwrap();
+    erased.customer.phone = None;
+    replace_copy(&s, &erased).unwrap();
+    assert_eq!(get_order(&s, &id()).unwrap().unwrap(), erased);
+    let n = s.increment(&seq_key(&id()), 0).unwrap();
+    assert_eq!(n, 2, "two parts with a copy each");
+    for slot in 1..=n {
+        let raw = s.get(&part_key(&id(), slot)).unwrap().unwrap();
+        assert!(!String::from_utf8_lossy(&raw).contains("13800001234"));
+    }
+}
