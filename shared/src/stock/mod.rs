@@ -70,6 +70,8 @@
 //! call in progress may have gone, then repair and retry).
 
 mod adjust;
+mod allocate;
+mod batch;
 mod counters;
 mod error;
 mod expiry;
@@ -86,6 +88,7 @@ mod strategy;
 mod view;
 
 pub use adjust::{AdjustOutcome, AdjustRequest, Adjustment};
+pub use batch::BatchOrder;
 pub use error::{StockError, StockResult};
 pub use expiry::{bucket_of, SweepReport, BUCKET_SECONDS};
 pub use intent::{Moved, OpIntent, OpKind, OpState, Place, DEFAULT_LEASE_SECONDS};
