@@ -484,8 +484,9 @@ fn twenty_orders() -> Vec<BatchOrder> {
         .collect()
 }
 
-/// What reserving 20 orders costs, one by one (reserve + confirm, the shell before)
-/// and as one batch; printed with `--nocapture`. The ceilings are the figures measured.
+/// What reserving 20 orders costs, one by one (reserve + confirm, the shell before),
+/// as one batch, and in batches of 5 and of 1; printed with `--nocapture`. The
+/// ceilings are the figures measured.
 #[test]
 fn store_round_trips_of_a_batch_of_twenty() {
     let stock: Vec<(&str, &str, i64)> = ["apple", "pear", "plum", "fig"]
@@ -544,4 +545,33 @@ fn store_round_trips_of_a_batch_of_twenty() {
         batched * 4 < single,
         "batch {batched} vs one by one {single}"
     );
+    // The pipeline's batches are one intake tick's orders: often a handful.
+    let in_fives = in_batches_of(&stock, &orders, 5);
+    let alone = in_batches_of(&stock, &orders, 1);
+    println!(
+        "  in batches of 5:                {in_fives} ({:.2} per order)\n  \
+         in batches of 1:                {alone} ({:.2} per order)",
+        per_order(in_fives),
+        per_order(alone),
+    );
+    assert!(in_fives <= 155, "{in_fives} round trips in batches of 5");
+    assert!(alone <= 384, "{alone} round trips in batches of 1");
+}
+
+/// Round trips of `orders` reserved in consecutive batches of `size`, on a fresh store.
+fn in_batches_of(stock: &[(&str, &str, i64)], orders: &[BatchOrder], size: usize) -> usize {
+    let memory = MemoryStore::new();
+    setup(&memory, stock);
+    let store = RoundTrips {
+        inner: &memory,
+        calls: AtomicUsize::new(0),
+    };
+    let ledger = ReservationLedger::new(&store);
+    store.take();
+    for chunk in orders.chunks(size) {
+        for answer in ledger.reserve_batch(chunk, t0()) {
+            assert!(answer.is_ok_and(|o| o.reserved_units() > 0));
+        }
+    }
+    store.take()
 }
