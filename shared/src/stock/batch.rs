@@ -237,8 +237,15 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             } else {
                 let key = keys::reservation(&order.request.order);
                 let bytes = records.next().flatten();
-                decode::<Reservation>((&key, bytes.as_ref()))
-                    .and_then(|prior| self.after_ticket(&order.request, prior, ticket, now))
+                match decode::<Reservation>((&key, bytes.as_ref())) {
+                    Ok(prior) => self.after_ticket(&order.request, prior, ticket, now),
+                    // An unreadable record: a store fault, and the ticket is not ours.
+                    Err(e) => self
+                        .store
+                        .increment(&keys::claim(&order.request.order), -1)
+                        .map_err(StockError::from)
+                        .and(Err(e)),
+                }
             };
             match attempt {
                 Ok(Attempt::Proceed {
@@ -290,7 +297,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         let runners: Vec<&Runner<'_>> = runners.iter().collect();
         let union: BTreeSet<Place> = runners.iter().flat_map(|r| r.places.clone()).collect();
         let (intent, copies) = self.register_batch(&runners, &union, now)?;
-        let ranked = self.rank(&runners, catalog, &union)?;
+        let ranked = self.rank(&runners, catalog, items, &union)?;
         // Step 1: the batch's demand per place, added to `reserved`.
         let mut demand: BTreeMap<Place, i64> = BTreeMap::new();
         for (r, lines) in runners.iter().zip(&ranked) {
@@ -461,6 +468,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         &self,
         runners: &[&Runner<'_>],
         catalog: &StockCatalog,
+        items: &BTreeMap<SkuId, SkuStock>,
         union: &BTreeSet<Place>,
     ) -> StockResult<Vec<Vec<Vec<super::model::WarehouseId>>>> {
         let mut free: BTreeMap<&Place, i64> = BTreeMap::new();
@@ -468,7 +476,10 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             for place in union {
                 let on_hand = read(self.store, &keys::on_hand(&place.sku, &place.warehouse))?;
                 let reserved = read(self.store, &keys::reserved(&place.sku, &place.warehouse))?;
-                free.insert(place, (on_hand - reserved).max(0));
+                let safety = items
+                    .get(&place.sku)
+                    .map_or(0, |item| item.safety_at(&place.warehouse));
+                free.insert(place, (on_hand - reserved - safety).max(0));
             }
         }
         Ok(runners

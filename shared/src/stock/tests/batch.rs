@@ -575,3 +575,71 @@ fn in_batches_of(stock: &[(&str, &str, i64)], orders: &[BatchOrder], size: usize
     }
     store.take()
 }
+
+/// Bad orders are answered alone: the rest of the batch is reserved; a strategy that
+/// ranks by stock sees each warehouse's free units (read once for the batch).
+#[test]
+fn bad_orders_fail_alone_and_most_stock_ranks_by_free_units() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 2), ("apple", "bj", 9)]);
+    let most = ChannelPolicy {
+        strategy: StrategyKind::MostStock,
+        ..ChannelPolicy::default()
+    };
+    ledger
+        .put_channel_policy(&channel("most"), &most, &mut || true)
+        .unwrap();
+    let orders: Vec<BatchOrder> = [
+        request("bad", "app", &[(1, "apple", 0)]),
+        request("ghost", "app", &[(1, "durian", 1)]),
+        request("m", "most", &[(1, "apple", 3)]),
+    ]
+    .into_iter()
+    .map(|request| BatchOrder {
+        request,
+        confirm: false,
+    })
+    .collect();
+    let answers = ledger.reserve_batch(&orders, t0());
+    assert!(matches!(answers[0], Err(StockError::BadQuantity { .. })));
+    assert!(matches!(answers[1], Err(StockError::UnknownSku(_))));
+    let m = answers[2].as_ref().unwrap();
+    assert_eq!(m.status(), ReserveStatus::Reserved);
+    assert_eq!(m.reservation.allocations[0].warehouse, wh("bj"));
+    assert_eq!(level(&ledger, "apple", "bj").reserved, 3);
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 0);
+    // Nothing was claimed for the bad ones: fixed, they go through.
+    let fixed = BatchOrder {
+        request: request("bad", "app", &[(1, "apple", 1)]),
+        confirm: false,
+    };
+    let again = ledger.reserve_batch(&[fixed], t0());
+    assert_eq!(again[0].as_ref().unwrap().reserved_units(), 1);
+}
+
+/// A refused order is tried again in a later batch (a new attempt), and a held one is
+/// answered from its record.
+#[test]
+fn a_refused_order_is_retried_in_a_later_batch_and_a_held_one_replayed() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 1)]);
+    let order = |id: &str, units: i64| BatchOrder {
+        request: request(id, "meituan", &[(1, "apple", units)]),
+        confirm: false,
+    };
+    let first = ledger.reserve_batch(&[order("a", 1), order("b", 1)], t0());
+    assert_eq!(first[0].as_ref().unwrap().status(), ReserveStatus::Reserved);
+    assert_eq!(
+        first[1].as_ref().unwrap().status(),
+        ReserveStatus::OutOfStock
+    );
+    ledger
+        .release(&super::order("a"), &SettleRequest::everything("c"), t0())
+        .unwrap();
+    let second = ledger.reserve_batch(&[order("b", 1), order("a", 1)], t0());
+    let b = second[0].as_ref().unwrap();
+    assert_eq!((b.status(), b.replayed), (ReserveStatus::Reserved, false));
+    assert_eq!((b.reservation.attempt, b.reservation.refusals), (1, 1));
+    assert!(second[1].as_ref().unwrap().replayed);
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 1);
+}
