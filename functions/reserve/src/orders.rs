@@ -7,9 +7,10 @@ use chrono::Utc;
 use orderhub_core::intake::{
     ReserveBatch, ReserveDecision, ReserveVerdict, SettleBatch, SettleReport,
 };
-use orderhub_core::order::{Order, OrderId};
+use orderhub_core::order::OrderId;
 use orderhub_core::stock::{
-    ReservationLedger, ReserveOutcome, ReserveRequest, ReserveStatus, SettleRequest, StockError,
+    BatchOrder, ReservationLedger, ReserveOutcome, ReserveRequest, ReserveStatus, SettleRequest,
+    StockError,
 };
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{json, ApiError};
@@ -22,42 +23,54 @@ use crate::{body, stock_error};
 /// at most once, so every redelivery of that event is the same operation.
 const CANCEL_OP: &str = "order-cancelled";
 
-/// `POST /reserve-batch`: one decision per order, in order. Orders are reserved one
-/// after another; a store error on one leaves it undecided (the catch-up job forwards
-/// it again) and does not stop the others.
+/// `POST /reserve-batch`: one decision per order, in order. The orders whose lines all
+/// map go to the ledger as one batch (first come first served, counters touched once
+/// per SKU@warehouse, paid orders written confirmed); a store error leaves the orders
+/// it did not decide undecided (the catch-up job forwards them again).
 pub fn reserve_batch(req: &Request) -> Result<Response, ApiError> {
     let ReserveBatch { orders } = body(req, "reserve_batch")?;
     let store = Bucket::open("stock")?;
     let ledger = ReservationLedger::new(&store);
+    // A line normalize could not map to our SKU is already an `unknown_sku` exception on
+    // the order (customer service fixes the mapping): nothing can be held for it.
+    let mut batch = Vec::with_capacity(orders.len());
+    let mut in_batch = Vec::with_capacity(orders.len());
+    for order in &orders {
+        match ReserveRequest::for_order(order) {
+            Ok(request) => {
+                in_batch.push(Some(batch.len()));
+                batch.push(BatchOrder {
+                    request,
+                    // A paid order's hold must outlive the merge window and dispatch:
+                    // only unpaid holds expire.
+                    confirm: order.status().is_paid(),
+                });
+            }
+            Err(_) => in_batch.push(None),
+        }
+    }
+    let mut answers: Vec<Option<Result<ReserveOutcome, StockError>>> = ledger
+        .reserve_batch(&batch, Utc::now())
+        .into_iter()
+        .map(Some)
+        .collect();
     let decisions: Vec<ReserveDecision> = orders
         .iter()
-        .map(|order| ReserveDecision {
+        .zip(in_batch)
+        .map(|(order, at)| ReserveDecision {
             order_id: order.id.clone(),
-            verdict: decide(&ledger, order),
+            verdict: match at.and_then(|i| answers.get_mut(i)).and_then(Option::take) {
+                Some(answer) => verdict(answer),
+                None => ReserveVerdict::Unmapped,
+            },
         })
         .collect();
     Ok(json(200, &decisions))
 }
 
-fn decide(ledger: &ReservationLedger<'_, Bucket>, order: &Order) -> ReserveVerdict {
-    // A line normalize could not map to our SKU is already an `unknown_sku` exception on
-    // the order (customer service fixes the mapping): nothing can be held for it.
-    let Ok(request) = ReserveRequest::for_order(order) else {
-        return ReserveVerdict::Unmapped;
-    };
-    let undecided = |e: StockError| ReserveVerdict::Undecided {
-        code: e.code().into(),
-        message: e.to_string(),
-    };
-    match ledger.reserve(&request, Utc::now()) {
+fn verdict(answer: Result<ReserveOutcome, StockError>) -> ReserveVerdict {
+    match answer {
         Ok(outcome) => {
-            // A paid order's hold must outlive the merge window and dispatch: only
-            // unpaid holds expire. Unconfirmed, it is not decided: retried later.
-            if order.status().is_paid() && outcome.reserved_units() > 0 {
-                if let Err(e) = ledger.confirm(&order.id) {
-                    return undecided(e);
-                }
-            }
             let units = outcome.reserved_units();
             match (outcome.status(), outcome.exception) {
                 (ReserveStatus::OutOfStock, Some(exception)) => {
@@ -69,7 +82,10 @@ fn decide(ledger: &ReservationLedger<'_, Bucket>, order: &Order) -> ReserveVerdi
         // A SKU the ledger does not stock: keep the order, flag it for restock.
         Err(e) => match e.as_order_exception() {
             Some(exception) => ReserveVerdict::Refused { exception },
-            None => undecided(e),
+            None => ReserveVerdict::Undecided {
+                code: e.code().into(),
+                message: e.to_string(),
+            },
         },
     }
 }

@@ -68,14 +68,32 @@ pub fn sellable_now<S: KeyValue + ?Sized>(
     catalog: &StockCatalog,
     item: &SkuStock,
 ) -> StockResult<BTreeMap<ChannelId, u64>> {
-    let mut available = Vec::with_capacity(catalog.warehouses.len());
+    let mut levels = Vec::with_capacity(catalog.warehouses.len());
     for wh in &catalog.warehouses {
         let on_hand = read(store, &keys::on_hand(&item.sku, &wh.id))?;
         let reserved = read(store, &keys::reserved(&item.sku, &wh.id))?;
-        let free = (on_hand - reserved - item.safety_at(&wh.id)).max(0);
-        available.push((&wh.id, u64::try_from(free).unwrap_or(0)));
+        levels.push((on_hand, reserved));
     }
-    Ok(catalog
+    Ok(sellable_of(catalog, item, &levels))
+}
+
+/// [`sellable_now`] from counters already read: `levels[i]` is (on hand, reserved) at
+/// `catalog.warehouses[i]`.
+pub(super) fn sellable_of(
+    catalog: &StockCatalog,
+    item: &SkuStock,
+    levels: &[(i64, i64)],
+) -> BTreeMap<ChannelId, u64> {
+    let available: Vec<(&WarehouseId, u64)> = catalog
+        .warehouses
+        .iter()
+        .zip(levels)
+        .map(|(wh, &(on_hand, reserved))| {
+            let free = (on_hand - reserved - item.safety_at(&wh.id)).max(0);
+            (&wh.id, u64::try_from(free).unwrap_or(0))
+        })
+        .collect();
+    catalog
         .channels
         .iter()
         .map(|(channel, policy)| {
@@ -93,7 +111,7 @@ pub fn sellable_now<S: KeyValue + ?Sized>(
                 .sum();
             (channel.clone(), total)
         })
-        .collect())
+        .collect()
 }
 
 /// Builds the event for a change that already happened, with fresh sellable values for

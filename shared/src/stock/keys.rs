@@ -18,14 +18,14 @@
 //! | `stock:exp:cursor` | v | first expiry bucket not yet fully swept |
 //! | `stock:log:n` / `stock:log:{seq}` | c / v | journal (audit + outbox) length / one event; `seq` is also the sellable version |
 //! | `stock:outbox:{channel}:cursor` / `:pushed:{sku}` | v | a channel drainer's position / last pushed version |
-//! | `{base}:try:{g}` | v | [`OpIntent`](super::OpIntent) of generation `g` of a one-shot operation; `base` = `stock:res:{order}:{attempt}` (reserve attempt), its settle ticket or adjustment ticket |
+//! | `{base}:try:{g}` | v | [`OpIntent`](super::OpIntent) of generation `g` of a one-shot operation; `base` = `stock:res:{order}:{attempt}` (reserve attempt; a batch reserve writes a copy of its intent there), its settle ticket or adjustment ticket |
 //! | `{base}:take:{g}` | c | takeover ticket: the first to claim it runs generation g+1 (g dead or undone) |
 //! | `{base}:stall:{g}` | v | when a waiter first saw generation `g` claimed with no intent yet |
 //! | `stock:res:{order}:{attempt}:ops` / `:ops:{k}` | c / v | settle/expire operations on the attempt / the intent key of the k-th |
 //! | `stock:res:{order}:{attempt}:exp:{k}` | v | intent of an expiry (k-th operation on the attempt) |
 //! | `stock:res:{order}:{attempt}:fix:{w}` | c | one repairer of the attempt's allocation counters per lease window |
 //! | `stock:ops:{minute}:n` / `:{slot}` | c / v | intent index: how many filed in the minute an operation started / an intent key |
-//! | `stock:ops:{minute}:{slot}:op` | v | intent of an adjustment without a reference |
+//! | `stock:ops:{minute}:{slot}:op` | v | intent of an adjustment without a reference, or of a batch reserve |
 //! | `stock:ops:cursor` | v | first intent-index minute repair still has to look at |
 //! | `stock:fix:dirty:n` / `:{n}` / `:cursor` | c / v / v | marks of SKU@warehouses to recount (one per mark) / one mark / first mark not yet handled |
 //! | `stock:fix:{sku}@{wh}:dirty` / `:clean` | c / v | times marked for a recount / the mark count the last recount covered |

@@ -273,7 +273,7 @@ fn check_policy(
 }
 
 /// A stored JSON value; one that does not parse is a store fault (503), not bad input.
-fn decode<T: serde::de::DeserializeOwned>(
+pub(super) fn decode<T: serde::de::DeserializeOwned>(
     (key, bytes): (&str, Option<&Vec<u8>>),
 ) -> StockResult<Option<T>> {
     bytes

@@ -31,11 +31,20 @@
 //! live reservations equals `reserved`, and `shipped + on_hand = initial + adjustments`.
 //! Mid-flight nobody is ever told yes for units beyond on hand minus safety stock.
 //!
+//! - **batch reserve** (`batch`): the same with the whole batch as one caller: per
+//!   (SKU, warehouse) `reserved += demand`, one read of on hand, the units that fit
+//!   shared among the batch's orders in memory first come first served (`allocate`),
+//!   one give-back of the rest. Per order only its attempt ticket; one intent, one
+//!   journal slot range and one final batch of writes for all.
+//!
 //! # Idempotency and races between transitions
 //! - reserve: attempt tickets per order (`reserve::claim_attempt`); a retry of a held
 //!   reservation is answered from its record, a refused one may be tried again.
 //! - commit/release: a ticket per `(order, kind, op_id)`; the first caller performs it
 //!   and stores the result, retries get it back.
+//! - batch: each order keeps its own ticket and attempt (a copy of the batch's intent
+//!   sits at the attempt, so a retry takes over a dead batch); a paid order is written
+//!   confirmed (`Reservation::confirmed`): its fate is settled before anyone can read it.
 //! - confirm vs expire: one `fate` counter, +1 for confirm, +2^32 for expire; the value
 //!   before your own increment says who was first (`settle::claim_fate`). Commit
 //!   confirms first, so an expiry racing a dispatch loses or wins as a whole.
@@ -59,7 +68,10 @@
 //! SKU@warehouse: under traffic that never pauses for a whole repair run, a dead
 //! operation's units stay counted as reserved (refusals, never oversells). A refusal
 //! can be spurious while another caller's excess is not yet given back (re-checked a
-//! few times before it counts); it is never an oversell.
+//! few times before it counts); it is never an oversell. A batch's excess (demand at
+//! every warehouse a line may use, units of a refused order) sits in `reserved` between
+//! its increment and its give-back, a few store calls, and is not re-checked: a
+//! concurrent refusal can be spurious for that long.
 //!
 //! See `keys` for the key layout, `journal` for the audit log / channel outbox.
 //! The claims above are tested at three grains: `tests/model.rs` (random sequences of
@@ -67,9 +79,13 @@
 //! under generated schedules of individual store operations, reproducible and shrunk)
 //! and `tests/concurrency.rs` (64 real threads, with and without injected delays);
 //! crash repair in `tests/crash.rs` (every kill point of one operation, both ways the
-//! call in progress may have gone, then repair and retry).
+//! call in progress may have gone, then repair and retry); batch reserve in
+//! `tests/batch.rs` (answers equal to single reserves in order, every kill point,
+//! batches racing, round trips counted).
 
 mod adjust;
+mod allocate;
+mod batch;
 mod counters;
 mod error;
 mod expiry;
@@ -86,6 +102,7 @@ mod strategy;
 mod view;
 
 pub use adjust::{AdjustOutcome, AdjustRequest, Adjustment};
+pub use batch::BatchOrder;
 pub use error::{StockError, StockResult};
 pub use expiry::{bucket_of, SweepReport, BUCKET_SECONDS};
 pub use intent::{Moved, OpIntent, OpKind, OpState, Place, DEFAULT_LEASE_SECONDS};

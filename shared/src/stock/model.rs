@@ -293,6 +293,10 @@ pub struct Reservation {
     pub shortages: Vec<Shortage>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Written confirmed (a paid order reserved in a batch): the fate race is settled
+    /// at creation, before anyone could read the record, so no `fate` counter is needed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -71,21 +71,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
     }
 
     fn validate_and_load(&self, request: &ReserveRequest) -> StockResult<Loaded> {
-        if request.lines.is_empty() {
-            return Err(StockError::EmptyOrder);
-        }
-        let mut seen = BTreeSet::new();
-        for line in &request.lines {
-            if !(1..=MAX_LINE_UNITS).contains(&line.quantity) {
-                return Err(StockError::BadQuantity {
-                    line_no: line.line_no,
-                    quantity: line.quantity,
-                });
-            }
-            if !seen.insert(line.line_no) {
-                return Err(StockError::DuplicateLine(line.line_no));
-            }
-        }
+        check_lines(request)?;
         let mut skus: Vec<&SkuId> = request.lines.iter().map(|l| &l.sku).collect();
         skus.sort();
         skus.dedup();
@@ -201,6 +187,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             allocations,
             shortages,
             created_at: now,
+            confirmed: false,
             expires_at: now
                 .checked_add_signed(Duration::seconds(
                     policy.hold_seconds.clamp(1, MAX_HOLD_SECONDS),
@@ -276,6 +263,26 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             }
         }
         let ticket = self.store.increment(&claim, 1)?;
+        self.after_ticket(request, prior, ticket, now)
+    }
+
+    /// The rest of [`Self::claim_attempt`] once `ticket` is drawn and `prior` (the
+    /// record, read before or after the draw) is known. A batch draws first and reads
+    /// the record only when the ticket says an attempt came before (ticket > 1).
+    pub(super) fn after_ticket(
+        &self,
+        request: &ReserveRequest,
+        prior: Option<Reservation>,
+        ticket: i64,
+        now: DateTime<Utc>,
+    ) -> StockResult<Attempt> {
+        let claim = keys::claim(&request.order);
+        if let Some(prior) = &prior {
+            if prior.status != ReserveStatus::OutOfStock {
+                self.store.increment(&claim, -1)?;
+                return Ok(Attempt::Replay(Box::new(prior.clone())));
+            }
+        }
         let refusals = prior.as_ref().map_or(0, |p| p.refusals);
         if ticket == i64::from(refusals) + 1 {
             return Ok(Attempt::Proceed {
@@ -313,7 +320,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
 
     /// Whether repair still has to recount any of `places` (a dead operation touched
     /// it since the last recount).
-    fn any_dirty(&self, places: &[Place]) -> StockResult<bool> {
+    pub(super) fn any_dirty(&self, places: &[Place]) -> StockResult<bool> {
         for place in places {
             let name = place.name();
             let marks = read(self.store, &keys::place_dirty(&name))?;
@@ -403,9 +410,30 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
     }
 }
 
-enum Attempt {
+pub(super) enum Attempt {
     Proceed { refusals: u32, generation: u32 },
     Replay(Box<Reservation>),
+}
+
+/// The checks every reserve makes before touching the store: lines present, quantities
+/// in range, line numbers unique.
+pub(super) fn check_lines(request: &ReserveRequest) -> StockResult<()> {
+    if request.lines.is_empty() {
+        return Err(StockError::EmptyOrder);
+    }
+    let mut seen = BTreeSet::new();
+    for line in &request.lines {
+        if !(1..=MAX_LINE_UNITS).contains(&line.quantity) {
+            return Err(StockError::BadQuantity {
+                line_no: line.line_no,
+                quantity: line.quantity,
+            });
+        }
+        if !seen.insert(line.line_no) {
+            return Err(StockError::DuplicateLine(line.line_no));
+        }
+    }
+    Ok(())
 }
 
 fn allocation(line: &ReserveLine, warehouse: &WarehouseId, quantity: i64) -> Allocation {

@@ -132,6 +132,9 @@ pub(super) fn claim_fate<S: KeyValue>(
     reservation: &Reservation,
     mine: Fate,
 ) -> StockResult<Fate> {
+    if reservation.confirmed {
+        return Ok(Fate::Confirmed);
+    }
     let delta = match mine {
         Fate::Confirmed => CONFIRM,
         Fate::Expired => EXPIRE,
@@ -170,6 +173,9 @@ pub(super) fn current_fate<S: KeyValue>(
     store: &S,
     reservation: &Reservation,
 ) -> StockResult<Option<Fate>> {
+    if reservation.confirmed {
+        return Ok(Some(Fate::Confirmed));
+    }
     let value = read(store, &keys::fate(&reservation.order, reservation.attempt))?;
     if value == 0 {
         return Ok(None);

@@ -36,7 +36,7 @@ fn next_random() -> u64 {
 
 /// A store that yields or sleeps at random around every operation, so the windows
 /// between one caller's increment and its check are wide and often interleaved.
-struct JitterStore(MemoryStore);
+pub(super) struct JitterStore(pub(super) MemoryStore);
 
 impl JitterStore {
     fn jitter(&self) {

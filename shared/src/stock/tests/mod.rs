@@ -1,6 +1,7 @@
 //! Ledger tests. Shared fixtures here; scenarios, the model property test and the
 //! real-thread races in their own files.
 
+mod batch;
 mod concurrency;
 mod cost;
 mod crash;
