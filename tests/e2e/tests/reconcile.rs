@@ -829,6 +829,7 @@ fn bench_seeded_reconcile() {
         "dispatch",
         "reconcile",
         "catalog",
+        "auth",
     ] {
         rc.push_str(&format!(
             "[key_value_store.{label}]\ntype = \"spin\"\npath = \"{label}.db\"\n\n"
