@@ -52,13 +52,16 @@ pub(crate) fn merge_error(e: MergeError) -> ApiError {
 /// `POST /offer-batch`: offer each order in turn (idempotent per order: a repeated
 /// offer answers the first decision), then deliver every group the batch released.
 async fn offer_batch(req: &Request) -> Result<Response, ApiError> {
-    let OfferBatch { orders } = serde_json::from_slice(req.body())
+    let OfferBatch {
+        orders,
+        never_offered,
+    } = serde_json::from_slice(req.body())
         .map_err(|e| ApiError::bad_request("unreadable_offer_batch", e.to_string()))?;
     let store = Bucket::open("merge")?;
     let rules = merge::load_rules(&store).map_err(merge_error)?;
     let mut released = Vec::new();
-    let offered =
-        merge::offer_batch_recorded(&store, &rules, &orders, Utc::now()).map_err(merge_error)?;
+    let offered = merge::offer_batch_recorded(&store, &rules, &orders, &never_offered, Utc::now())
+        .map_err(merge_error)?;
     let answers: Vec<OfferAnswer> = orders
         .iter()
         .zip(offered)

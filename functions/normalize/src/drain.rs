@@ -102,7 +102,7 @@ async fn apply(items: &[InboxItem]) -> Result<pipeline::Forwarded, ApiError> {
     let applied = book::apply_batch(&orders, &batch)?;
     stats::add(&orders, &applied.stats)?;
     let all: Vec<ChannelEvent> = pushes.into_iter().flatten().collect();
-    pipeline::run_batch(&orders, &all, &applied.orders).await
+    pipeline::run_batch(&orders, &all, &applied.orders, &applied.first_seen).await
 }
 
 /// `POST /jobs/pipeline/catch-up`: drain the ticks the sweep finds (a drainer died, or a

@@ -8,7 +8,7 @@
 //! catch-up job. An order is marked forwarded once merge decided on it; an order reserve
 //! did not decide on is never offered to merge (so never dispatched without stock).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use orderhub_core::channel::ChannelEvent;
@@ -27,16 +27,17 @@ pub struct Forwarded {
     pub offered: usize,
 }
 
-/// `stored` is every order of the batch as the book has it now (`book::apply_batch`
-/// returns them: no read-back).
+/// `stored` is every order of the batch as the book has it now, `first_seen` those it
+/// saw for the first time (`book::apply_batch` returns both: no read-back).
 pub async fn run_batch(
     orders: &Bucket,
     events: &[ChannelEvent],
     stored: &BTreeMap<OrderId, Order>,
+    first_seen: &BTreeSet<OrderId>,
 ) -> Result<Forwarded, ApiError> {
     let plan = intake::plan_batch(events, stored);
     forwarding::mark_all_forwarded(orders, &plan.settled)?;
-    let forwarded = forward(orders, plan.reserve).await?;
+    let forwarded = forward(orders, plan.reserve, first_seen).await?;
     if !plan.settle.releases.is_empty() || !plan.settle.confirms.is_empty() {
         settle(&plan.settle).await;
     }
@@ -44,8 +45,13 @@ pub async fn run_batch(
 }
 
 /// Reserve, record shortages on the orders, offer the decided ones to merge, mark the
-/// ones merge decided on.
-pub async fn forward(orders: &Bucket, batch: Vec<Order>) -> Result<Forwarded, ApiError> {
+/// ones merge decided on. `first_seen`: orders never forwarded before (merge need not
+/// look for an earlier placement of them).
+pub async fn forward(
+    orders: &Bucket,
+    batch: Vec<Order>,
+    first_seen: &BTreeSet<OrderId>,
+) -> Result<Forwarded, ApiError> {
     if batch.is_empty() {
         return Ok(Forwarded::default());
     }
@@ -72,6 +78,12 @@ pub async fn forward(orders: &Bucket, batch: Vec<Order>) -> Result<Forwarded, Ap
         let answers: Vec<OfferAnswer> = post(
             "http://merge.spin.internal/offer-batch",
             &OfferBatch {
+                never_offered: next
+                    .offer
+                    .iter()
+                    .filter(|o| first_seen.contains(&o.id))
+                    .map(|o| o.id.clone())
+                    .collect(),
                 orders: next.offer.clone(),
             },
         )
@@ -124,6 +136,6 @@ pub async fn catch_up(orders: &Bucket) -> Result<forwarding::Backlog, ApiError> 
         .partition(|o| o.status().is_terminal());
     let ended: Vec<OrderId> = ended.into_iter().map(|o| o.id).collect();
     forwarding::mark_all_forwarded(orders, &ended)?;
-    forward(orders, live).await?;
+    forward(orders, live, &BTreeSet::new()).await?;
     Ok(backlog)
 }

@@ -99,6 +99,10 @@ pub struct SettleReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OfferBatch {
     pub orders: Vec<Order>,
+    /// Orders the book saw for the first time in this batch (`book::apply_batch`'s
+    /// `first_seen`): never offered before, so merge skips looking up a placement.
+    #[serde(default)]
+    pub never_offered: Vec<OrderId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

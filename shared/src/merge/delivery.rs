@@ -150,7 +150,7 @@ pub fn offer_recorded(
     order: &Order,
     now: DateTime<Utc>,
 ) -> Result<Offered, MergeError> {
-    offer_batch_recorded(merge, rules, std::slice::from_ref(order), now)?
+    offer_batch_recorded(merge, rules, std::slice::from_ref(order), &[], now)?
         .pop()
         .unwrap_or_else(|| Err(MergeError::Corrupt("a batch of one gave no answer".into())))
 }
@@ -158,19 +158,22 @@ pub fn offer_recorded(
 /// [`offer_recorded`] for a batch of orders, in order: the groups they open or join go
 /// on the due index together and the decisions are kept in one batch write, so a batch
 /// costs a few round trips more than its placements. One answer per order; an error
-/// on one order does not stop the others.
+/// on one order does not stop the others. `never_offered`: orders the caller knows were
+/// never offered (see [`offer_deferring`]).
 pub fn offer_batch_recorded(
     merge: &impl KeyValue,
     rules: &RuleSet,
     orders: &[Order],
+    never_offered: &[OrderId],
     now: DateTime<Utc>,
 ) -> Result<Vec<Result<Offered, MergeError>>, MergeError> {
     let mut dues = Dues::default();
     let mut answers = Vec::with_capacity(orders.len());
     let mut decisions = Vec::new();
     for order in orders {
+        let fresh = never_offered.contains(&order.id);
         let answer =
-            offer_deferring(merge, rules, order, now, &mut dues).and_then(|mut offered| {
+            offer_deferring(merge, rules, order, now, &mut dues, fresh).and_then(|mut offered| {
                 if matches!(offered.decision.outcome, MergeOutcome::AlreadyPlaced { .. }) {
                     if let Some(first) = decision_of(merge, &order.id)? {
                         if first.outcome.group_id() == offered.decision.outcome.group_id() {
@@ -320,7 +323,9 @@ mod tests {
             ),
         ];
         let (batched, single) = (MemoryStore::new(), MemoryStore::new());
-        let answers = offer_batch_recorded(&batched, &rules, &orders, at(0)).unwrap();
+        // New to the book, so never offered: no placement lookups.
+        let fresh: Vec<OrderId> = orders.iter().map(|o| o.id.clone()).collect();
+        let answers = offer_batch_recorded(&batched, &rules, &orders, &fresh, at(0)).unwrap();
         let decisions: Vec<MergeDecision> =
             answers.into_iter().map(|a| a.unwrap().decision).collect();
         let one_by_one: Vec<MergeDecision> = orders
@@ -335,7 +340,7 @@ mod tests {
             );
         }
         // Offered again: the first decisions stand.
-        let again = offer_batch_recorded(&batched, &rules, &orders, at(1)).unwrap();
+        let again = offer_batch_recorded(&batched, &rules, &orders, &[], at(1)).unwrap();
         for (a, first) in again.into_iter().zip(&decisions) {
             assert_eq!(&a.unwrap().decision, first);
         }

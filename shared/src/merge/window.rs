@@ -138,7 +138,7 @@ pub fn offer(
     now: DateTime<Utc>,
 ) -> Result<Offered, MergeError> {
     let mut dues = Dues::default();
-    let offered = offer_deferring(store, rules, order, now, &mut dues)?;
+    let offered = offer_deferring(store, rules, order, now, &mut dues, false)?;
     dues.index(store, now)?;
     Ok(offered)
 }
@@ -191,16 +191,24 @@ impl Dues {
     }
 }
 
-/// [`offer`], leaving the due index to the caller's [`Dues::index`].
+/// [`offer`], leaving the due index to the caller's [`Dues::index`]. `never_offered`:
+/// the caller knows this order was never offered (the order book saw it for the first
+/// time), so there is no placement to look up.
 pub fn offer_deferring(
     store: &impl KeyValue,
     rules: &RuleSet,
     order: &Order,
     now: DateTime<Utc>,
     dues: &mut Dues,
+    never_offered: bool,
 ) -> Result<Offered, MergeError> {
     let view = MemberView::of(order);
-    if let Some(bytes) = store.get(&k_order(&view.order_id))? {
+    let placed = if never_offered {
+        None
+    } else {
+        store.get(&k_order(&view.order_id))?
+    };
+    if let Some(bytes) = placed {
         let p: Placement = from_json(&k_order(&view.order_id), &bytes)?;
         // A retry may follow a crash between placing and indexing the group: index
         // it again (the closer re-schedules an entry that is not due yet).

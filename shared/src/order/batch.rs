@@ -12,7 +12,7 @@
 //! a crash after it and before the counts are added loses those counts (the
 //! dashboard's, never an order or an index entry).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::NaiveDate;
 
@@ -35,6 +35,9 @@ pub struct BatchApplied {
     pub new_events: usize,
     /// Orders listed for the first time.
     pub listed: usize,
+    /// Orders whose part took slot 1: no one ever applied them before, so no step after
+    /// the book (reserve, merge) can have seen them yet.
+    pub first_seen: BTreeSet<OrderId>,
     /// Dashboard counts first reached: add them with [`stats::add`] after this returns.
     pub stats: stats::Deltas,
 }
@@ -141,6 +144,9 @@ pub fn apply_batch<S: KeyValue>(
             exceptions: Vec::new(),
         };
         done.touched.push(p.id.clone());
+        if slot == 1 {
+            done.first_seen.insert(p.id.clone());
+        }
         done.new_events += part.events.len();
         let mut after = before.clone();
         after.add(part.clone());

@@ -209,3 +209,38 @@ fn an_exception_flagged_at_normalization_counts_with_its_order() {
     );
     assert!(apply_batch(&s, &[&push]).unwrap().stats.is_empty());
 }
+
+#[test]
+fn first_seen_are_the_orders_no_one_applied_before() {
+    let s = MemoryStore::new();
+    let all = pushes();
+    // C's cancel comes first: its order is not first seen when its copy arrives.
+    let cancel_first: Vec<&[ChannelEvent]> = vec![&all[0..1]];
+    let done = apply_batch(&s, &cancel_first).unwrap();
+    assert_eq!(
+        done.first_seen.len(),
+        1,
+        "the cancel's order id took slot 1"
+    );
+    let rest: Vec<&[ChannelEvent]> = all[1..].chunks(1).collect();
+    let done = apply_batch(&s, &rest).unwrap();
+    let [a, b, c] = [&ids()[0], &ids()[1], &ids()[2]];
+    assert!(done.first_seen.contains(a) && done.first_seen.contains(b));
+    assert!(!done.first_seen.contains(c));
+    // Redelivered: nothing is first seen.
+    assert!(apply_batch(&s, &rest).unwrap().first_seen.is_empty());
+    // A batch that died before its write leaves its slots taken: its redo is not first.
+    let fresh = order("app", "D", "phone:4", home(), 5);
+    let push = [ChannelEvent::Order {
+        order: Box::new(fresh.clone()),
+    }];
+    let dying = DiesBeforeTheWrite {
+        inner: &s,
+        armed: Cell::new(true),
+    };
+    assert!(apply_batch(&dying, &[&push]).is_err());
+    assert!(!apply_batch(&s, &[&push])
+        .unwrap()
+        .first_seen
+        .contains(&fresh.id));
+}
