@@ -16,10 +16,8 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::privacy::{cut_to_district, mask_digit_runs, mask_phone};
-use crate::order::{
-    book, day_index, ChannelId, Customer, EventKind, Fulfilment, Order, OrderId, Phone,
-};
+use super::privacy::{cut_fulfilment, mask_digit_runs, mask_phone};
+use crate::order::{book, day_index, ChannelId, Customer, EventKind, Order, OrderId, Phone};
 use crate::store::{KeyValue, StoreError};
 
 /// `customer_key` of an erased order.
@@ -66,21 +64,7 @@ pub fn erase(order: &Order) -> Order {
         }),
         customer_key: ERASED.into(),
     };
-    o.fulfilment = match &order.fulfilment {
-        Fulfilment::Delivery { address } => Fulfilment::Delivery {
-            address: address.as_ref().map(cut_to_district),
-        },
-        Fulfilment::PickupPoint {
-            point_id,
-            name,
-            address,
-        } => Fulfilment::PickupPoint {
-            point_id: point_id.clone(),
-            name: name.clone(),
-            address: address.as_ref().map(cut_to_district),
-        },
-        other => other.clone(),
-    };
+    o.fulfilment = cut_fulfilment(&order.fulfilment);
     o.buyer_note = None;
     for e in &mut o.exceptions {
         e.detail = mask_digit_runs(&e.detail);
@@ -149,8 +133,8 @@ mod tests {
     use super::*;
     use crate::channel::ChannelEvent;
     use crate::order::{
-        Address, EventSource, GeoPoint, OrderEvent, OrderLine, OrderMoney, PromisedWindow, SkuId,
-        TemperatureZone,
+        Address, EventSource, Fulfilment, GeoPoint, OrderEvent, OrderLine, OrderMoney,
+        PromisedWindow, SkuId, TemperatureZone,
     };
     use crate::store::MemoryStore;
     use proptest::prelude::*;

@@ -111,7 +111,7 @@ fn masked_phone(p: &Phone) -> Phone {
     }
 }
 
-fn cut_fulfilment(f: &Fulfilment) -> Fulfilment {
+pub(super) fn cut_fulfilment(f: &Fulfilment) -> Fulfilment {
     match f {
         Fulfilment::Delivery { address } => Fulfilment::Delivery {
             address: address.as_ref().map(cut_to_district),

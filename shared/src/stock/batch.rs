@@ -556,7 +556,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
 }
 
 /// Every SKU@warehouse an order may draw from.
-fn places_of(
+pub(super) fn places_of(
     request: &ReserveRequest,
     policy: &ChannelPolicy,
     catalog: &StockCatalog,

@@ -110,17 +110,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         let Loaded { catalog, items, .. } = loaded;
         // Before the first unit is taken: what this attempt may touch, so a repair can
         // find it should this process die.
-        let places = request
-            .lines
-            .iter()
-            .flat_map(|line| {
-                catalog
-                    .warehouses
-                    .iter()
-                    .filter(|w| policy.sells_from(&w.id))
-                    .map(|w| Place::new(&line.sku, &w.id))
-            })
-            .collect();
+        let places = super::batch::places_of(request, policy, &catalog);
         let mut intent = OpIntent::running(
             OpKind::Reserve,
             keys::op_try(&keys::attempt_base(&request.order, refusals), generation),
