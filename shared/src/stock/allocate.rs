@@ -126,7 +126,7 @@ fn take_at(
     got
 }
 
-fn allocation(line: &ReserveLine, warehouse: &WarehouseId, quantity: i64) -> Allocation {
+pub(super) fn allocation(line: &ReserveLine, warehouse: &WarehouseId, quantity: i64) -> Allocation {
     Allocation {
         line_no: line.line_no,
         sku: line.sku.clone(),

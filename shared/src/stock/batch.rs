@@ -60,7 +60,7 @@ use super::journal::{self, LevelChange, SellableUpdate, StockEvent, StockEventKi
 use super::keys;
 use super::ledger::{decode, to_bytes, ReservationLedger};
 use super::model::{
-    ChannelPolicy, Reservation, ReserveRequest, ReserveStatus, SkuStock, StockCatalog,
+    Allocation, ChannelPolicy, Reservation, ReserveRequest, ReserveStatus, SkuStock, StockCatalog,
     MAX_HOLD_SECONDS,
 };
 use super::reserve::{check_lines, shortage_exception, Attempt, ReserveOutcome};
@@ -576,8 +576,12 @@ pub(super) fn places_of(
 }
 
 fn changes_of(granted: &Granted) -> Vec<LevelChange> {
-    granted
-        .allocations
+    reserved_changes(&granted.allocations)
+}
+
+/// The journal's level changes of a reservation's allocations.
+pub(super) fn reserved_changes(allocations: &[Allocation]) -> Vec<LevelChange> {
+    allocations
         .iter()
         .map(|a| LevelChange {
             sku: a.sku.clone(),

@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use crate::order::{ExceptionCode, OrderException, SkuId};
 use crate::store::KeyValue;
 
+use super::allocate::allocation;
 use super::counters::{read, take};
 use super::error::{StockError, StockResult};
 use super::expiry;
 use super::intent::{self, take_over, OpIntent, OpKind, Place, Takeover};
-use super::journal::{self, LevelChange, StockEventKind};
+use super::journal::{self, StockEventKind};
 use super::keys;
 use super::ledger::{to_bytes, Loaded, ReservationLedger};
 use super::model::{
@@ -184,17 +185,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 ))
                 .unwrap_or(now),
         };
-        let changes = reservation
-            .allocations
-            .iter()
-            .map(|a| LevelChange {
-                sku: a.sku.clone(),
-                warehouse: a.warehouse.clone(),
-                on_hand: 0,
-                reserved: a.quantity,
-                shipped: 0,
-            })
-            .collect();
+        let changes = super::batch::reserved_changes(&reservation.allocations);
         let event = journal::record(
             self.store,
             &catalog,
@@ -424,15 +415,6 @@ pub(super) fn check_lines(request: &ReserveRequest) -> StockResult<()> {
         }
     }
     Ok(())
-}
-
-fn allocation(line: &ReserveLine, warehouse: &WarehouseId, quantity: i64) -> Allocation {
-    Allocation {
-        line_no: line.line_no,
-        sku: line.sku.clone(),
-        warehouse: warehouse.clone(),
-        quantity,
-    }
 }
 
 /// The exception a short order carries: which lines, how short.
