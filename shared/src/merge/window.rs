@@ -155,12 +155,13 @@ impl Dues {
         self.0.push((g.clone(), at));
     }
 
-    /// Index every collected group (see [`add_due`] for the argument, per entry).
+    /// Index every collected group at the minute it is due.
     pub fn index(self, store: &impl KeyValue, now: DateTime<Utc>) -> Result<(), MergeError> {
         if self.0.is_empty() {
             return Ok(());
         }
         let scanning = read_minute(store, K_SCANNING)?;
+        // The very first due entry starts the closer's cursor.
         if !store.exists(K_CURSOR)? {
             store.set(K_CURSOR, &to_json(&(now.timestamp().div_euclid(60) - 1))?)?;
         }
@@ -168,6 +169,8 @@ impl Dues {
             .0
             .into_iter()
             .map(|(g, at)| {
+                // Never index behind a scan that may already have passed: the entry is
+                // due then anyway, and the next scan starts at or before that minute.
                 let at = at.max(now);
                 let minute = at
                     .timestamp()
@@ -177,6 +180,8 @@ impl Dues {
             })
             .collect();
         write_dues(store, &entries)?;
+        // A closer that began scanning after we read `scanning` may have passed our
+        // buckets before we wrote them: index those again where the next scan looks.
         if let Some(now_scanning) = read_minute(store, K_SCANNING)? {
             if Some(now_scanning) != scanning {
                 let behind: Vec<_> = entries
@@ -488,31 +493,16 @@ fn read_members(
     Ok(out)
 }
 
+/// Put one group on the due index (a batch of one, [`Dues::index`]).
 fn add_due(
     store: &impl KeyValue,
     g: &GroupRef,
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), MergeError> {
-    let at = at.max(now);
-    let due_minute = at.timestamp().div_euclid(60);
-    let scanning = read_minute(store, K_SCANNING)?;
-    // The very first due entry starts the closer's cursor.
-    if !store.exists(K_CURSOR)? {
-        store.set(K_CURSOR, &to_json(&(now.timestamp().div_euclid(60) - 1))?)?;
-    }
-    // Never index behind a scan that may already have passed: the entry is due then
-    // anyway, and the next scan starts at or before that minute.
-    let minute = due_minute.max(scanning.unwrap_or(i64::MIN));
-    write_due(store, g, minute, at)?;
-    // A closer that began scanning after we read `scanning` may have passed our
-    // bucket before we wrote it: index again where the next scan will look.
-    if let Some(now_scanning) = read_minute(store, K_SCANNING)? {
-        if Some(now_scanning) != scanning && minute < now_scanning {
-            write_due(store, g, now_scanning, at)?;
-        }
-    }
-    Ok(())
+    let mut dues = Dues::default();
+    dues.push(g, at);
+    dues.index(store, now)
 }
 
 fn read_minute(store: &impl KeyValue, key: &str) -> Result<Option<i64>, MergeError> {
@@ -545,23 +535,6 @@ fn write_dues(
     if !writes.is_empty() {
         store.set_many(&writes)?;
     }
-    Ok(())
-}
-
-fn write_due(
-    store: &impl KeyValue,
-    g: &GroupRef,
-    minute: i64,
-    at: DateTime<Utc>,
-) -> Result<(), MergeError> {
-    let i = store.increment(&k_due_count(minute), 1)?;
-    store.set(
-        &k_due(minute, i),
-        &to_json(&DueEntry {
-            group: g.clone(),
-            at,
-        })?,
-    )?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@
 //! a crash after it and before the counts are added loses those counts (the
 //! dashboard's, never an order or an index entry).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 
@@ -68,6 +68,7 @@ pub fn apply_batch<S: KeyValue>(
     pushes: &[&[ChannelEvent]],
 ) -> Result<BatchApplied, StoreError> {
     let mut pending: Vec<Pending> = Vec::new();
+    let mut position: HashMap<OrderId, usize> = HashMap::new();
     let mut writes: Vec<(String, Vec<u8>)> = Vec::new();
     for push in pushes {
         for ev in *push {
@@ -89,18 +90,15 @@ pub fn apply_batch<S: KeyValue>(
                     continue;
                 }
             };
-            let at = match pending.iter().position(|p| &p.id == id) {
-                Some(at) => at,
-                None => {
-                    pending.push(Pending {
-                        id: id.clone(),
-                        copy: None,
-                        events: Vec::new(),
-                        keys: HashSet::new(),
-                    });
-                    pending.len() - 1
-                }
-            };
+            let at = *position.entry(id.clone()).or_insert_with(|| {
+                pending.push(Pending {
+                    id: id.clone(),
+                    copy: None,
+                    events: Vec::new(),
+                    keys: HashSet::new(),
+                });
+                pending.len() - 1
+            });
             let p = &mut pending[at];
             if let Some(order) = copy {
                 // The latest copy of the batch wins, as a later push would.
@@ -148,12 +146,13 @@ pub fn apply_batch<S: KeyValue>(
             done.first_seen.insert(p.id.clone());
         }
         done.new_events += part.events.len();
-        let mut after = before.clone();
-        after.add(part.clone());
         if !part.is_empty() {
             writes.push((part_key(&p.id, slot), to_json(&part)?));
         }
         let old = before.order();
+        let new_events = part.events.clone();
+        let mut after = before;
+        after.add(part);
         if let Some(order) = after.order() {
             if old.is_none() {
                 to_list.push(order.id.clone());
@@ -167,7 +166,7 @@ pub fn apply_batch<S: KeyValue>(
                         .push(order.id.clone());
                 }
             }
-            count_reached(&mut done.stats, old.as_ref(), &order, &part.events);
+            count_reached(&mut done.stats, old.as_ref(), &order, &new_events);
             done.orders.insert(order.id.clone(), order);
         }
         // Events ahead of their order are listed and counted when its copy arrives

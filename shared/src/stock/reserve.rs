@@ -404,15 +404,18 @@ pub(super) fn check_lines(request: &ReserveRequest) -> StockResult<()> {
     }
     let mut seen = BTreeSet::new();
     for line in &request.lines {
-        if !(1..=MAX_LINE_UNITS).contains(&line.quantity) {
-            return Err(StockError::BadQuantity {
-                line_no: line.line_no,
-                quantity: line.quantity,
-            });
-        }
-        if !seen.insert(line.line_no) {
-            return Err(StockError::DuplicateLine(line.line_no));
-        }
+        check_line(&mut seen, line.line_no, line.quantity)?;
+    }
+    Ok(())
+}
+
+/// One line of a reserve or a settle: quantity in range, line number not seen before.
+pub(super) fn check_line(seen: &mut BTreeSet<u32>, line_no: u32, quantity: i64) -> StockResult<()> {
+    if !(1..=MAX_LINE_UNITS).contains(&quantity) {
+        return Err(StockError::BadQuantity { line_no, quantity });
+    }
+    if !seen.insert(line_no) {
+        return Err(StockError::DuplicateLine(line_no));
     }
     Ok(())
 }

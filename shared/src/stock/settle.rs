@@ -18,7 +18,7 @@ use super::intent::{self, take_over, Moved, OpIntent, OpKind, Place, Takeover};
 use super::journal::{self, LevelChange, StockEventKind};
 use super::keys;
 use super::ledger::{to_bytes, ReservationLedger};
-use super::model::{Reservation, ReserveStatus, MAX_LINE_UNITS};
+use super::model::{Reservation, ReserveStatus};
 use super::repair::{AttemptRepair, RepairReport};
 
 /// Units of one line to commit or release.
@@ -535,15 +535,7 @@ fn validate_lines(
     };
     let mut seen = std::collections::BTreeSet::new();
     for line in lines {
-        if !(1..=MAX_LINE_UNITS).contains(&line.quantity) {
-            return Err(StockError::BadQuantity {
-                line_no: line.line_no,
-                quantity: line.quantity,
-            });
-        }
-        if !seen.insert(line.line_no) {
-            return Err(StockError::DuplicateLine(line.line_no));
-        }
+        super::reserve::check_line(&mut seen, line.line_no, line.quantity)?;
         let known = reservation.lines.iter().any(|l| l.line_no == line.line_no);
         if !known {
             return Err(StockError::UnknownLine {
