@@ -125,8 +125,12 @@ const EXPIRE: i64 = 1 << 32;
 
 /// Confirm adds 1 and expire adds 2^32 to one counter; the value *before* one's own
 /// increment says who came first: none → we win; only confirms → confirmed; only
-/// expires → expired. Both kinds before us is ambiguous, so the winner also writes its
-/// name (a plain value only it writes); until that lands the answer is "in flight".
+/// expires → expired. Both kinds before us is ambiguous, so the winner's name is also
+/// written (a plain value, always the same name); until that lands the answer is "in
+/// flight". Two callers write it: the winner, and the first caller of the losing kind,
+/// whose increment is the one that makes the counter ambiguous. The second write is
+/// what keeps a winner killed between its increment and its write from leaving every
+/// later caller in flight forever; only both of them killed in that gap still would.
 pub(super) fn claim_fate<S: KeyValue>(
     store: &S,
     reservation: &Reservation,
@@ -152,20 +156,26 @@ fn fate_from<S: KeyValue>(
     mine: Option<Fate>,
 ) -> StockResult<Fate> {
     let (confirms, expires) = (before & (EXPIRE - 1), before >> 32);
-    match (confirms, expires, mine) {
-        (0, 0, Some(mine)) => {
-            store.set_json(
-                &keys::fate_winner(&reservation.order, reservation.attempt),
-                &mine,
-            )?;
-            Ok(mine)
+    let winner_key = keys::fate_winner(&reservation.order, reservation.attempt);
+    let settled = match (confirms, expires, mine) {
+        (0, 0, Some(mine)) => mine,
+        (_, 0, _) => Fate::Confirmed,
+        (0, _, _) => Fate::Expired,
+        _ => {
+            return store
+                .get_json(&winner_key)?
+                .ok_or_else(|| StockError::InFlight(reservation.order.0.clone()))
         }
-        (_, 0, _) => Ok(Fate::Confirmed),
-        (0, _, _) => Ok(Fate::Expired),
-        _ => store
-            .get_json(&keys::fate_winner(&reservation.order, reservation.attempt))?
-            .ok_or_else(|| StockError::InFlight(reservation.order.0.clone())),
+    };
+    let first_of_its_kind = match mine {
+        Some(Fate::Confirmed) => confirms == 0,
+        Some(Fate::Expired) => expires == 0,
+        None => false,
+    };
+    if first_of_its_kind {
+        store.set_json(&winner_key, &settled)?;
     }
+    Ok(settled)
 }
 
 /// The settled fate, if any, without taking part in the race.

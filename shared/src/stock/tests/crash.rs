@@ -632,3 +632,41 @@ fn a_repair_killed_at_any_store_call_is_finished_by_the_next() {
     }
     assert!(k > 10, "the repair took only {k} calls: nothing to repair?");
 }
+
+/// Found by the property test above: a commit killed right after its fate increment
+/// (it won, confirmed, but never wrote the winner's name); its retry and a later expiry
+/// make the counter ambiguous, and the next commit was `in_flight` for ever. The
+/// expiry, first of the losing kind, now writes the winner too.
+#[test]
+fn a_winner_killed_before_naming_itself_does_not_leave_the_order_in_flight() {
+    let stock = [
+        ("apple", "sh", 0),
+        ("apple", "bj", 0),
+        ("pear", "sh", 0),
+        ("pear", "bj", 1),
+    ];
+    let ops = [
+        Op::Reserve {
+            order: 1,
+            channel: 0,
+            lines: vec![(1, 1), (1, 1), (0, 3)],
+        },
+        Op::Commit {
+            order: 1,
+            line: Some((1, 1)),
+        },
+        Op::Expire { order: 1 },
+        Op::Commit {
+            order: 1,
+            line: None,
+        },
+    ];
+    for death in [Death::AfterApplying, Death::BeforeApplying] {
+        for repair_first in [true, false] {
+            let mut k = 1;
+            while crash_run(&stock, &ops, 3, 1, k, death, repair_first) {
+                k += 1;
+            }
+        }
+    }
+}
