@@ -12,7 +12,7 @@
 use chrono::Utc;
 use orderhub_core::intake::{OfferAnswer, OfferBatch};
 use orderhub_core::merge::{self, handoff, GroupDelivery, MergeError, ReleasedGroup};
-use orderhub_core::order::{book, OrderId};
+use orderhub_core::order::{book, Order, OrderId};
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{finish, health, json, ApiError};
 use spin_sdk::http::{IncomingRequest, Method, Params, Request, Response, Router};
@@ -81,7 +81,8 @@ async fn offer_batch(req: &Request) -> Result<Response, ApiError> {
             },
         })
         .collect();
-    deliver_all(&store, &released).await?;
+    // The batch's orders are the book's current fold: delivery need not read them.
+    deliver_all(&store, &released, &orders).await?;
     Ok(json(200, &answers))
 }
 
@@ -91,11 +92,11 @@ async fn close_windows() -> Result<Response, ApiError> {
     let store = Bucket::open("merge")?;
     let rules = merge::load_rules(&store).map_err(merge_error)?;
     let released = merge::close_due(&store, &rules, Utc::now()).map_err(merge_error)?;
-    let delivered = deliver_all(&store, &released).await?;
+    let delivered = deliver_all(&store, &released, &[]).await?;
     let mut retried = Vec::new();
     for gid in handoff::pending(&store, RETRY_PER_RUN, Utc::now()).map_err(merge_error)? {
         if let Some(view) = merge::group_view(&store, &gid).map_err(merge_error)? {
-            let parcels = hand_over(&store, &view.delivery).await?;
+            let parcels = hand_over(&store, &view.delivery, &[]).await?;
             retried.push(serde_json::json!({ "group_id": gid, "parcels_handed_over": parcels }));
         }
     }
@@ -109,10 +110,12 @@ async fn close_windows() -> Result<Response, ApiError> {
 const RETRY_PER_RUN: usize = 50;
 
 /// Deliver released groups (history, split, record) and hand their parcels to
-/// dispatch; a summary per group.
+/// dispatch; a summary per group. `in_hand`: orders the caller holds as the book has
+/// them (not read again).
 async fn deliver_all(
     store: &Bucket,
     groups: &[ReleasedGroup],
+    in_hand: &[Order],
 ) -> Result<Vec<serde_json::Value>, ApiError> {
     if groups.is_empty() {
         return Ok(Vec::new());
@@ -121,8 +124,9 @@ async fn deliver_all(
     let limits = merge::load_limits(store).map_err(merge_error)?;
     let mut out = Vec::with_capacity(groups.len());
     for g in groups {
-        let d = merge::deliver(store, &orders, &limits, g, Utc::now()).map_err(merge_error)?;
-        let handed_over = hand_over(store, &d.delivery).await?;
+        let d =
+            merge::deliver(store, &orders, &limits, g, in_hand, Utc::now()).map_err(merge_error)?;
+        let handed_over = hand_over(store, &d.delivery, &d.members).await?;
         out.push(serde_json::json!({
             "group_id": g.group_id,
             "reason": g.reason,
@@ -138,8 +142,12 @@ async fn deliver_all(
 
 /// Post a delivered group's parcels to dispatch's private `/parcels`; marks the group
 /// handed over when dispatch took them. `None`: dispatch did not answer 200 (the
-/// close-windows job tries again).
-async fn hand_over(store: &Bucket, delivery: &GroupDelivery) -> Result<Option<usize>, ApiError> {
+/// close-windows job tries again). `known`: members already read (the delivery's).
+async fn hand_over(
+    store: &Bucket,
+    delivery: &GroupDelivery,
+    known: &[Order],
+) -> Result<Option<usize>, ApiError> {
     let gid = &delivery.group.group_id;
     if handoff::is_handed_over(store, gid).map_err(merge_error)? {
         return Ok(Some(0));
@@ -151,7 +159,7 @@ async fn hand_over(store: &Bucket, delivery: &GroupDelivery) -> Result<Option<us
         .iter()
         .map(|m| m.order_id.clone())
         .collect();
-    let loaded = book::get_orders(&orders, &ids)?;
+    let loaded = book::orders_with(&orders, &ids, known)?;
     let stores: Vec<&str> = loaded
         .iter()
         .filter_map(|o| o.store_id.as_deref())

@@ -51,6 +51,10 @@ pub struct GroupDelivery {
 pub struct Delivered {
     pub delivery: GroupDelivery,
     pub first: bool,
+    /// The members as this call saw them (with their `Merged` event), for the handoff
+    /// to reuse instead of reading them again; empty for a repeated release.
+    #[serde(skip)]
+    pub members: Vec<Order>,
 }
 
 /// A group as an operator sees it: the delivery and each member's merge decision.
@@ -62,11 +66,14 @@ pub struct GroupView {
 }
 
 /// Record the `Merged` events, split and keep the result. Idempotent per group id.
+/// `in_hand`: members the caller holds as the book has them (the orders of the offer
+/// batch that released the group): they are not read back.
 pub fn deliver(
     merge: &impl KeyValue,
     orders: &impl KeyValue,
     limits: &ParcelLimits,
     group: &ReleasedGroup,
+    in_hand: &[Order],
     now: DateTime<Utc>,
 ) -> Result<Delivered, MergeError> {
     let key = k_delivery(&group.group_id);
@@ -74,14 +81,15 @@ pub fn deliver(
         return Ok(Delivered {
             delivery: existing,
             first: false,
+            members: Vec::new(),
         });
     }
     // Two deliveries racing both get here; both write the same events (keyed, so
     // recorded once) and compute the same split; the claim only decides who reports
     // `first`.
     let first = merge.increment(&k_delivery_claim(&group.group_id), 1)? == 1;
-    // The `Merged` events without a read each (a repeat folds away), then the members
-    // read back in one batch.
+    // The `Merged` events without a read each (a repeat folds away); members in hand
+    // get the event folded in, the others are read back in one batch.
     let event = OrderEvent {
         key: format!("merge:{}", group.group_id),
         kind: EventKind::Merged {
@@ -94,7 +102,12 @@ pub fn deliver(
     let merged: Vec<(OrderId, OrderEvent)> =
         ids.iter().map(|id| (id.clone(), event.clone())).collect();
     book::append_events(orders, &merged)?;
-    let loaded = book::get_orders(orders, &ids)?;
+    let in_hand: Vec<Order> = in_hand
+        .iter()
+        .filter(|o| ids.contains(&o.id))
+        .map(|o| book::with_event(o.clone(), &event))
+        .collect();
+    let loaded = book::orders_with(orders, &ids, &in_hand)?;
     let missing_orders: Vec<OrderId> = ids
         .into_iter()
         .filter(|id| !loaded.iter().any(|o| &o.id == id))
@@ -131,7 +144,11 @@ pub fn deliver(
     // Queued before it is stored: whatever is stored as delivered reaches dispatch.
     super::handoff::queue(merge, &group.group_id)?;
     merge.set_json(&key, &delivery)?;
-    Ok(Delivered { delivery, first })
+    Ok(Delivered {
+        delivery,
+        first,
+        members: loaded,
+    })
 }
 
 /// Offer an order and keep its decision. A repeated offer (a redelivered push) still
@@ -355,6 +372,44 @@ mod tests {
     }
 
     #[test]
+    fn members_in_hand_give_the_same_delivery_and_members_as_reading_them_back() {
+        let rules = RuleSet::default();
+        let a = order("app", "A", "c1", home(), 0);
+        let b = order("meituan", "B", "c1", home(), 3);
+        let run = |in_hand: &[Order]| {
+            let (merge, orders) = (MemoryStore::new(), MemoryStore::new());
+            for o in [&a, &b] {
+                store_order(&orders, o);
+                let offered = offer(&merge, &rules, o, at(0)).unwrap();
+                record_decision(&merge, &offered.decision).unwrap();
+            }
+            let released = close_due(&merge, &rules, at(200)).unwrap();
+            let d = deliver(
+                &merge,
+                &orders,
+                &ParcelLimits::default(),
+                &released[0],
+                in_hand,
+                at(200),
+            )
+            .unwrap();
+            let ids = [a.id.clone(), b.id.clone()];
+            (d, book::get_orders(&orders, &ids).unwrap())
+        };
+        let (read_back, _) = run(&[]);
+        // One member in hand (as an offer batch holds it), one read.
+        let (half, stored) = run(std::slice::from_ref(&b));
+        assert_eq!(half.delivery, read_back.delivery);
+        assert_eq!(half.members, read_back.members);
+        assert_eq!(
+            half.members, stored,
+            "in hand + Merged = what the book folds"
+        );
+        let (both, _) = run(&[a.clone(), b.clone()]);
+        assert_eq!(both.members, read_back.members);
+    }
+
+    #[test]
     fn a_released_group_is_delivered_once_with_merged_history_and_parcels() {
         let (merge, orders) = (MemoryStore::new(), MemoryStore::new());
         let rules = RuleSet::default();
@@ -368,7 +423,7 @@ mod tests {
         let released = close_due(&merge, &rules, at(200)).unwrap();
         assert_eq!(released.len(), 1);
         let g = &released[0];
-        let d = deliver(&merge, &orders, &ParcelLimits::default(), g, at(200)).unwrap();
+        let d = deliver(&merge, &orders, &ParcelLimits::default(), g, &[], at(200)).unwrap();
         assert!(d.first);
         let plan = d.delivery.plan.clone().unwrap();
         let served: std::collections::BTreeSet<_> =
@@ -383,7 +438,7 @@ mod tests {
             assert_eq!(merged, 1);
         }
         // A second release of the same group: same record, no second Merged event.
-        let again = deliver(&merge, &orders, &ParcelLimits::default(), g, at(201)).unwrap();
+        let again = deliver(&merge, &orders, &ParcelLimits::default(), g, &[], at(201)).unwrap();
         assert!(!again.first);
         assert_eq!(again.delivery, d.delivery);
         let h = book::history(&orders, &a.id).unwrap();
@@ -429,7 +484,7 @@ mod tests {
             max_weight_g: 1,
             ..ParcelLimits::default()
         };
-        let d = deliver(&merge, &orders, &tiny, &g, at(200)).unwrap();
+        let d = deliver(&merge, &orders, &tiny, &g, &[], at(200)).unwrap();
         assert!(d.delivery.plan.is_none());
         assert!(!d.delivery.split_errors.is_empty());
     }

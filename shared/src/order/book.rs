@@ -335,6 +335,49 @@ pub fn get_orders<S: KeyValue>(store: &S, ids: &[OrderId]) -> Result<Vec<Order>,
         .collect())
 }
 
+/// The orders `ids` names, in that order: those in `in_hand` (a caller that already
+/// holds the current fold) as they are, the rest read in one [`get_orders`] batch.
+/// Orders neither in hand nor in the book are left out.
+pub fn orders_with<S: KeyValue>(
+    store: &S,
+    ids: &[OrderId],
+    in_hand: &[Order],
+) -> Result<Vec<Order>, StoreError> {
+    let held = |id: &OrderId| in_hand.iter().find(|o| &o.id == id);
+    let unknown: Vec<OrderId> = ids
+        .iter()
+        .filter(|id| held(id).is_none())
+        .cloned()
+        .collect();
+    let mut read = get_orders(store, &unknown)?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| match held(id) {
+            Some(order) => Some(order.clone()),
+            None => read
+                .iter()
+                .position(|o| &o.id == id)
+                .map(|at| read.swap_remove(at)),
+        })
+        .collect())
+}
+
+/// What [`append_events`] followed by a read would give for an order in hand: the event
+/// folded into its history as the book folds it (once per key, sorted by time then key).
+pub fn with_event(mut order: Order, event: &OrderEvent) -> Order {
+    let mut folded = Folded::default();
+    folded.add(Part {
+        events: std::mem::take(&mut order.history),
+        ..Part::default()
+    });
+    folded.add(Part {
+        events: vec![event.clone()],
+        ..Part::default()
+    });
+    order.history = folded.history();
+    order
+}
+
 /// Order ids in arrival order: `limit` list positions from position `from` (0-based),
 /// each id once (a rare race lists an order twice: see the module doc).
 pub fn list_order_ids<S: KeyValue>(

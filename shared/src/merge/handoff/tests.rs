@@ -41,7 +41,7 @@ fn delivered(
     let deliveries = released
         .iter()
         .map(|g| {
-            deliver(&merge, &book_store, limits, g, at(200))
+            deliver(&merge, &book_store, limits, g, &[], at(200))
                 .unwrap()
                 .delivery
         })
@@ -153,6 +153,7 @@ fn every_delivered_group_is_pending_until_handed_over() {
         &MemoryStore::new(),
         &ParcelLimits::default(),
         &deliveries[0].group,
+        &[],
         at(201),
     )
     .unwrap();
@@ -172,7 +173,7 @@ fn every_delivered_group_is_pending_until_handed_over() {
     let store = MemoryStore::new();
     book::apply(&store, &[ChannelEvent::Order { order: Box::new(c) }]).unwrap();
     for g in &released {
-        deliver(&m2, &store, &ParcelLimits::default(), g, at(600)).unwrap();
+        deliver(&m2, &store, &ParcelLimits::default(), g, &[], at(600)).unwrap();
     }
     assert_eq!(pending(&m2, 10, at(600)).unwrap().len(), released.len());
 }
