@@ -13,8 +13,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use chrono::Utc;
 use orderhub_core::channel::{
-    acknowledgement, catalog, normalize, verify, Ack, ChannelConfig, ChannelKind, InboundRequest,
-    Outcome,
+    acknowledgement, catalog, normalize_unmapped, verify, Ack, ChannelConfig, ChannelKind,
+    InboundRequest, Outcome,
 };
 use orderhub_core::intake::{self, DrainReport, DrainRequest, Entered, InboxItem};
 use orderhub_shell::kv::Bucket;
@@ -86,9 +86,8 @@ async fn ingest(req: Request) -> Result<(Response, Option<i64>), ApiError> {
         Ok(push) => push,
         Err(e) => return Ok((answer(&cfg, &Outcome::Refused(e)), None)),
     };
-    let skus = catalog::load_sku_map(&catalog_store, &channel)
-        .map_err(|e| ApiError::new(500, "channel_not_configured", e.to_string()))?;
-    let events = match normalize(&cfg, &skus, &push, now) {
+    // The SKU map is applied by the drain, once per batch (a read less per push).
+    let events = match normalize_unmapped(&cfg, &push, now) {
         Ok(events) => events,
         Err(e) => return Ok((answer(&cfg, &Outcome::Invalid(e)), None)),
     };
@@ -97,6 +96,7 @@ async fn ingest(req: Request) -> Result<(Response, Option<i64>), ApiError> {
         utc_offset_minutes: cfg.utc_offset_minutes,
         acked_at: now,
         events,
+        skus_unmapped: true,
     };
     let store = Bucket::open("ingest")?;
     let (outcome, entered) = match intake::enter(&store, &cfg, &push, &item, now) {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use orderhub_core::channel::{catalog, ChannelEvent};
+use orderhub_core::channel::ChannelEvent;
 use orderhub_core::intake::{self, Claimed, DrainReport, DrainRequest, InboxItem};
 use orderhub_core::order::book;
 use orderhub_core::stats;
@@ -83,21 +83,8 @@ pub async fn drain_tick(tick: i64) -> Result<DrainReport, ApiError> {
 async fn apply(items: &[InboxItem]) -> Result<pipeline::Forwarded, ApiError> {
     let catalog_store = Bucket::open("catalog")?;
     let orders = Bucket::open("orders")?;
-    let mut pushes = Vec::with_capacity(items.len());
-    // Pricing rules read once per (channel, store) for the whole batch.
-    let mut pricing = catalog::PricingCache::default();
-    for item in items {
-        let mut events = item.events.clone();
-        // Each order by its store's own pricing rules, else the channel's (if any).
-        catalog::flag_price_mismatches_cached(
-            &catalog_store,
-            item.channel.as_str(),
-            &mut events,
-            &mut pricing,
-        )
+    let pushes = intake::prepare_batch(&catalog_store, items)
         .map_err(|e| ApiError::new(500, "channel_not_configured", e.to_string()))?;
-        pushes.push(events);
-    }
     let batch: Vec<&[ChannelEvent]> = pushes.iter().map(Vec::as_slice).collect();
     let applied = book::apply_batch(&orders, &batch)?;
     stats::add(&orders, &applied.stats)?;

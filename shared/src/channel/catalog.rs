@@ -194,6 +194,24 @@ impl PricingCache {
     }
 }
 
+/// Channels' SKU maps read at most once per cache (one per drain batch, like
+/// [`PricingCache`]).
+#[derive(Debug, Default, Clone)]
+pub struct SkuMapCache {
+    maps: std::collections::HashMap<String, SkuMap>,
+}
+
+impl SkuMapCache {
+    /// [`load_sku_map`], each channel read at most once per cache.
+    pub fn map_for(&mut self, store: &impl KeyValue, id: &str) -> Result<&SkuMap, CatalogError> {
+        use std::collections::hash_map::Entry;
+        Ok(match self.maps.entry(id.to_string()) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => slot.insert(load_sku_map(store, id)?),
+        })
+    }
+}
+
 /// [`flag_price_mismatches`] with rules read through `cache`: one cache for a whole
 /// drain batch reads each (channel, store)'s rules once instead of once per order.
 pub fn flag_price_mismatches_cached(

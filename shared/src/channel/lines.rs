@@ -79,10 +79,7 @@ pub fn build_lines(
                 .and_then(|m| m.get(&r.channel_sku))
                 .or_else(|| sku_map.get(&r.channel_sku));
             if entry.is_none() {
-                exceptions.push(OrderException::new(
-                    ExceptionCode::UnknownSku,
-                    format!("line {line_no}: channel SKU `{}` unknown", r.channel_sku),
-                ));
+                exceptions.push(unknown_sku(line_no, &r.channel_sku));
             }
             let quantity = checked_quantity(line_no, r.quantity, cfg.max_line_quantity, exceptions);
             if r.unit_price.is_sign_negative() && !r.unit_price.is_zero() {
@@ -116,6 +113,48 @@ pub fn build_lines(
             }
         })
         .collect()
+}
+
+fn unknown_sku(line_no: u32, channel_sku: &str) -> OrderException {
+    OrderException::new(
+        ExceptionCode::UnknownSku,
+        format!("line {line_no}: channel SKU `{channel_sku}` unknown"),
+    )
+}
+
+/// Map an order normalized without the channel's stored SKU map (the webhook's, so the
+/// map is read once per drain batch instead of once per push): each line still
+/// unmapped is looked up in `map` and, if found, gets what [`build_lines`] would have
+/// given it, and its unknown-SKU exception goes. The result equals normalizing with
+/// `map` in the first place (a property test checks it per channel).
+pub fn map_skus(order: &mut Order, map: &SkuMap) {
+    let mut mapped = Vec::new();
+    for line in order.lines.iter_mut().filter(|l| l.sku.is_none()) {
+        let Some(entry) = map.get(&line.channel_sku) else {
+            continue;
+        };
+        line.sku = Some(entry.sku.clone());
+        if entry.unit_weight_g > 0 {
+            line.unit_weight_g = entry.unit_weight_g;
+        }
+        if entry.unit_volume_cm3 > 0 {
+            line.unit_volume_cm3 = entry.unit_volume_cm3;
+        }
+        line.zone = entry.zone;
+        mapped.push(unknown_sku(line.line_no, &line.channel_sku));
+    }
+    if mapped.is_empty() {
+        return;
+    }
+    order.exceptions.retain(|e| !mapped.contains(e));
+    if !order
+        .exceptions
+        .iter()
+        .any(|e| e.code == ExceptionCode::UnknownSku)
+    {
+        let key = format!("exception:{}", exception_slug(ExceptionCode::UnknownSku));
+        order.history.retain(|e| e.key != key);
+    }
 }
 
 /// A whole positive count within the channel's limit; anything else is kept as the

@@ -606,3 +606,15 @@ fn absurd_amounts_are_refused_not_overflowed() {
     let e = verify(&cfg(), SECRET, &request(&url, &body, FORM)).unwrap_err();
     assert_eq!((e.http_status(), e.code()), (400, "invalid_field"));
 }
+
+proptest! {
+    /// The webhook keeps orders unmapped and the drain maps them with the map of the
+    /// moment: the same order as mapping at once, whatever the map holds.
+    #[test]
+    fn mapping_skus_in_the_drain_gives_the_order_mapping_at_once_gives(
+        map in crate::channel::normalize::deferred_mapping::maps(&["MT-APPLE", "MT-MILK"])
+    ) {
+        let push = push_of("order", order_params());
+        crate::channel::normalize::deferred_mapping::assert_same(&cfg(), &push, &map, now());
+    }
+}

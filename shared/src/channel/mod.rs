@@ -52,7 +52,9 @@ pub use configured::{
 };
 pub use error::{IngestError, NormalizeError};
 pub use gate::{Admission, Claim, IngestGate};
-pub use normalize::{normalize, normalize_json, ChannelEvent, ChannelNotice};
+pub use normalize::{
+    map_skus, normalize, normalize_json, normalize_unmapped, ChannelEvent, ChannelNotice,
+};
 pub use pipeline::{ingest, normalize_and_apply, NormalizeFailure};
 pub use request::{verify, InboundRequest, Payload, VerifiedPush};
 pub use sku::{SkuEntry, SkuMap};

@@ -72,6 +72,27 @@ pub fn normalize(
     }
 }
 
+/// [`normalize`] without the channel's stored SKU map (lines its configuration does
+/// not map stay unmapped, flagged unknown): what the webhook keeps in the inbox, so it
+/// reads no SKU map; the drain then applies the map once per batch ([`map_skus`]).
+pub fn normalize_unmapped(
+    cfg: &ChannelConfig,
+    push: &VerifiedPush,
+    now: DateTime<Utc>,
+) -> Result<Vec<ChannelEvent>, NormalizeError> {
+    normalize(cfg, &SkuMap::new(), push, now)
+}
+
+/// Maps the unmapped lines of every order in `events` with `map`: with
+/// [`normalize_unmapped`], the same events as [`normalize`] with `map`.
+pub fn map_skus(events: &mut [ChannelEvent], map: &SkuMap) {
+    for event in events {
+        if let ChannelEvent::Order { order } = event {
+            super::lines::map_skus(order, map);
+        }
+    }
+}
+
 /// [`normalize`] over the serialized push the ingest component forwarded.
 pub fn normalize_json(
     cfg: &ChannelConfig,
@@ -128,5 +149,51 @@ impl Ctx<'_> {
             .rsplit('/')
             .find(|s| !s.is_empty())
             .unwrap_or("")
+    }
+}
+
+/// Test support: a strategy for SKU maps over `codes` (each mapped or not, any zone,
+/// weights and volumes including 0 = "not in the catalogue"), and the check that
+/// mapping later gives what mapping at once does.
+#[cfg(test)]
+pub(crate) mod deferred_mapping {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::channel::{SkuEntry, VerifiedPush};
+    use crate::order::{SkuId, TemperatureZone};
+
+    pub fn maps(codes: &'static [&'static str]) -> impl Strategy<Value = SkuMap> {
+        let entry = (
+            0u8..3,
+            prop_oneof![Just(0u32), 1u32..3_000],
+            prop_oneof![Just(0u32), 1u32..5_000],
+        )
+            .prop_map(|(zone, unit_weight_g, unit_volume_cm3)| SkuEntry {
+                sku: SkuId(format!("SKU-{zone}-{unit_weight_g}")),
+                zone: [
+                    TemperatureZone::Ambient,
+                    TemperatureZone::Chilled,
+                    TemperatureZone::Frozen,
+                ][usize::from(zone)],
+                unit_weight_g,
+                unit_volume_cm3,
+            });
+        proptest::collection::vec(proptest::option::of(entry), codes.len()).prop_map(
+            move |entries| {
+                codes
+                    .iter()
+                    .zip(entries)
+                    .filter_map(|(code, e)| e.map(|e| (*code, e)))
+                    .fold(SkuMap::new(), |map, (code, e)| map.with(code, e))
+            },
+        )
+    }
+
+    pub fn assert_same(cfg: &ChannelConfig, push: &VerifiedPush, map: &SkuMap, now: DateTime<Utc>) {
+        let at_once = normalize(cfg, map, push, now).unwrap();
+        let mut later = normalize_unmapped(cfg, push, now).unwrap();
+        map_skus(&mut later, map);
+        assert_eq!(later, at_once);
     }
 }

@@ -470,3 +470,19 @@ proptest::proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    /// As for Meituan: an app order and a POS batch (one code never mapped).
+    #[test]
+    fn mapping_skus_in_the_drain_gives_the_orders_mapping_at_once_gives(
+        map in crate::channel::normalize::deferred_mapping::maps(
+            &["APP-APPLE", "6901234567890"]
+        )
+    ) {
+        use crate::channel::normalize::deferred_mapping::assert_same;
+        for (channel, body) in [("app", app_order()), ("pos", pos_batch())] {
+            let cfg = ChannelConfig::builtin(channel).unwrap();
+            assert_same(&cfg, &signed_verify(&cfg, &body).unwrap(), &map, now());
+        }
+    }
+}

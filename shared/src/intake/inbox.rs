@@ -4,7 +4,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys;
-use crate::channel::{ChannelConfig, ChannelEvent, IngestError, IngestGate, VerifiedPush};
+use crate::channel::catalog::{
+    flag_price_mismatches_cached, CatalogError, PricingCache, SkuMapCache,
+};
+use crate::channel::{
+    map_skus, ChannelConfig, ChannelEvent, IngestError, IngestGate, VerifiedPush,
+};
 use crate::order::{ChannelId, OrderId};
 use crate::store::KeyValue;
 
@@ -25,6 +30,34 @@ pub struct InboxItem {
     pub utc_offset_minutes: i32,
     pub acked_at: DateTime<Utc>,
     pub events: Vec<ChannelEvent>,
+    /// The events were normalized without the channel's stored SKU map
+    /// ([`normalize_unmapped`](crate::channel::normalize_unmapped)): the drain maps
+    /// them. Items written before the webhook stopped reading the map say `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skus_unmapped: bool,
+}
+
+/// The batch's events ready for the book: each item's orders mapped with its channel's
+/// SKU map (if the webhook left them unmapped) and checked against the pricing rules,
+/// every map and rule set read once for the whole batch.
+pub fn prepare_batch(
+    catalog: &impl KeyValue,
+    items: &[InboxItem],
+) -> Result<Vec<Vec<ChannelEvent>>, CatalogError> {
+    let mut skus = SkuMapCache::default();
+    let mut pricing = PricingCache::default();
+    let mut pushes = Vec::with_capacity(items.len());
+    for item in items {
+        let channel = item.channel.as_str();
+        let mut events = item.events.clone();
+        if item.skus_unmapped {
+            map_skus(&mut events, skus.map_for(catalog, channel)?);
+        }
+        // Each order by its store's own pricing rules, else the channel's (if any).
+        flag_price_mismatches_cached(catalog, channel, &mut events, &mut pricing)?;
+        pushes.push(events);
+    }
+    Ok(pushes)
 }
 
 impl InboxItem {
@@ -139,6 +172,7 @@ mod tests {
             utc_offset_minutes: 480,
             acked_at: at(0),
             events: Vec::new(),
+            skus_unmapped: true,
         }
     }
 

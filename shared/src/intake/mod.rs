@@ -31,7 +31,7 @@ pub use contract::{
     ReserveDecision, ReserveVerdict, SettleBatch, SettleReport, TickStatus,
 };
 pub use drain::{claim, finish, reread_missing, Claimed, DrainMark, TickBatch};
-pub use inbox::{drain_due, enter, tick_of, Entered, InboxItem, TICK_MS};
+pub use inbox::{drain_due, enter, prepare_batch, tick_of, Entered, InboxItem, TICK_MS};
 pub use plan::{after_reserve, plan_batch, AfterReserve, BatchPlan};
 pub use sweep::{status, sweep, tick_status, SweepPlan};
 
@@ -65,6 +65,7 @@ pub(crate) fn enter_test_push(
         utc_offset_minutes: 0,
         acked_at: when,
         events: Vec::new(),
+        skus_unmapped: true,
     };
     enter(store, &cfg, &push, &item, when).expect("entered")
 }
