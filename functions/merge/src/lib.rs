@@ -10,6 +10,7 @@
 //! effects, answer. The decisions live in `orderhub_core::merge`.
 
 use chrono::Utc;
+use orderhub_core::dispatch::state::ReadyParcel;
 use orderhub_core::intake::{OfferAnswer, OfferBatch};
 use orderhub_core::merge::{self, handoff, GroupDelivery, MergeError, ReleasedGroup};
 use orderhub_core::order::{book, Order, OrderId};
@@ -93,13 +94,25 @@ async fn close_windows() -> Result<Response, ApiError> {
     let rules = merge::load_rules(&store).map_err(merge_error)?;
     let released = merge::close_due(&store, &rules, Utc::now()).map_err(merge_error)?;
     let delivered = deliver_all(&store, &released, &[]).await?;
-    let mut retried = Vec::new();
+    let mut views = Vec::new();
     for gid in handoff::pending(&store, RETRY_PER_RUN, Utc::now()).map_err(merge_error)? {
         if let Some(view) = merge::group_view(&store, &gid).map_err(merge_error)? {
-            let parcels = hand_over(&store, &view.delivery, &[]).await?;
-            retried.push(serde_json::json!({ "group_id": gid, "parcels_handed_over": parcels }));
+            views.push(view.delivery);
         }
     }
+    let orders = Bucket::open("orders")?;
+    let mut retry = Vec::with_capacity(views.len());
+    for delivery in &views {
+        retry.push((delivery, book::get_orders(&orders, &member_ids(delivery))?));
+    }
+    let handed = hand_over(&store, &retry).await?;
+    let retried: Vec<serde_json::Value> = views
+        .iter()
+        .zip(handed)
+        .map(|(d, parcels)| {
+            serde_json::json!({ "group_id": d.group.group_id, "parcels_handed_over": parcels })
+        })
+        .collect();
     Ok(json(
         200,
         &serde_json::json!({ "released": delivered, "handover_retried": retried }),
@@ -108,6 +121,15 @@ async fn close_windows() -> Result<Response, ApiError> {
 
 /// Groups retried per job run: bounded so one run stays well inside a request's time.
 const RETRY_PER_RUN: usize = 50;
+
+fn member_ids(delivery: &GroupDelivery) -> Vec<OrderId> {
+    delivery
+        .group
+        .members
+        .iter()
+        .map(|m| m.order_id.clone())
+        .collect()
+}
 
 /// Deliver released groups (history, split, record) and hand their parcels to
 /// dispatch; a summary per group. `in_hand`: orders the caller holds as the book has
@@ -122,52 +144,70 @@ async fn deliver_all(
     }
     let orders = Bucket::open("orders")?;
     let limits = merge::load_limits(store).map_err(merge_error)?;
-    let mut out = Vec::with_capacity(groups.len());
+    let mut delivered = Vec::with_capacity(groups.len());
     for g in groups {
-        let d =
-            merge::deliver(store, &orders, &limits, g, in_hand, Utc::now()).map_err(merge_error)?;
-        let handed_over = hand_over(store, &d.delivery, &d.members).await?;
-        out.push(serde_json::json!({
-            "group_id": g.group_id,
-            "reason": g.reason,
-            "orders": g.members.iter().map(|m| m.order_id.clone()).collect::<Vec<_>>(),
-            "parcels": d.delivery.plan.as_ref().map(|p| p.parcels.len()),
-            "parcels_handed_over": handed_over,
-            "split_errors": d.delivery.split_errors,
-            "first_delivery": d.first,
-        }));
+        delivered.push(
+            merge::deliver(store, &orders, &limits, g, in_hand, Utc::now()).map_err(merge_error)?,
+        );
     }
-    Ok(out)
+    let mut handing = Vec::with_capacity(delivered.len());
+    for d in &delivered {
+        // A repeated release comes without its members: read them.
+        let members = book::orders_with(&orders, &member_ids(&d.delivery), &d.members)?;
+        handing.push((&d.delivery, members));
+    }
+    let handed = hand_over(store, &handing).await?;
+    Ok(groups
+        .iter()
+        .zip(&delivered)
+        .zip(handed)
+        .map(|((g, d), handed_over)| {
+            serde_json::json!({
+                "group_id": g.group_id,
+                "reason": g.reason,
+                "orders": g.members.iter().map(|m| m.order_id.clone()).collect::<Vec<_>>(),
+                "parcels": d.delivery.plan.as_ref().map(|p| p.parcels.len()),
+                "parcels_handed_over": handed_over,
+                "split_errors": d.delivery.split_errors,
+                "first_delivery": d.first,
+            })
+        })
+        .collect())
 }
 
-/// Post a delivered group's parcels to dispatch's private `/parcels`; marks the group
-/// handed over when dispatch took them. `None`: dispatch did not answer 200 (the
-/// close-windows job tries again). `known`: members already read (the delivery's).
+/// Post delivered groups' parcels to dispatch's private `/parcels` in one call (the
+/// pickup table read once for all) and mark the groups handed over when dispatch took
+/// them. Per group: parcels handed over, or `None` when dispatch did not answer 200
+/// (the close-windows job tries again).
 async fn hand_over(
     store: &Bucket,
-    delivery: &GroupDelivery,
-    known: &[Order],
-) -> Result<Option<usize>, ApiError> {
-    let gid = &delivery.group.group_id;
-    if handoff::is_handed_over(store, gid).map_err(merge_error)? {
-        return Ok(Some(0));
+    groups: &[(&GroupDelivery, Vec<Order>)],
+) -> Result<Vec<Option<usize>>, ApiError> {
+    let mut due = Vec::with_capacity(groups.len());
+    for (delivery, _) in groups {
+        due.push(!handoff::is_handed_over(store, &delivery.group.group_id).map_err(merge_error)?);
     }
-    let orders = Bucket::open("orders")?;
-    let ids: Vec<OrderId> = delivery
-        .group
-        .members
+    let stores: Vec<&str> = groups
         .iter()
-        .map(|m| m.order_id.clone())
+        .zip(&due)
+        .filter(|(_, due)| **due)
+        .flat_map(|((_, members), _)| members.iter().filter_map(|o| o.store_id.as_deref()))
         .collect();
-    let loaded = book::orders_with(&orders, &ids, known)?;
-    let stores: Vec<&str> = loaded
-        .iter()
-        .filter_map(|o| o.store_id.as_deref())
-        .collect();
+    if !due.contains(&true) {
+        return Ok(vec![Some(0); groups.len()]);
+    }
     let points = handoff::load_pickups_for(store, &stores).map_err(merge_error)?;
-    let ready = handoff::ready_parcels(delivery, &loaded, &points);
-    if !ready.is_empty() {
-        let body = serde_json::to_vec(&ready)
+    let ready: Vec<Vec<ReadyParcel>> = groups
+        .iter()
+        .zip(&due)
+        .map(|((delivery, members), due)| match due {
+            true => handoff::ready_parcels(delivery, members, &points),
+            false => Vec::new(),
+        })
+        .collect();
+    let all: Vec<&ReadyParcel> = ready.iter().flatten().collect();
+    if !all.is_empty() {
+        let body = serde_json::to_vec(&all)
             .map_err(|e| ApiError::new(500, "parcels_unserializable", e.to_string()))?;
         let req = spin_sdk::http::Request::builder()
             .method(Method::Post)
@@ -175,21 +215,28 @@ async fn hand_over(
             .header("content-type", "application/json")
             .body(body)
             .build();
-        match spin_sdk::http::send::<_, Response>(req).await {
-            Ok(resp) if *resp.status() == 200 => {}
-            Ok(resp) => {
-                eprintln!(
-                    "merge: dispatch took group {gid}'s parcels with {}",
-                    resp.status()
-                );
-                return Ok(None);
-            }
-            Err(e) => {
-                eprintln!("merge: dispatch unreachable for group {gid}: {e}");
-                return Ok(None);
-            }
+        let refused = match spin_sdk::http::send::<_, Response>(req).await {
+            Ok(resp) if *resp.status() == 200 => None,
+            Ok(resp) => Some(format!("answered {}", resp.status())),
+            Err(e) => Some(format!("unreachable: {e}")),
+        };
+        if let Some(why) = refused {
+            eprintln!("merge: dispatch {why} for {} parcels", all.len());
+            return Ok(groups
+                .iter()
+                .zip(&due)
+                .map(|(_, due)| (!due).then_some(0))
+                .collect());
         }
     }
-    handoff::mark_handed_over(store, gid).map_err(merge_error)?;
-    Ok(Some(ready.len()))
+    let mut out = Vec::with_capacity(groups.len());
+    for (((delivery, _), due), parcels) in groups.iter().zip(&due).zip(&ready) {
+        if *due {
+            handoff::mark_handed_over(store, &delivery.group.group_id).map_err(merge_error)?;
+            out.push(Some(parcels.len()));
+        } else {
+            out.push(Some(0));
+        }
+    }
+    Ok(out)
 }
