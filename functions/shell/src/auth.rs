@@ -37,7 +37,8 @@ pub fn dev_mode() -> bool {
     spin_sdk::variables::get("auth_mode").is_ok_and(|m| m == "dev")
 }
 
-fn now_secs() -> i64 {
+/// The wall clock in Unix seconds (the core reads none; the shells pass it in).
+pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

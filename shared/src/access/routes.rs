@@ -98,6 +98,8 @@ pub static ROUTES: &[Rule] = &[
     rule("POST", "/riders/:id/reject", Roles(&[RiderSelf])),
     // Reconciliation: bills, runs, reports, settlements.
     rule("*", "/reconcile/...", Roles(&[Finance, Admin])),
+    // The audit trail (`access::audit`): read by admin; no route writes it.
+    rule("GET", "/admin/audit", Roles(&[Admin])),
     // Configuration.
     rule("*", "/admin/...", Roles(&[Admin])),
 ];
@@ -226,6 +228,8 @@ mod tests {
             ("GET", "/orders/x/history", &[Admin, Ops, Cs, Finance]),
             ("GET", "/dashboard/api/stats", &[Admin, Ops, Cs, Finance]),
             ("PUT", "/admin/merge/rules", &[Admin]),
+            ("GET", "/admin/audit", &[Admin]),
+            ("POST", "/admin/audit", &[Admin]),
             ("DELETE", "/admin/channels/x", &[Admin]),
             ("POST", "/reconcile/runs", &[Admin, Finance]),
             (
