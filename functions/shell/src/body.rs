@@ -10,6 +10,7 @@ use std::future::Future;
 
 use futures::TryStreamExt;
 use orderhub_core::access::audit::AuditKind;
+use orderhub_core::access::session;
 use spin_sdk::http::{IncomingRequest, Request, Response};
 
 use crate::respond::ApiError;
@@ -18,8 +19,26 @@ use crate::respond::ApiError;
 /// count), then read `incoming` into a `Request` (at most `max_bytes` of body) and hand
 /// it to `handler`; answer 401/403/404/429, or 413 (or 400 for a broken body stream),
 /// without calling it otherwise. A request the audit trail covers is recorded once
-/// answered (`crate::audit`).
+/// answered (`crate::audit`). Every answer carries the core's security headers
+/// (`access::session::SECURITY_HEADERS`: a strict Content-Security-Policy, nosniff, no
+/// referrer, no framing).
 pub async fn serve<F, Fut>(incoming: IncomingRequest, max_bytes: usize, handler: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let mut resp = admit_and_handle(incoming, max_bytes, handler).await;
+    for (name, value) in session::SECURITY_HEADERS {
+        resp.set_header(*name, *value);
+    }
+    resp
+}
+
+async fn admit_and_handle<F, Fut>(
+    incoming: IncomingRequest,
+    max_bytes: usize,
+    handler: F,
+) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,

@@ -1,5 +1,5 @@
 //! Who may do what: principals and roles, signed bearer tokens, the one route table
-//! every component's shell asks, personal-data views and erasure, the audit trail.
+//! every component's shell asks, personal-data views and erasure, the audit trail, the console's cookie session.
 //!
 //! Pure: the shells hand in the presented token, the signing keys (Spin variables), the
 //! current time and the request's method and path, and apply the decision. Nothing here
@@ -11,6 +11,7 @@ pub mod erasure;
 pub mod privacy;
 pub mod role;
 pub mod routes;
+pub mod session;
 pub mod throttle;
 pub mod token;
 

@@ -116,7 +116,16 @@ fn call(app: &App, method: &str, path: &str, bearer: Option<&str>) -> Reply {
     app.send(method, path, &headers, b"")
 }
 
-/// Every route answers without a credential only if it is a webhook or `/health`; every
+/// The console's login page and its static script and style: open by design (a browser
+/// has no credential before it logs in), and nothing in them but the form.
+const CONSOLE_LOGIN: &[&str] = &[
+    "/dashboard/login",
+    "/dashboard/login.js",
+    "/dashboard/style.css",
+];
+
+/// Every route answers without a credential only if it is a webhook, `/health` or the
+/// console's login page (with its static files); every
 /// role the table refuses gets 403; every role it admits gets past the check (GETs are
 /// asked; other methods are not, so the walk changes nothing).
 #[test]
@@ -165,13 +174,26 @@ fn every_route_decides_and_only_webhooks_and_health_are_open() {
             );
             continue;
         }
-        let open_by_design = pattern.starts_with("/webhooks/") || pattern == "/health";
+        let console_open = CONSOLE_LOGIN.contains(&pattern.as_str());
+        let open_by_design =
+            pattern.starts_with("/webhooks/") || pattern == "/health" || console_open;
         // Each pattern is tried for the rider's own id and another rider's.
         for rider_in_path in [me.as_str(), "someone-else"] {
             let path = concrete(pattern, rider_in_path);
             let bare = call(&app, method, &path, None);
             if open_by_design {
                 assert_ne!(bare.status, 401, "{method} {path}: {}", bare.body);
+                if console_open {
+                    // The login form, its script and style: static, no JSON data.
+                    assert_eq!(bare.status, 200, "{method} {path}: {}", bare.body);
+                    let kind = bare.header("content-type").unwrap_or_default();
+                    assert!(
+                        ["text/html", "text/javascript", "text/css"]
+                            .iter()
+                            .any(|k| kind.starts_with(k)),
+                        "{path}: {kind}"
+                    );
+                }
                 continue;
             }
             assert_eq!(
