@@ -6,7 +6,9 @@
 //! ([`append`]). Recorded:
 //!
 //! - every state-changing call of an `/admin/...` route (any outcome: a refused change
-//!   is worth knowing too), with the request body as the new value;
+//!   is worth knowing too), with the request body as the new value and, for a
+//!   successful change, the new value of the previous successful change of the same
+//!   target as the old one;
 //! - every answer that revealed full personal data: an order read by a role whose view
 //!   is [`PersonalView::Full`] (`cs`), and a rider reading its own state (its live
 //!   parcels' drop-offs); only successful answers, since a 404 revealed nothing.
@@ -37,6 +39,16 @@ pub const MAX_PAGE: u64 = 500;
 /// The key of entry `seq` (zero-padded, so the keys sort in sequence).
 pub fn entry_key(seq: u64) -> String {
     format!("audit/e/{seq:020}")
+}
+
+/// The counter of successful changes of configuration `target`.
+pub fn target_count_key(target: &str) -> String {
+    format!("audit/t/{target}/n")
+}
+
+/// The sequence number of the `n`th successful change of configuration `target`.
+pub fn target_change_key(target: &str, n: i64) -> String {
+    format!("audit/t/{target}/{n}")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +138,14 @@ pub struct AuditEntry {
     /// The body's size, always given for a configuration change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_value_bytes: Option<usize>,
+    /// A successful configuration change's predecessor: the entry of the previous
+    /// successful change of the same target, if the trail has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_seq: Option<u64>,
+    /// That predecessor's new value: the value this change replaced (as far as it was
+    /// set through the API; `null` when it was kept as its size only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_value: Option<serde_json::Value>,
 }
 
 /// `ok`, `refused` or `failed` for an answer's status.
@@ -173,17 +193,44 @@ impl Audited {
             outcome: outcome(status).into(),
             new_value,
             new_value_bytes,
+            previous_seq: None,
+            old_value: None,
         })
     }
 }
 
 /// Append `entry` to the trail: the next sequence number by `increment`, then one
 /// write under it. Returns the number.
+///
+/// A successful configuration change is also numbered among its target's changes
+/// (`increment` again), and takes the previous one's new value as its old value: two
+/// concurrent changes of one target are ordered by that counter (no compare-and-swap),
+/// and a predecessor not written yet leaves the old value out.
 pub fn append<S: KeyValue + ?Sized>(store: &S, mut entry: AuditEntry) -> Result<u64, StoreError> {
     let seq = store.increment(SEQ_KEY, 1)?;
     let seq =
         u64::try_from(seq).map_err(|_| StoreError::Backend(format!("`{SEQ_KEY}` is negative")))?;
     entry.seq = seq;
+    if entry.kind == AuditKind::ConfigChange && entry.outcome == outcome(200) {
+        let n = store.increment(&target_count_key(&entry.target), 1)?;
+        store.set(
+            &target_change_key(&entry.target, n),
+            seq.to_string().as_bytes(),
+        )?;
+        if n > 1 {
+            let previous = store
+                .get(&target_change_key(&entry.target, n - 1))?
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.parse::<u64>().ok());
+            if let Some(prev) = previous {
+                let before: Option<AuditEntry> = store
+                    .get(&entry_key(prev))?
+                    .and_then(|b| serde_json::from_slice(&b).ok());
+                entry.previous_seq = Some(prev);
+                entry.old_value = before.map(|b| b.new_value.unwrap_or_default());
+            }
+        }
+    }
     let bytes = serde_json::to_vec(&entry).map_err(|e| StoreError::Backend(e.to_string()))?;
     store.set(&entry_key(seq), &bytes)?;
     Ok(seq)
@@ -357,6 +404,36 @@ mod tests {
         let empty = page(&store, second.next_cursor, 10).unwrap();
         assert!(empty.entries.is_empty());
         assert_eq!(empty.next_cursor, 6);
+    }
+
+    #[test]
+    fn a_change_keeps_the_value_it_replaced() {
+        let store = MemoryStore::default();
+        let admin = who(Role::Admin);
+        let sku = classify("PUT", "/admin/channels/x/skus/a", "", &admin).unwrap();
+        let other = classify("PUT", "/admin/merge/rules", "", &admin).unwrap();
+        let first = append(&store, sku.entry(&admin, at(), 200, br#"{"w":1}"#).unwrap()).unwrap();
+        append(
+            &store,
+            other.entry(&admin, at(), 200, br#"{"r":1}"#).unwrap(),
+        )
+        .unwrap();
+        // A refused change replaced nothing and is no predecessor.
+        append(
+            &store,
+            sku.entry(&admin, at(), 422, br#"{"w":-1}"#).unwrap(),
+        )
+        .unwrap();
+        let second = append(&store, sku.entry(&admin, at(), 200, br#"{"w":2}"#).unwrap()).unwrap();
+        let entries = page(&store, 1, 10).unwrap().entries;
+        let by_seq = |seq: u64| entries.iter().find(|e| e.seq == seq).unwrap();
+        assert_eq!(by_seq(first).old_value, None);
+        assert_eq!(by_seq(first).previous_seq, None);
+        assert_eq!(by_seq(second).previous_seq, Some(first));
+        assert_eq!(by_seq(second).old_value, Some(serde_json::json!({"w": 1})));
+        assert_eq!(by_seq(second).new_value, Some(serde_json::json!({"w": 2})));
+        assert_eq!(by_seq(2).old_value, None, "another target");
+        assert_eq!(by_seq(3).old_value, None, "refused");
     }
 
     #[test]

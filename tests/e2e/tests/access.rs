@@ -610,18 +610,21 @@ fn personal_data_reads_and_configuration_changes_are_audited() {
     assert_eq!(missing.status, 404, "{}", missing.body);
 
     let code = unique::named("audit-sku");
-    let entry = json!({"sku": unique::named("sku"), "zone": "ambient", "unit_weight_g": 500, "unit_volume_cm3": 800});
+    let sku = unique::named("sku");
+    let entry = |grams: i64| json!({"sku": sku, "zone": "ambient", "unit_weight_g": grams, "unit_volume_cm3": 800});
     let admin = format!("Bearer {}", token_for("admin", &admin_subject));
-    let put = app.request(
-        "PUT",
-        &format!("/admin/channels/meituan/skus/{code}"),
-        &[
-            ("authorization", &admin),
-            ("content-type", "application/json"),
-        ],
-        entry.to_string().as_bytes(),
-    );
-    assert_eq!(put.status, 200, "{}", put.body);
+    for grams in [500, 750] {
+        let put = app.request(
+            "PUT",
+            &format!("/admin/channels/meituan/skus/{code}"),
+            &[
+                ("authorization", &admin),
+                ("content-type", "application/json"),
+            ],
+            entry(grams).to_string().as_bytes(),
+        );
+        assert_eq!(put.status, 200, "{}", put.body);
+    }
 
     let trail = audit_since(&app, cursor);
     let text = Value::Array(trail.clone()).to_string();
@@ -656,12 +659,22 @@ fn personal_data_reads_and_configuration_changes_are_audited() {
         .iter()
         .filter(|e| e["kind"] == "config_change" && e["subject"] == admin_subject.as_str())
         .collect();
-    assert_eq!(changes.len(), 1, "{text}");
-    let change = changes[0];
-    assert_eq!(change["role"], "admin");
-    assert_eq!(change["target"], format!("channels/meituan/skus/{code}"));
-    assert_eq!(change["status"], 200);
-    assert_eq!(change["new_value"], entry);
+    assert_eq!(changes.len(), 2, "{text}");
+    for change in &changes {
+        assert_eq!(change["role"], "admin");
+        assert_eq!(change["target"], format!("channels/meituan/skus/{code}"));
+        assert_eq!(change["status"], 200);
+        assert_eq!(change["outcome"], "ok");
+    }
+    assert_eq!(changes[0]["new_value"], entry(500));
+    assert_eq!(
+        changes[0]["old_value"],
+        Value::Null,
+        "a first mapping replaced nothing"
+    );
+    assert_eq!(changes[1]["new_value"], entry(750));
+    assert_eq!(changes[1]["old_value"], entry(500), "the value it replaced");
+    assert_eq!(changes[1]["previous_seq"], changes[0]["seq"]);
 
     // The trail is admin's alone, and no route writes or deletes it.
     for role in ["cs", "ops", "finance", "scheduler"] {
