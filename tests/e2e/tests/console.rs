@@ -154,6 +154,13 @@ fn a_token_is_exchanged_for_a_strict_cookie_that_reads_the_console_only() {
     // Riders and the scheduler have no console.
     let r = login(&app, &token("scheduler"));
     assert_eq!(r.status, 403, "{}", r.body);
+    // In development mode the static admin token logs in too.
+    let dev = login(&app, ADMIN_TOKEN);
+    assert_eq!(dev.status, 200, "{}", dev.body);
+    assert_eq!(dev.json()["subject"], "dev-static-admin");
+    let cookie = format!("orderhub_session={}", cookie_of(&dev));
+    let r = app.send("GET", "/dashboard/api/stats", &[("cookie", &cookie)], b"");
+    assert_eq!(r.status, 200, "{}", r.body);
 }
 
 /// chromium logs in through the login page, sees the dashboard load its data with the
