@@ -30,7 +30,7 @@ orderhub_wait_http() {
 # A runtime config with every store label on Redis at URL.
 orderhub_redis_runtime_config() {
   local url=$1 label
-  for label in ingest catalog orders merge stock dispatch reconcile auth; do
+  for label in ingest catalog orders merge stock dispatch reconcile auth audit; do
     printf '[key_value_store.%s]\ntype = "redis"\nurl = "%s"\n\n' "$label" "$url"
   done
 }

@@ -1,4 +1,7 @@
-//! `privacy` component, instance `privacy-jobs` (`/jobs/privacy/...`, scheduler or
+//! `privacy` component. Instance `audit-admin` (`/admin/audit`, admin): `GET
+//! /admin/audit[?cursor=N&limit=M]` pages through the audit trail
+//! (`orderhub_core::access::audit`), oldest first; the answer's `next_cursor` asks for
+//! the next page. Instance `privacy-jobs` (`/jobs/privacy/...`, scheduler or
 //! admin): `POST /jobs/privacy/erase` irreversibly masks the personal data of orders
 //! finished (delivered, completed, cancelled, fully refunded) more than
 //! `personal_data_retention_days` ago (`orderhub_core::access::erasure`). Idempotent:
@@ -11,7 +14,7 @@
 //! Same shape as every component: parse, call the core, apply its effects, answer.
 
 use chrono::{DateTime, Duration, Utc};
-use orderhub_core::access::erasure;
+use orderhub_core::access::{audit, erasure};
 use orderhub_core::order::ChannelId;
 use orderhub_shell::kv::Bucket;
 use orderhub_shell::{finish, health, json, ApiError};
@@ -36,6 +39,9 @@ async fn route(req: Request) -> Response {
     });
     router.post("/jobs/privacy/erase", |req: Request, _: Params| {
         finish(erase(&req))
+    });
+    router.get("/admin/audit", |req: Request, _: Params| {
+        finish(audit_page(&req))
     });
     router.handle_async(req).await
 }
@@ -102,4 +108,21 @@ fn erase(req: &Request) -> Result<Response, ApiError> {
             "report": report,
         }),
     ))
+}
+
+fn audit_page(req: &Request) -> Result<Response, ApiError> {
+    let number = |name: &str, default: u64| -> Result<u64, ApiError> {
+        query_param(req.query(), name).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| {
+                ApiError::bad_request(
+                    "bad_query",
+                    format!("`{name}` must be a whole number, got `{v}`"),
+                )
+            })
+        })
+    };
+    let cursor = number("cursor", 1)?;
+    let limit = number("limit", 100)?;
+    let store = Bucket::open(orderhub_shell::audit::STORE)?;
+    Ok(json(200, &audit::page(&store, cursor, limit)?))
 }

@@ -1,6 +1,11 @@
 //! The live dashboard: per-channel volume, fulfilment rate and exception rate for a
-//! business day. `GET /dashboard/` is a page that polls `GET /dashboard/api/stats`.
+//! business day. `GET /dashboard/` is a page whose script (`app.js`) polls `GET
+//! /dashboard/api/stats`; a browser logs in at `GET /dashboard/login`, which exchanges a
+//! bearer token for a session cookie (`POST /dashboard/session`, `access::session`).
+//! The pages are static files (`functions/query/console/`), scripts and styles served
+//! apart so the Content-Security-Policy allows no inline script.
 
+use orderhub_core::access::{session, token, AuthError};
 use orderhub_core::order::ChannelId;
 use orderhub_core::stats;
 use orderhub_shell::kv::Bucket;
@@ -37,33 +42,98 @@ fn query_param(query: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-pub fn page() -> Response {
+/// A static file of the console (`functions/query/console/`).
+fn file(content_type: &str, body: &'static str) -> Response {
     Response::builder()
         .status(200)
-        .header("content-type", "text/html; charset=utf-8")
-        .body(PAGE)
+        .header("content-type", content_type)
+        .header("cache-control", "no-store")
+        .body(body)
         .build()
 }
 
-const PAGE: &str = r#"<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>orderhub · 实时大屏</title>
-<style>
- body{font-family:system-ui,sans-serif;margin:2rem;background:#0f172a;color:#e2e8f0}
- table{border-collapse:collapse;min-width:40rem} th,td{padding:.5rem 1rem;border-bottom:1px solid #334155;text-align:right}
- th:first-child,td:first-child{text-align:left} .bad{color:#f87171} .good{color:#4ade80}
-</style></head>
-<body><h1>orderhub · per-channel today</h1><p id="day"></p>
-<table><thead><tr><th>channel</th><th>orders</th><th>delivered</th><th>cancelled</th>
-<th>fulfilment</th><th>exceptions</th><th>exception rate</th></tr></thead><tbody id="rows"></tbody></table>
-<script>
-const pct = p => p === null ? "–" : (p / 10).toFixed(1) + "%";
-async function refresh() {
-  const r = await fetch("/dashboard/api/stats"); const d = await r.json();
-  document.getElementById("day").textContent = "business day " + d.day + " (Asia/Shanghai)";
-  document.getElementById("rows").innerHTML = d.channels.map(c => `<tr><td>${c.channel}</td>
-   <td>${c.ordered}</td><td>${c.delivered}</td><td>${c.cancelled}</td>
-   <td class="${c.fulfilment_permille !== null && c.fulfilment_permille < 950 ? 'bad' : 'good'}">${pct(c.fulfilment_permille)}</td>
-   <td>${c.exceptions}</td><td class="${c.exception_permille > 20 ? 'bad' : ''}">${pct(c.exception_permille)}</td></tr>`).join("");
+/// `GET /dashboard/`: the page; its script (`app.js`) polls the stats.
+pub fn page() -> Response {
+    file(
+        "text/html; charset=utf-8",
+        include_str!("../console/dashboard.html"),
+    )
 }
-refresh(); setInterval(refresh, 5000);
-</script></body></html>"#;
+
+/// `GET /dashboard/login`: paste a token once, get the session cookie.
+pub fn login_page() -> Response {
+    file(
+        "text/html; charset=utf-8",
+        include_str!("../console/login.html"),
+    )
+}
+
+pub fn app_js() -> Response {
+    file(
+        "text/javascript; charset=utf-8",
+        include_str!("../console/app.js"),
+    )
+}
+
+pub fn login_js() -> Response {
+    file(
+        "text/javascript; charset=utf-8",
+        include_str!("../console/login.js"),
+    )
+}
+
+pub fn style_css() -> Response {
+    file(
+        "text/css; charset=utf-8",
+        include_str!("../console/style.css"),
+    )
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.header(name)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+fn secure(req: &Request) -> bool {
+    session::secure(
+        &header(req, "spin-full-url").unwrap_or_default(),
+        header(req, "x-forwarded-proto").as_deref(),
+    )
+}
+
+/// `POST /dashboard/session` with a bearer token (the route table admitted it): a
+/// session cookie for the same principal, living no longer than that token.
+pub fn login(req: &Request) -> Result<Response, ApiError> {
+    let who = orderhub_shell::auth::caller().ok_or_else(|| {
+        ApiError::new(
+            401,
+            "missing_token",
+            "authorization: Bearer <token> required",
+        )
+    })?;
+    let now = orderhub_shell::auth::now_secs();
+    let lifetime = session::lifetime(now, orderhub_shell::auth::caller_expires());
+    let auth = |e: AuthError| ApiError::new(e.status(), e.code(), e.to_string());
+    let keys = orderhub_shell::auth::key_ring().map_err(auth)?;
+    let token = token::issue_session(&who, now, lifetime, keys.signing_key()).map_err(auth)?;
+    let mut resp = json(
+        200,
+        &serde_json::json!({
+            "subject": who.subject, "role": who.role, "expires_at": now + lifetime,
+        }),
+    );
+    resp.set_header(
+        "set-cookie",
+        session::set_cookie(&token, lifetime, secure(req)),
+    );
+    resp.set_header("cache-control", "no-store");
+    Ok(resp)
+}
+
+/// `DELETE /dashboard/session`: the cookie removed (logout).
+pub fn logout(req: &Request) -> Response {
+    let mut resp = json(200, &serde_json::json!({ "logged_out": true }));
+    resp.set_header("set-cookie", session::clear_cookie(secure(req)));
+    resp
+}

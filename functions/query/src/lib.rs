@@ -1,7 +1,9 @@
 //! `query` component: the read side. Instances in spin.toml: `query` (/orders/...),
 //! `dashboard` (/dashboard/...), `health` (/health).
 //!
-//! Reads only: it never writes a store, so it can be scaled and cached freely.
+//! Reads only: it never writes a store but the audit trail (a cs read of an order) and
+//! the failed-authentication counters, so it can be scaled freely. The console's login
+//! (`POST /dashboard/session`) is stateless: the session is a signed cookie.
 
 mod dashboard;
 mod health;
@@ -34,6 +36,24 @@ async fn route(req: Request) -> Response {
     router.get("/dashboard/", |_: Request, _: Params| dashboard::page());
     router.get("/dashboard/api/stats", |req: Request, _: Params| {
         finish(dashboard::stats_json(&req))
+    });
+    router.get("/dashboard/login", |_: Request, _: Params| {
+        dashboard::login_page()
+    });
+    router.get("/dashboard/app.js", |_: Request, _: Params| {
+        dashboard::app_js()
+    });
+    router.get("/dashboard/login.js", |_: Request, _: Params| {
+        dashboard::login_js()
+    });
+    router.get("/dashboard/style.css", |_: Request, _: Params| {
+        dashboard::style_css()
+    });
+    router.post("/dashboard/session", |req: Request, _: Params| {
+        finish(dashboard::login(&req))
+    });
+    router.delete("/dashboard/session", |req: Request, _: Params| {
+        dashboard::logout(&req)
     });
     router.handle_async(req).await
 }

@@ -4,6 +4,11 @@
 //! counts failures per source, and answers 401/403/404/429 itself; a handler runs only
 //! for a caller the table admits, and reads who that is with [`caller`].
 //!
+//! Where the core says a console session cookie counts (`access::session::cookie_use`:
+//! the console's pages and data, logout) and no `authorization` header is sent, the
+//! cookie's session token is the credential; a state-changing request with it must come
+//! from the app's own origin (403 `cross_origin_refused` otherwise).
+//!
 //! Variables (per component, from the application's): `auth_keys` (`kid:secret,…`, the
 //! token signing keys, first signs), `auth_mode` (`dev` accepts the static
 //! `admin_token`/`job_token`/`rider_token` too; anything else, or unset, is strict),
@@ -14,6 +19,7 @@
 use std::cell::RefCell;
 
 use orderhub_core::access::routes::{self, Decision};
+use orderhub_core::access::session::{self, CookieUse};
 use orderhub_core::access::{throttle, token, AuthError, KeyRing, Principal, Role};
 use orderhub_core::store::KeyValue;
 use spin_sdk::http::{IncomingRequest, Response};
@@ -24,6 +30,14 @@ use crate::respond::{error, ApiError};
 thread_local! {
     /// The admitted caller of the request this instance serves (one per instance).
     static CALLER: RefCell<Option<Principal>> = const { RefCell::new(None) };
+    /// When the admitted caller's bearer token expires (`None`: a static dev token or
+    /// a session cookie).
+    static EXPIRES: RefCell<Option<i64>> = const { RefCell::new(None) };
+}
+
+/// When the admitted caller's bearer token expires, if it came with one that does.
+pub fn caller_expires() -> Option<i64> {
+    EXPIRES.with(|e| *e.borrow())
 }
 
 /// Who is calling, for handlers whose answer depends on it (personal-data views).
@@ -37,7 +51,8 @@ pub fn dev_mode() -> bool {
     spin_sdk::variables::get("auth_mode").is_ok_and(|m| m == "dev")
 }
 
-fn now_secs() -> i64 {
+/// The wall clock in Unix seconds (the core reads none; the shells pass it in).
+pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -83,7 +98,31 @@ pub fn admit(req: &IncomingRequest) -> Result<(), Response> {
     if throttle::blocked(failures, limit) {
         return Err(too_many(now));
     }
-    let principal = match authenticate(header(req, "authorization").as_deref(), now) {
+    let authorization = header(req, "authorization");
+    let cookie_use = session::cookie_use(&method, path);
+    let session_token = header(req, "cookie")
+        .as_deref()
+        .and_then(session::from_cookie_header)
+        .map(str::to_string);
+    let presented = match (&authorization, cookie_use, session_token) {
+        (None, CookieUse::Read | CookieUse::Change, Some(cookie)) => {
+            if cookie_use == CookieUse::Change
+                && !session::same_origin(
+                    header(req, "origin").as_deref(),
+                    &header(req, "spin-full-url").unwrap_or_default(),
+                )
+            {
+                return Err(error(
+                    403,
+                    "cross_origin_refused",
+                    "a request changing state with the session cookie must come from this app's own pages (Origin)",
+                ));
+            }
+            authenticate_session(&cookie, now).map(|p| (p, None))
+        }
+        _ => authenticate(authorization.as_deref(), now),
+    };
+    let (principal, expires) = match presented {
         Ok(p) => p,
         Err(e) => {
             if e.status() == 401 {
@@ -104,6 +143,7 @@ pub fn admit(req: &IncomingRequest) -> Result<(), Response> {
         ));
     }
     CALLER.with(|c| *c.borrow_mut() = Some(principal));
+    EXPIRES.with(|e| *e.borrow_mut() = expires);
     Ok(())
 }
 
@@ -117,9 +157,12 @@ fn too_many(now: i64) -> Response {
     resp
 }
 
-/// The principal `authorization` names: a signed token, or in development mode one of
-/// the static tokens this component has.
-fn authenticate(authorization: Option<&str>, now: i64) -> Result<Principal, AuthError> {
+/// The principal `authorization` names, with its token's expiry: a signed token, or in
+/// development mode one of the static tokens this component has (no expiry).
+fn authenticate(
+    authorization: Option<&str>,
+    now: i64,
+) -> Result<(Principal, Option<i64>), AuthError> {
     let presented = authorization
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
@@ -129,15 +172,27 @@ fn authenticate(authorization: Option<&str>, now: i64) -> Result<Principal, Auth
         if !dev_mode() {
             return Err(AuthError::StaticTokenRefused);
         }
-        return Ok(Principal {
-            subject: format!("dev-static-{role}"),
-            role,
-        });
+        return Ok((
+            Principal {
+                subject: format!("dev-static-{role}"),
+                role,
+            },
+            None,
+        ));
     }
+    token::verify_expiring(presented, &key_ring()?, now).map(|(p, exp)| (p, Some(exp)))
+}
+
+/// The principal of a session cookie's token.
+fn authenticate_session(cookie: &str, now: i64) -> Result<Principal, AuthError> {
+    token::verify_session(cookie, &key_ring()?, now)
+}
+
+/// The signing keys (`auth_keys`); the first signs.
+pub fn key_ring() -> Result<KeyRing, AuthError> {
     let spec = spin_sdk::variables::get("auth_keys")
         .map_err(|e| AuthError::NotConfigured(format!("variable `auth_keys`: {e}")))?;
-    let keys = KeyRing::parse(&spec)?;
-    token::verify(presented, &keys, now)
+    KeyRing::parse(&spec)
 }
 
 /// The role of the static token `presented` equals, among those this component has.

@@ -9,6 +9,8 @@
 use std::future::Future;
 
 use futures::TryStreamExt;
+use orderhub_core::access::audit::AuditKind;
+use orderhub_core::access::session;
 use spin_sdk::http::{IncomingRequest, Request, Response};
 
 use crate::respond::ApiError;
@@ -16,8 +18,27 @@ use crate::respond::ApiError;
 /// Admit the caller (`crate::auth::admit`: the route table, the token, the failure
 /// count), then read `incoming` into a `Request` (at most `max_bytes` of body) and hand
 /// it to `handler`; answer 401/403/404/429, or 413 (or 400 for a broken body stream),
-/// without calling it otherwise.
+/// without calling it otherwise. A request the audit trail covers is recorded once
+/// answered (`crate::audit`). Every answer carries the core's security headers
+/// (`access::session::SECURITY_HEADERS`: a strict Content-Security-Policy, nosniff, no
+/// referrer, no framing).
 pub async fn serve<F, Fut>(incoming: IncomingRequest, max_bytes: usize, handler: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let mut resp = admit_and_handle(incoming, max_bytes, handler).await;
+    for (name, value) in session::SECURITY_HEADERS {
+        resp.set_header(*name, *value);
+    }
+    resp
+}
+
+async fn admit_and_handle<F, Fut>(
+    incoming: IncomingRequest,
+    max_bytes: usize,
+    handler: F,
+) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
@@ -25,8 +46,19 @@ where
     if let Err(refused) = crate::auth::admit(&incoming) {
         return refused;
     }
+    let audited = crate::audit::classify(&incoming);
     match read(incoming, max_bytes).await {
-        Ok(req) => handler(req).await,
+        Ok(req) => match audited {
+            None => handler(req).await,
+            Some(audited) => {
+                let body = match audited.1.kind {
+                    AuditKind::ConfigChange => req.body().to_vec(),
+                    AuditKind::PersonalDataRead => Vec::new(),
+                };
+                let resp = handler(req).await;
+                crate::audit::record(&audited, &body, resp)
+            }
+        },
         Err(e) => e.into_response(),
     }
 }

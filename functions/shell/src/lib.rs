@@ -5,8 +5,10 @@
 //! pieces of steps 1, 3 and 4 that are the same everywhere: the key-value store behind
 //! the core's [`orderhub_core::store::KeyValue`] trait, JSON answers and errors, request
 //! bodies read with a ceiling, and the access check every route goes through (`auth`:
-//! the core's route table, signed bearer tokens, failures rate-limited per source). It makes no domain decision.
+//! the core's route table, signed bearer tokens, failures rate-limited per source; `audit`: appending the audit trail's entries the
+//! core decides on). It makes no domain decision.
 
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod early;

@@ -16,8 +16,9 @@ use super::role::{Principal, Role};
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// No credential: channel webhooks (each verifies its platform's signature) and the
-    /// whole-app `/health`.
+    /// No credential: channel webhooks (each verifies its platform's signature), the
+    /// whole-app `/health`, and the console's login page with its static script and
+    /// style (nothing in them but the form).
     Public,
     /// A private route (`route = { private = true }`): Spin routes no outside request to
     /// it, only local service chaining (`http://<component>.spin.internal`) reaches it.
@@ -87,6 +88,15 @@ pub static ROUTES: &[Rule] = &[
     rule("GET", "/orders", Roles(READERS)),
     rule("GET", "/orders/:id", Roles(READERS)),
     rule("GET", "/orders/:id/history", Roles(READERS)),
+    // The console's login page and its static script and style: no data, so no
+    // credential (the browser has none yet).
+    rule("GET", "/dashboard/login", Public),
+    rule("GET", "/dashboard/login.js", Public),
+    rule("GET", "/dashboard/style.css", Public),
+    // Login (a bearer token for a session cookie) and logout (`access::session`).
+    rule("POST", "/dashboard/session", Roles(READERS)),
+    rule("DELETE", "/dashboard/session", Roles(READERS)),
+    rule("GET", "/dashboard/app.js", Roles(READERS)),
     rule("GET", "/dashboard", Roles(READERS)),
     rule("GET", "/dashboard/", Roles(READERS)),
     rule("GET", "/dashboard/api/stats", Roles(READERS)),
@@ -98,6 +108,8 @@ pub static ROUTES: &[Rule] = &[
     rule("POST", "/riders/:id/reject", Roles(&[RiderSelf])),
     // Reconciliation: bills, runs, reports, settlements.
     rule("*", "/reconcile/...", Roles(&[Finance, Admin])),
+    // The audit trail (`access::audit`): read by admin; no route writes it.
+    rule("GET", "/admin/audit", Roles(&[Admin])),
     // Configuration.
     rule("*", "/admin/...", Roles(&[Admin])),
 ];
@@ -225,7 +237,12 @@ mod tests {
             ("GET", "/orders", &[Admin, Ops, Cs, Finance]),
             ("GET", "/orders/x/history", &[Admin, Ops, Cs, Finance]),
             ("GET", "/dashboard/api/stats", &[Admin, Ops, Cs, Finance]),
+            ("POST", "/dashboard/session", &[Admin, Ops, Cs, Finance]),
+            ("DELETE", "/dashboard/session", &[Admin, Ops, Cs, Finance]),
+            ("GET", "/dashboard/app.js", &[Admin, Ops, Cs, Finance]),
             ("PUT", "/admin/merge/rules", &[Admin]),
+            ("GET", "/admin/audit", &[Admin]),
+            ("POST", "/admin/audit", &[Admin]),
             ("DELETE", "/admin/channels/x", &[Admin]),
             ("POST", "/reconcile/runs", &[Admin, Finance]),
             (
@@ -259,6 +276,9 @@ mod tests {
     fn only_webhooks_health_and_private_routes_are_open() {
         assert_eq!(decide("POST", "/webhooks/meituan/order"), Decision::Open);
         assert_eq!(decide("GET", "/health"), Decision::Open);
+        assert_eq!(decide("GET", "/dashboard/login"), Decision::Open);
+        assert_eq!(decide("GET", "/dashboard/login.js"), Decision::Open);
+        assert_eq!(decide("GET", "/dashboard/style.css"), Decision::Open);
         assert_eq!(decide("POST", "/drain"), Decision::Open);
         assert!(matches!(
             decide("GET", "/orders/health"),

@@ -13,6 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::role::{Principal, Role};
+use super::session;
 
 /// Shortest secret accepted: 256 bits, the size of the HMAC-SHA256 output.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -167,6 +168,37 @@ pub fn issue(
     if !(1..=max_lifetime(&principal.role)).contains(&lifetime_secs) {
         return Err(AuthError::BadLifetime);
     }
+    sign(principal, now, lifetime_secs, key, None)
+}
+
+/// Sign a console session for `principal` (`access::session`): a token like [`issue`]'s
+/// but typed [`session::TOKEN_TYPE`], so it is accepted only from the session cookie,
+/// living at most [`session::LIFETIME_SECS`].
+pub fn issue_session(
+    principal: &Principal,
+    now: i64,
+    lifetime_secs: i64,
+    key: &Key,
+) -> Result<String, AuthError> {
+    if !(1..=session::LIFETIME_SECS).contains(&lifetime_secs) {
+        return Err(AuthError::BadLifetime);
+    }
+    sign(
+        principal,
+        now,
+        lifetime_secs,
+        key,
+        Some(session::TOKEN_TYPE),
+    )
+}
+
+fn sign(
+    principal: &Principal,
+    now: i64,
+    lifetime_secs: i64,
+    key: &Key,
+    typ: Option<&str>,
+) -> Result<String, AuthError> {
     if principal.role == Role::AnyRider {
         return Err(AuthError::NotConfigured(
             "the any-rider role exists only for the development static token".into(),
@@ -181,6 +213,9 @@ pub fn issue(
     };
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(key.kid.clone());
+    if let Some(typ) = typ {
+        header.typ = Some(typ.into());
+    }
     let signing = EncodingKey::from_secret(&key.secret)
         .map_err(|e| AuthError::NotConfigured(format!("signing key: {e}")))?;
     jsonwebtoken::encode(&header, &claims, &signing)
@@ -189,10 +224,37 @@ pub fn issue(
 
 /// The principal a token names, if its signature verifies with the key its `kid`
 /// names, it is HS256, issued by orderhub, unexpired at `now` and its lifetime is at
-/// most [`max_lifetime`] of its role.
+/// most [`max_lifetime`] of its role. A session token is refused here: it is a
+/// credential only in the session cookie ([`verify_session`]).
 pub fn verify(token: &str, keys: &KeyRing, now: i64) -> Result<Principal, AuthError> {
+    verify_expiring(token, keys, now).map(|(p, _)| p)
+}
+
+/// [`verify`], with the token's expiry (Unix seconds).
+pub fn verify_expiring(
+    token: &str,
+    keys: &KeyRing,
+    now: i64,
+) -> Result<(Principal, i64), AuthError> {
+    check(token, keys, now, false)
+}
+
+/// The principal of a session token (from the session cookie); a bearer token is
+/// refused here.
+pub fn verify_session(token: &str, keys: &KeyRing, now: i64) -> Result<Principal, AuthError> {
+    check(token, keys, now, true).map(|(p, _)| p)
+}
+
+fn check(
+    token: &str,
+    keys: &KeyRing,
+    now: i64,
+    session: bool,
+) -> Result<(Principal, i64), AuthError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::BadToken)?;
-    if header.alg != Algorithm::HS256 {
+    if header.alg != Algorithm::HS256
+        || (header.typ.as_deref() == Some(session::TOKEN_TYPE)) != session
+    {
         return Err(AuthError::BadToken);
     }
     let key = header
@@ -210,16 +272,24 @@ pub fn verify(token: &str, keys: &KeyRing, now: i64) -> Result<Principal, AuthEr
     let data = jsonwebtoken::decode::<Claims>(token, &decoding, &validation)
         .map_err(|_| AuthError::BadToken)?;
     let c = data.claims;
-    if c.iat > now + CLOCK_SKEW_SECS || c.exp - c.iat > max_lifetime(&c.role) || c.exp <= c.iat {
+    let longest = if session {
+        session::LIFETIME_SECS
+    } else {
+        max_lifetime(&c.role)
+    };
+    if c.iat > now + CLOCK_SKEW_SECS || c.exp - c.iat > longest || c.exp <= c.iat {
         return Err(AuthError::BadLifetime);
     }
     if now >= c.exp {
         return Err(AuthError::Expired);
     }
-    Ok(Principal {
-        subject: c.sub,
-        role: c.role,
-    })
+    Ok((
+        Principal {
+            subject: c.sub,
+            role: c.role,
+        },
+        c.exp,
+    ))
 }
 
 #[cfg(test)]
@@ -324,5 +394,27 @@ mod tests {
         let dup = format!("{A},{A}");
         assert!(KeyRing::parse(&dup).is_err());
         assert!(!format!("{:?}", KeyRing::parse(A).unwrap()).contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn session_and_bearer_tokens_never_pass_for_each_other() {
+        let ring = KeyRing::parse(A).unwrap();
+        let bearer = issue(&cs(), NOW, 600, ring.signing_key()).unwrap();
+        let session = issue_session(&cs(), NOW, 600, ring.signing_key()).unwrap();
+        assert_eq!(verify_session(&session, &ring, NOW), Ok(cs()));
+        assert_eq!(verify(&session, &ring, NOW), Err(AuthError::BadToken));
+        assert_eq!(
+            verify_session(&bearer, &ring, NOW),
+            Err(AuthError::BadToken)
+        );
+        assert_eq!(verify_expiring(&bearer, &ring, NOW), Ok((cs(), NOW + 600)));
+        assert_eq!(
+            verify_session(&session, &ring, NOW + 600),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(
+            issue_session(&cs(), NOW, session::LIFETIME_SECS + 1, ring.signing_key()),
+            Err(AuthError::BadLifetime)
+        );
     }
 }

@@ -39,7 +39,7 @@ pub const DEV_KEY_ID: &str = "dev1";
 pub const DEV_KEY_SECRET: &str = "orderhub-development-signing-key-0001";
 
 /// Every key-value label `spin.toml` uses.
-pub const STORE_LABELS: [&str; 8] = [
+pub const STORE_LABELS: [&str; 9] = [
     "ingest",
     "catalog",
     "orders",
@@ -48,6 +48,7 @@ pub const STORE_LABELS: [&str; 8] = [
     "dispatch",
     "reconcile",
     "auth",
+    "audit",
 ];
 
 /// A JWT (HS256) over `claims` with key `kid`/`secret`, built here independently of the

@@ -116,7 +116,16 @@ fn call(app: &App, method: &str, path: &str, bearer: Option<&str>) -> Reply {
     app.send(method, path, &headers, b"")
 }
 
-/// Every route answers without a credential only if it is a webhook or `/health`; every
+/// The console's login page and its static script and style: open by design (a browser
+/// has no credential before it logs in), and nothing in them but the form.
+const CONSOLE_LOGIN: &[&str] = &[
+    "/dashboard/login",
+    "/dashboard/login.js",
+    "/dashboard/style.css",
+];
+
+/// Every route answers without a credential only if it is a webhook, `/health` or the
+/// console's login page (with its static files); every
 /// role the table refuses gets 403; every role it admits gets past the check (GETs are
 /// asked; other methods are not, so the walk changes nothing).
 #[test]
@@ -165,13 +174,26 @@ fn every_route_decides_and_only_webhooks_and_health_are_open() {
             );
             continue;
         }
-        let open_by_design = pattern.starts_with("/webhooks/") || pattern == "/health";
+        let console_open = CONSOLE_LOGIN.contains(&pattern.as_str());
+        let open_by_design =
+            pattern.starts_with("/webhooks/") || pattern == "/health" || console_open;
         // Each pattern is tried for the rider's own id and another rider's.
         for rider_in_path in [me.as_str(), "someone-else"] {
             let path = concrete(pattern, rider_in_path);
             let bare = call(&app, method, &path, None);
             if open_by_design {
                 assert_ne!(bare.status, 401, "{method} {path}: {}", bare.body);
+                if console_open {
+                    // The login form, its script and style: static, no JSON data.
+                    assert_eq!(bare.status, 200, "{method} {path}: {}", bare.body);
+                    let kind = bare.header("content-type").unwrap_or_default();
+                    assert!(
+                        ["text/html", "text/javascript", "text/css"]
+                            .iter()
+                            .any(|k| kind.starts_with(k)),
+                        "{path}: {kind}"
+                    );
+                }
                 continue;
             }
             assert_eq!(
@@ -530,4 +552,145 @@ fn finished_orders_are_erased_after_the_retention_with_the_clock_moved() {
     let again = erase(&rfc3339(unix_now() + 31 * 86_400));
     assert!(!erased_ids(&again).contains(&id), "{again}");
     assert_eq!(app.get(&format!("/orders/{id}")).body, after.body);
+}
+
+/// Every entry of the audit trail after `cursor`, page by page (as an admin).
+fn audit_since(app: &App, cursor: u64) -> Vec<Value> {
+    let admin = token_for("admin", "e2e-audit-reader");
+    let mut out = Vec::new();
+    let mut cursor = cursor;
+    loop {
+        let r = app.get_as(&format!("/admin/audit?cursor={cursor}&limit=50"), &admin);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let page = r.json();
+        out.extend(page["entries"].as_array().unwrap().iter().cloned());
+        let next = page["next_cursor"].as_u64().unwrap();
+        if next > page["last_seq"].as_u64().unwrap() || next == cursor {
+            return out;
+        }
+        cursor = next;
+    }
+}
+
+/// The trail's next sequence number now (entries of this test come after it).
+fn audit_head(app: &App) -> u64 {
+    let r = app.get_as("/admin/audit?limit=1", &token("admin"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["last_seq"].as_u64().unwrap() + 1
+}
+
+/// A cs read of an order and an admin's configuration change are in the audit trail
+/// under their subjects, without the personal data; a finance read reveals none and
+/// is not recorded; only admin reads the trail.
+#[test]
+fn personal_data_reads_and_configuration_changes_are_audited() {
+    let app = App::start();
+    let phone = unique::phone();
+    let (_, id) = meituan_order(&app, &phone);
+    let cursor = audit_head(&app);
+    let cs_subject = unique::named("cs-alice");
+    let finance_subject = unique::named("fin-bob");
+    let admin_subject = unique::named("admin-carol");
+
+    let full = app.get_as(&format!("/orders/{id}"), &token_for("cs", &cs_subject));
+    assert_eq!(full.status, 200, "{}", full.body);
+    assert!(full.body.contains(&phone), "{}", full.body);
+    let fin = app.get_as(
+        &format!("/orders/{id}"),
+        &token_for("finance", &finance_subject),
+    );
+    assert_eq!(fin.status, 200, "{}", fin.body);
+    assert!(!fin.body.contains(&phone), "{}", fin.body);
+    assert!(!fin.body.contains("张江路"), "{}", fin.body);
+    // A cs read of an order that does not exist revealed nothing.
+    let missing = app.get_as(
+        &format!("/orders/{}", unique::named("meituan-none")),
+        &token_for("cs", &cs_subject),
+    );
+    assert_eq!(missing.status, 404, "{}", missing.body);
+
+    let code = unique::named("audit-sku");
+    let sku = unique::named("sku");
+    let entry = |grams: i64| json!({"sku": sku, "zone": "ambient", "unit_weight_g": grams, "unit_volume_cm3": 800});
+    let admin = format!("Bearer {}", token_for("admin", &admin_subject));
+    for grams in [500, 750] {
+        let put = app.request(
+            "PUT",
+            &format!("/admin/channels/meituan/skus/{code}"),
+            &[
+                ("authorization", &admin),
+                ("content-type", "application/json"),
+            ],
+            entry(grams).to_string().as_bytes(),
+        );
+        assert_eq!(put.status, 200, "{}", put.body);
+    }
+
+    let trail = audit_since(&app, cursor);
+    let text = Value::Array(trail.clone()).to_string();
+    assert!(
+        !text.contains(&phone),
+        "the trail holds a phone number: {text}"
+    );
+    assert!(
+        !text.contains("张江路"),
+        "the trail holds an address: {text}"
+    );
+
+    let reads: Vec<&Value> = trail
+        .iter()
+        .filter(|e| e["kind"] == "personal_data_read" && e["target"] == id.as_str())
+        .collect();
+    assert_eq!(reads.len(), 1, "{text}");
+    let read = reads[0];
+    assert_eq!(read["subject"], cs_subject.as_str());
+    assert_eq!(read["role"], "cs");
+    assert_eq!(read["route"], "GET /orders/:id");
+    assert_eq!(read["outcome"], "ok");
+    assert!(read["at"].as_str().is_some_and(|t| t.len() >= 20), "{read}");
+    assert!(
+        !trail
+            .iter()
+            .any(|e| e["subject"] == finance_subject.as_str()),
+        "a finance read is not a personal-data read: {text}"
+    );
+
+    let changes: Vec<&Value> = trail
+        .iter()
+        .filter(|e| e["kind"] == "config_change" && e["subject"] == admin_subject.as_str())
+        .collect();
+    assert_eq!(changes.len(), 2, "{text}");
+    for change in &changes {
+        assert_eq!(change["role"], "admin");
+        assert_eq!(change["target"], format!("channels/meituan/skus/{code}"));
+        assert_eq!(change["status"], 200);
+        assert_eq!(change["outcome"], "ok");
+    }
+    assert_eq!(changes[0]["new_value"], entry(500));
+    assert_eq!(
+        changes[0]["old_value"],
+        Value::Null,
+        "a first mapping replaced nothing"
+    );
+    assert_eq!(changes[1]["new_value"], entry(750));
+    assert_eq!(changes[1]["old_value"], entry(500), "the value it replaced");
+    assert_eq!(changes[1]["previous_seq"], changes[0]["seq"]);
+
+    // The trail is admin's alone, and no route writes or deletes it.
+    for role in ["cs", "ops", "finance", "scheduler"] {
+        assert_eq!(
+            app.get_as("/admin/audit", &token(role)).status,
+            403,
+            "{role}"
+        );
+    }
+    for method in ["DELETE", "PUT", "POST"] {
+        let r = app.send(method, "/admin/audit", &[("authorization", &admin)], b"{}");
+        assert!(
+            r.status == 404 || r.status == 405,
+            "{method} /admin/audit: {} {}",
+            r.status,
+            r.body
+        );
+    }
 }

@@ -10,7 +10,7 @@ fn every_component_loads_and_answers_health() {
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();
     let components = v["components"].as_array().expect("components");
-    assert_eq!(components.len(), 25, "{}", r.body);
+    assert_eq!(components.len(), 26, "{}", r.body);
     for c in components {
         assert_eq!(c["ok"], true, "{c}");
     }
