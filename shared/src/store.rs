@@ -41,6 +41,9 @@ pub trait KeyValue {
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         entries.iter().try_for_each(|(k, v)| self.set(k, v))
     }
+    fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        keys.iter().try_for_each(|k| self.delete(k))
+    }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError>
     where
@@ -249,6 +252,9 @@ impl<T: KeyValue + ?Sized> KeyValue for &T {
     }
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         (**self).set_many(entries)
+    }
+    fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        (**self).delete_many(keys)
     }
 }
 

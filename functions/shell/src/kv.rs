@@ -70,4 +70,10 @@ impl KeyValue for Bucket {
         }
         batch::set_many(&self.inner, entries).map_err(map_err)
     }
+    fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        batch::delete_many(&self.inner, keys).map_err(map_err)
+    }
 }

@@ -108,8 +108,11 @@ fn read_slots<S: KeyValue>(
 }
 
 /// Record that `drained` items of the batch went through the pipeline (every slot up
-/// to `batch.upto` but `batch.missing`). Missing slots stay to drain, until their writer
-/// is surely dead.
+/// to `batch.upto` but `batch.missing`), then delete those items: the order book holds
+/// what they said, and an inbox that kept every push would keep the customer's
+/// personal data past its erasure. Missing slots stay to drain, until their writer is
+/// surely dead; unreadable ones stay for whoever investigates. A drainer killed between
+/// its mark and the delete leaves items no drain reads again.
 pub fn finish<S: KeyValue>(
     store: &S,
     batch: &TickBatch,
@@ -117,6 +120,15 @@ pub fn finish<S: KeyValue>(
     now: DateTime<Utc>,
 ) -> Result<DrainMark, StoreError> {
     let mut mark = read_mark(store, batch.tick)?;
+    let done: Vec<String> = mark
+        .missing
+        .iter()
+        .copied()
+        .chain(mark.upto + 1..=batch.upto)
+        .filter(|slot| !batch.missing.contains(slot))
+        .filter(|slot| !batch.unreadable.iter().any(|(s, _)| s == slot))
+        .map(|slot| keys::item(batch.tick, slot))
+        .collect();
     mark.generation += 1;
     let writers_dead = now.timestamp_millis() - (batch.tick + 1) * TICK_MS > WRITER_LEASE_MS;
     mark.upto = mark.upto.max(batch.upto);
@@ -128,6 +140,7 @@ pub fn finish<S: KeyValue>(
     }
     store.set_json(&keys::done(batch.tick), &mark)?;
     store.increment(keys::DRAINED, i64::try_from(drained).unwrap_or(i64::MAX))?;
+    store.delete_many(&done)?;
     Ok(mark)
 }
 
@@ -171,6 +184,10 @@ mod tests {
         assert_eq!(batch.items.len(), 3);
         assert_eq!(claim(&store, tick, due), Ok(Claimed::Busy));
         finish(&store, &batch, 3, due).unwrap();
+        // The drained items are deleted with the mark: the book keeps what they said.
+        for slot in 1..=3 {
+            assert_eq!(store.get(&keys::item(tick, slot)).unwrap(), None);
+        }
         // Drained: a later period finds nothing left.
         let later = due + chrono::Duration::milliseconds(DRAIN_LEASE_MS);
         assert_eq!(claim(&store, tick, later), Ok(Claimed::Drained));
@@ -188,13 +205,11 @@ mod tests {
             panic!()
         };
         assert_eq!(batch.missing, vec![2, 3]);
+        let first = store.get(&keys::item(tick, 1)).unwrap().unwrap();
         finish(&store, &batch, 1, due).unwrap();
-        store
-            .set(
-                &keys::item(tick, 2),
-                &store.get(&keys::item(tick, 1)).unwrap().unwrap(),
-            )
-            .unwrap();
+        // The drained item is gone (the book has it); the late writer now writes.
+        assert_eq!(store.get(&keys::item(tick, 1)).unwrap(), None);
+        store.set(&keys::item(tick, 2), &first).unwrap();
         // The next generation claims at once, in the same lease period.
         let Claimed::Mine(batch) = claim(&store, tick, due).unwrap() else {
             panic!("the late slot is pending")
@@ -203,6 +218,7 @@ mod tests {
         assert_eq!(slots, vec![2]);
         assert_eq!(batch.missing, vec![3]);
         finish(&store, &batch, 1, due).unwrap();
+        assert_eq!(store.get(&keys::item(tick, 2)).unwrap(), None);
         let later = at(10) + chrono::Duration::milliseconds(WRITER_LEASE_MS + 1000);
         let Claimed::Mine(batch) = claim(&store, tick, later).unwrap() else {
             panic!("the dead writer's slot is pending")

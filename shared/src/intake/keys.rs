@@ -6,7 +6,7 @@
 //! | `in:ack/{dedupe}` | v | the push was acknowledged: `{tick}/{slot}` of its first copy |
 //! | `in:replay/{channel}/{signature}` | v | this exact signed request was acknowledged |
 //! | `in:t/{tick}/n` | c | slots allocated in the tick |
-//! | `in:t/{tick}/{slot}` | v | an [`InboxItem`](super::InboxItem) |
+//! | `in:t/{tick}/{slot}` | v | an [`InboxItem`](super::InboxItem), deleted once drained |
 //! | `in:t/{tick}/open` | v | the tick holds items (written with every item) |
 //! | `in:t/{tick}/claim/{generation}/{period}` | c | drain claims: one per drain generation and lease period |
 //! | `in:t/{tick}/done` | v | [`DrainMark`](super::DrainMark): how far the tick was drained |
