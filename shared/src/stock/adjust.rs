@@ -191,14 +191,14 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             replayed: false,
             seq: event.as_ref().map(|e| e.seq),
         };
-        let mut writes = vec![intent.done(Vec::new())?];
+        let mut writes = Vec::new();
         if let Some(key) = result_key {
             writes.push((key, to_bytes(&outcome)?));
         }
         if let Some(event) = &event {
             writes.push(journal::event_entry(event)?);
         }
-        self.store.set_many(&writes)?;
+        intent::finish(self.store, writes, intent.done(Vec::new())?)?;
         Ok(outcome)
     }
 }

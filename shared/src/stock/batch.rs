@@ -404,8 +404,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 writes.push((keys::expiry_slot(bucket, slot), order.0.into_bytes()));
             }
         }
-        writes.push(intent.done(Vec::new())?);
-        self.store.set_many(&writes)?;
+        intent::finish(self.store, writes, intent.done(Vec::new())?)?;
         for (i, reservation) in records {
             let exception = shortage_exception(&reservation.shortages);
             answers[i] = Some(Ok(ReserveOutcome {

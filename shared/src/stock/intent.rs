@@ -197,6 +197,13 @@ impl OpIntent {
 /// Files the intent in the index of its start minute and writes it, with `extra`
 /// writes, in one batch: two store calls. An intent without a key gets one from its
 /// index slot (an adjustment without a reference has no other name).
+///
+/// A batch is applied whole or not at all should its writer die, but a concurrent
+/// reader may see its entries appear one by one, in order (`MemoryStore`; a backend
+/// that pipelines `set`s). So the intent goes first and the index slot naming it
+/// last: a repairer that finds the slot named finds the intent (a slot it sees empty
+/// it looks at again before any recount; one named with no intent behind it would be
+/// passed over for good).
 pub(super) fn register<S: KeyValue + ?Sized>(
     store: &S,
     intent: &mut OpIntent,
@@ -207,14 +214,30 @@ pub(super) fn register<S: KeyValue + ?Sized>(
     if intent.key.is_empty() {
         intent.key = keys::op_in_slot(bucket, slot);
     }
-    let mut writes = vec![
-        (
-            keys::op_index_slot(bucket, slot),
-            intent.key.clone().into_bytes(),
-        ),
-        (intent.key.clone(), to_bytes(&*intent)?),
-    ];
+    let mut writes = vec![(intent.key.clone(), to_bytes(&*intent)?)];
     writes.extend(extra);
+    writes.push((
+        keys::op_index_slot(bucket, slot),
+        intent.key.clone().into_bytes(),
+    ));
+    store.set_many(&writes)?;
+    Ok(())
+}
+
+/// Writes an operation's last batch: `writes` (its journal entry, result, record...)
+/// and then `done`, its intent marked done, as the batch's last entry. A reader may see
+/// a batch's entries appear one by one, in order (see [`register`]), and a recount
+/// trusts that an operation whose intent it read done has its journal entry in place:
+/// with the intent first, a recount could read it done, then find the journal slot the
+/// operation had claimed still empty, and checkpoint past that slot with counters that
+/// already held the operation's deltas (the entry, written a moment later, would never
+/// be counted).
+pub(super) fn finish<S: KeyValue + ?Sized>(
+    store: &S,
+    mut writes: Vec<(String, Vec<u8>)>,
+    done: (String, Vec<u8>),
+) -> StockResult<()> {
+    writes.push(done);
     store.set_many(&writes)?;
     Ok(())
 }

@@ -22,8 +22,12 @@
 //! (in a new slot, or in one it had claimed but not written at the first read) may
 //! have moved a counter before it was read, and the recount is skipped. One whose slot
 //! is still empty at the second read has done nothing yet, and corrections are
-//! increments, so its effects stay whole. Corrections that make stock look less
-//! available go first. The same holds for an attempt's list of operations.
+//! increments, so its effects stay whole. An intent read done must mean its journal
+//! entry can be read too, and a named slot that its intent can be: a reader may see a
+//! batch land one entry at a time, so an operation's last batch writes its intent done
+//! last (`intent::finish`) and filing writes the intent before the slot naming it
+//! (`intent::register`). Corrections that make stock look less available go first. The
+//! same holds for an attempt's list of operations.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -196,10 +196,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             changes,
             now,
         )?;
-        let mut writes = vec![
-            (keys::reservation(&request.order), to_bytes(&reservation)?),
-            intent.done(Vec::new())?,
-        ];
+        let mut writes = vec![(keys::reservation(&request.order), to_bytes(&reservation)?)];
         if status != ReserveStatus::OutOfStock {
             writes.push(expiry::register(
                 self.store,
@@ -213,8 +210,9 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
         // The record goes in the same batch as the expiry slot and after the counters:
         // a sweep that finds the slot finds the record. The journal entry and the
         // intent marked done go with it: a repair that finds the intent still running
-        // finds no journal entry of it.
-        self.store.set_many(&writes)?;
+        // finds no journal entry of it, and the intent goes last, so one that finds it
+        // done finds the entry (`intent::finish`).
+        intent::finish(self.store, writes, intent.done(Vec::new())?)?;
         let exception = shortage_exception(&reservation.shortages);
         Ok(ReserveOutcome {
             reservation,

@@ -350,11 +350,11 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
             changes,
             now,
         )?;
-        let mut writes = vec![(result_key, to_bytes(&outcome)?), intent.done(moved)?];
+        let mut writes = vec![(result_key, to_bytes(&outcome)?)];
         if let Some(event) = &event {
             writes.push(journal::event_entry(event)?);
         }
-        self.store.set_many(&writes)?;
+        intent::finish(self.store, writes, intent.done(moved)?)?;
         Ok(outcome)
     }
 
@@ -443,7 +443,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 released += got;
             }
         }
-        let mut writes = vec![intent.done(moved)?];
+        let mut writes = Vec::new();
         if !changes.is_empty() {
             let mut skus: Vec<_> = reservation.allocations.iter().map(|a| &a.sku).collect();
             skus.sort();
@@ -463,7 +463,7 @@ impl<S: KeyValue> ReservationLedger<'_, S> {
                 writes.push(journal::event_entry(event)?);
             }
         }
-        self.store.set_many(&writes)?;
+        intent::finish(self.store, writes, intent.done(moved)?)?;
         Ok(ExpireOutcome::Expired { released })
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 
-use super::faults::{CrashStore, Death};
+use super::faults::{CrashStore, Death, SteppedStore};
 use super::*;
 
 const SKUS: [&str; 2] = ["apple", "pear"];
@@ -581,6 +581,123 @@ fn repair_beside_live_traffic_on_the_same_skus_loses_no_live_effect() {
     let lv = level(&ledger, "apple", "sh");
     let bj = level(&ledger, "apple", "bj");
     assert_eq!(lv.on_hand + lv.shipped + bj.on_hand + bj.shipped, 40);
+}
+
+#[test]
+fn a_recount_inside_an_operations_last_batch_never_misses_its_journal_entry() {
+    // The operations' last batches (reserve, commit, release) land one entry at a time
+    // and a repair runs after each entry, with apple@sh marked for a recount (a reserve
+    // killed after taking its units). A repair that read an intent done before its
+    // journal entry was in place recounted apple@sh without that operation's deltas,
+    // though the counters held them, and checkpointed past its journal slot for good:
+    // `reserved` ended off by the units of a live reserve/commit/release.
+    const DONE: &[u8] = b"\"state\":\"done\"";
+    let is_done = |v: &[u8]| v.windows(DONE.len()).any(|w| w == DONE);
+    for (live, settle) in [
+        ("reserve", None),
+        ("commit", Some(SettleKind::Commit)),
+        ("release", Some(SettleKind::Release)),
+    ] {
+        let store = MemoryStore::new();
+        let ledger = setup(
+            &store,
+            &[("apple", "sh", 30), ("apple", "bj", 10), ("pear", "sh", 0)],
+        );
+        let t = t0();
+        let later = t + Duration::seconds(LEASE + 1);
+        let crashing = CrashStore::new(&store, 6, Death::AfterApplying);
+        assert!(ReservationLedger::new(&crashing)
+            .reserve(&request("dead", "app", &[(1, "apple", 3)]), t)
+            .is_err());
+        assert_eq!(level(&ledger, "apple", "sh").reserved, 3);
+        let hold = request("live", "pos", &[(1, "apple", 2)]);
+        if settle.is_some() {
+            ledger.reserve(&hold, later).unwrap();
+        }
+        let recounts = std::cell::RefCell::new(Vec::new());
+        let stepped = SteppedStore::new(
+            &store,
+            |batch| batch.iter().any(|(_, v)| is_done(v)),
+            |key| {
+                let report = ReservationLedger::new(&store).repair(later, 1_000).unwrap();
+                recounts.borrow_mut().push((key.to_string(), report));
+            },
+        );
+        let live_ledger = ReservationLedger::new(&stepped);
+        let ship = SettleRequest::everything("ship");
+        match settle {
+            None => drop(live_ledger.reserve(&hold, later).unwrap()),
+            Some(SettleKind::Commit) => {
+                drop(live_ledger.commit(&order("live"), &ship, later).unwrap())
+            }
+            Some(SettleKind::Release) => {
+                drop(live_ledger.release(&order("live"), &ship, later).unwrap())
+            }
+        }
+        let recounts = recounts.take();
+        assert!(
+            recounts.len() >= 3,
+            "{live}: a repair between the entries of the last batch"
+        );
+        ledger
+            .reserve(&request("dead", "app", &[(1, "apple", 3)]), later)
+            .unwrap();
+        let quiet = later + Duration::seconds(LEASE + 1);
+        let report = ledger.repair(quiet, 1_000).unwrap();
+        let ids = ["dead".to_string(), "live".to_string()];
+        assert_exact_for(
+            &store,
+            &ids,
+            &format!("{live}, repairs inside its last batch {recounts:?}, then {report:?}"),
+        );
+    }
+}
+
+#[test]
+fn an_index_slot_is_never_seen_named_before_its_intent() {
+    // A repairer passes over a slot named with no intent behind it and never looks at
+    // it again (only slots seen empty are), so the operation's effects could straddle
+    // its counter reads unseen. Filing lands one entry at a time here; after each, every
+    // named slot (intent index and attempt list) must lead to a readable intent.
+    const RUNNING: &[u8] = b"\"state\":\"running\"";
+    let is_running = |v: &[u8]| v.windows(RUNNING.len()).any(|w| w == RUNNING);
+    let store = MemoryStore::new();
+    setup(&store, &[("apple", "sh", 30), ("pear", "sh", 0)]);
+    let later = t0() + Duration::seconds(LEASE + 1);
+    let bucket = bucket_of(later);
+    let checks = std::cell::Cell::new(0);
+    let stepped = SteppedStore::new(
+        &store,
+        |batch| batch.iter().any(|(_, v)| is_running(v)),
+        |key| {
+            checks.set(checks.get() + 1);
+            let len = store.increment(&keys::op_index_len(bucket), 0).unwrap();
+            let mut named: Vec<String> = (1..=len)
+                .filter_map(|slot| store.get(&keys::op_index_slot(bucket, slot)).unwrap())
+                .map(|b| String::from_utf8(b).unwrap())
+                .collect();
+            let ops = store
+                .increment(&keys::attempt_ops_len(&order("o"), 0), 0)
+                .unwrap();
+            named.extend(
+                (1..=ops)
+                    .filter_map(|k| store.get(&keys::attempt_op(&order("o"), 0, k)).unwrap())
+                    .map(|b| String::from_utf8(b).unwrap()),
+            );
+            for name in named {
+                assert!(
+                    store.get(&name).unwrap().is_some(),
+                    "after writing {key}: slot names {name}, which is not there"
+                );
+            }
+        },
+    );
+    let live = ReservationLedger::new(&stepped);
+    live.reserve(&request("o", "pos", &[(1, "apple", 2)]), later)
+        .unwrap();
+    live.commit(&order("o"), &SettleRequest::everything("ship"), later)
+        .unwrap();
+    assert!(checks.get() >= 5, "both filings stepped through");
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! Store wrappers for crash and cost tests: one that dies at its k-th call (a `kill -9`
-//! between two store calls, or in the middle of one), and one that counts calls.
+//! Store wrappers for crash, interleaving and cost tests: one that dies at its k-th
+//! call (a `kill -9` between two store calls, or in the middle of one), one that lands
+//! chosen batches one entry at a time with a hook between entries, and one that counts
+//! calls.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -79,6 +81,64 @@ impl KeyValue for CrashStore<'_> {
     }
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         self.call(|s| s.set_many(entries))
+    }
+}
+
+/// Picks the batches a [`SteppedStore`] lands entry by entry.
+type Watch<'a> = Box<dyn Fn(&[(String, Vec<u8>)]) -> bool + 'a>;
+
+/// Wraps a store; a batch that `watch` picks is applied one entry at a time, in order
+/// (what a concurrent reader of `MemoryStore`, or of a backend that pipelines its
+/// `set`s, may see), and `between` runs after each entry with the key just written:
+/// another process acting at every point inside the batch.
+pub(super) struct SteppedStore<'a> {
+    inner: &'a MemoryStore,
+    watch: Watch<'a>,
+    between: Box<dyn Fn(&str) + 'a>,
+}
+
+impl<'a> SteppedStore<'a> {
+    pub(super) fn new(
+        inner: &'a MemoryStore,
+        watch: impl Fn(&[(String, Vec<u8>)]) -> bool + 'a,
+        between: impl Fn(&str) + 'a,
+    ) -> Self {
+        Self {
+            inner,
+            watch: Box::new(watch),
+            between: Box::new(between),
+        }
+    }
+}
+
+impl KeyValue for SteppedStore<'_> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key)
+    }
+    fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        self.inner.exists(key)
+    }
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.inner.increment(key, delta)
+    }
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.inner.get_many(keys)
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        if !(self.watch)(entries) {
+            return self.inner.set_many(entries);
+        }
+        for (key, value) in entries {
+            self.inner.set(key, value)?;
+            (self.between)(key);
+        }
+        Ok(())
     }
 }
 
