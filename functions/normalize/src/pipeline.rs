@@ -38,7 +38,7 @@ pub async fn run_batch(
     let plan = intake::plan_batch(events, stored);
     forwarding::mark_all_forwarded(orders, &plan.settled)?;
     let forwarded = forward(orders, plan.reserve, first_seen).await?;
-    if !plan.settle.releases.is_empty() || !plan.settle.confirms.is_empty() {
+    if !plan.settle.is_empty() {
         settle(&plan.settle).await;
     }
     Ok(forwarded)

@@ -95,6 +95,7 @@ pub mod keys;
 mod ledger;
 mod model;
 mod recount;
+mod refund;
 mod repair;
 mod reserve;
 mod settle;
@@ -117,6 +118,7 @@ pub use model::{
     StockLevel, StrategyKind, Warehouse, WarehouseId, MAX_HOLD_SECONDS, MAX_LINE_UNITS,
     MAX_STOCK_UNITS,
 };
+pub use refund::refund_release;
 pub use repair::{CounterFix, RepairReport, UndoneOp};
 pub use reserve::{shortage_exception, ReserveOutcome};
 pub use settle::{
