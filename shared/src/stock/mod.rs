@@ -100,6 +100,7 @@ mod repair;
 mod reserve;
 mod settle;
 mod strategy;
+pub mod sync;
 mod view;
 
 pub use adjust::{AdjustOutcome, AdjustRequest, Adjustment};
