@@ -49,6 +49,16 @@ pub enum Platform {
     Eleme,
 }
 
+impl Platform {
+    /// The Spin variable holding the app secret (the one its pushes are verified with).
+    pub fn secret_variable(self) -> &'static str {
+        match self {
+            Platform::Meituan => "meituan_secret",
+            Platform::Eleme => "eleme_secret",
+        }
+    }
+}
+
 /// A channel's stock sync, set by `PUT /admin/stock/sync/{channel}`. The app secret is
 /// not here: it is the platform's Spin variable (`meituan_secret`, `eleme_secret`), the
 /// same one its pushes are verified with.
@@ -563,6 +573,12 @@ pub fn classify(
             detail: format!("HTTP {status}: {text}"),
         }
     }
+}
+
+/// The channel's outbox position: journal entries up to it are pushed (or were not the
+/// channel's to push).
+pub fn outbox_cursor<S: KeyValue>(store: &S, channel: &ChannelId) -> StockResult<i64> {
+    Ok(store.get_json(&keys::outbox_cursor(channel))?.unwrap_or(0))
 }
 
 /// A channel's sync lag, for `GET /jobs/stock/sync/{channel}`.
