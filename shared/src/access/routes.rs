@@ -244,6 +244,12 @@ mod tests {
             ("GET", "/jobs/stock/sync/meituan", &[Scheduler, Admin, Ops]),
             ("POST", "/jobs/stock/sync/meituan", &[Scheduler, Admin]),
             ("PUT", "/admin/stock/sync/meituan", &[Admin]),
+            (
+                "POST",
+                "/jobs/pipeline/refetch/meituan",
+                &[Scheduler, Admin],
+            ),
+            ("PUT", "/admin/channels/meituan/refetch", &[Admin]),
             ("POST", "/riders/r1/report", &[r1()]),
             ("POST", "/riders/r1/accept", &[r1()]),
             ("POST", "/riders/r1/reject", &[r1()]),

@@ -53,6 +53,10 @@ pub struct Recorded {
     pub stalled: usize,
     /// Calls whose signature (or app id, shop) did not check out: always an error.
     pub bad_signature: Vec<String>,
+    /// Order-detail requests answered with an order, by order id.
+    pub details_served: BTreeMap<String, usize>,
+    /// What the order-detail API knows: order id → its fields.
+    pub orders: BTreeMap<String, Value>,
 }
 
 pub struct FakePlatform {
@@ -108,11 +112,29 @@ impl FakePlatform {
         f(&self.state.lock().unwrap().0)
     }
 
+    /// Let the order-detail API (`GET {base}/api/v1/order/getOrderDetail`, Meituan
+    /// only) answer for `order_id` with these fields.
+    pub fn know_order(&self, order_id: &str, fields: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .0
+            .orders
+            .insert(order_id.to_string(), fields);
+    }
+
+    pub fn detail_endpoint(&self) -> String {
+        format!("{}{DETAIL_PATH}", self.base)
+    }
+
     /// The stock the platform shows for `code` (the last accepted value).
     pub fn shown(&self, code: &str) -> Option<u64> {
         self.with(|r| r.stock.get(code).and_then(|v| v.last().copied()))
     }
 }
+
+/// Meituan's order detail: `GET ?app_id&order_id&timestamp&sig`, `sig` as for any call.
+pub const DETAIL_PATH: &str = "/api/v1/order/getOrderDetail";
 
 #[derive(Clone)]
 struct Checker {
@@ -204,6 +226,32 @@ impl Checker {
         }
     }
 
+    /// An order-detail request: the order's fields, or (signature at fault?, why).
+    fn detail(
+        &self,
+        query: &str,
+        orders: &BTreeMap<String, Value>,
+    ) -> Result<(String, Value), (bool, String)> {
+        let params = form_decode(query);
+        let given = params.get("sig").ok_or((true, "no sig".to_string()))?;
+        let joined = params
+            .iter()
+            .filter(|(k, _)| k.as_str() != "sig")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let url = self.url.replace(self.path, DETAIL_PATH);
+        let want = md5_hex(&format!("{url}?{joined}{}", self.secret));
+        if &want != given || params.get("app_id") != Some(&self.app_id) {
+            return Err((true, format!("detail sig {given} != {want}")));
+        }
+        let id = params.get("order_id").cloned().unwrap_or_default();
+        match orders.get(&id) {
+            Some(fields) => Ok((id, fields.clone())),
+            None => Err((false, format!("no order {id}"))),
+        }
+    }
+
     fn answer(&self, ok: bool, code: &str, msg: &str) -> String {
         let field = match self.kind {
             Kind::Meituan => "data",
@@ -226,7 +274,7 @@ fn serve(stream: TcpStream, check: &Checker, state: &Mutex<(Recorded, VecDeque<B
         return;
     };
     let mut reader = BufReader::new(stream);
-    let Some((method, path, body)) = read_request(&mut reader) else {
+    let Some((method, path, query, body)) = read_request(&mut reader) else {
         return;
     };
     let respond = |w: &mut TcpStream, status: &str, extra: &str, body: &str| {
@@ -236,7 +284,8 @@ fn serve(stream: TcpStream, check: &Checker, state: &Mutex<(Recorded, VecDeque<B
             body.len()
         );
     };
-    if method != "POST" || path != check.path {
+    let detail = method == "GET" && path == DETAIL_PATH && check.kind == Kind::Meituan;
+    if !detail && (method != "POST" || path != check.path) {
         respond(
             &mut writer,
             "404 Not Found",
@@ -268,6 +317,26 @@ fn serve(stream: TcpStream, check: &Checker, state: &Mutex<(Recorded, VecDeque<B
             Some(Behaviour::Accept) | None => break,
         }
     }
+    if detail {
+        let answer = check.detail(&query, &state.lock().unwrap().0.orders);
+        let mut s = state.lock().unwrap();
+        match answer {
+            Ok((id, fields)) => {
+                *s.0.details_served.entry(id).or_default() += 1;
+                drop(s);
+                let body = serde_json::json!({ "data": fields }).to_string();
+                respond(&mut writer, "200 OK", "", &body);
+            }
+            Err((signature, why)) => {
+                if signature {
+                    s.0.bad_signature.push(why.clone());
+                }
+                drop(s);
+                respond(&mut writer, "200 OK", "", &check.answer(false, "808", &why));
+            }
+        }
+        return;
+    }
     match check.items(&body) {
         Ok(items) => {
             let mut s = state.lock().unwrap();
@@ -286,12 +355,14 @@ fn serve(stream: TcpStream, check: &Checker, state: &Mutex<(Recorded, VecDeque<B
 }
 
 /// Method, path and body (`content-length` or chunked).
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Vec<u8>)> {
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, String, Vec<u8>)> {
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();
     let method = parts.next()?.to_string();
-    let path = parts.next()?.split('?').next()?.to_string();
+    let target = parts.next()?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let (path, query) = (path.to_string(), query.to_string());
     let (mut length, mut chunked) = (0usize, false);
     loop {
         let mut h = String::new();
@@ -324,7 +395,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Ve
         body.resize(length, 0);
         reader.read_exact(&mut body).ok()?;
     }
-    Some((method, path, body))
+    Some((method, path, query, body))
 }
 
 fn md5_hex(text: &str) -> String {

@@ -279,3 +279,100 @@ fn eleme_gets_signed_envelopes_and_ends_with_the_sellable_quantity() {
         assert_eq!((r.failed, r.rate_limited, r.stalled), (1, 1, 1), "{r:?}");
     });
 }
+
+/// Issue 15, item 3: a Meituan order pushed with `incmp_code = -1` is fetched again from
+/// the platform's order-detail API (signed as Meituan signs, checked by the fake
+/// platform) and completed once, after an injected failure; an order the platform never
+/// answers for becomes a `refetch_failed` exception for customer service after
+/// `max_attempts` runs, and is not asked for again.
+#[test]
+fn incomplete_meituan_orders_are_fetched_again_or_go_to_customer_service() {
+    use orderhub_e2e::meituan::order_push_params;
+    let app = App::start();
+    let platform = FakePlatform::start(Kind::Meituan, APP_ID, "any", MEITUAN_SECRET);
+    let config = json!({
+        "endpoint": platform.detail_endpoint(), "app_id": APP_ID, "max_attempts": 2,
+    });
+    ok(
+        app.admin("PUT", "/admin/channels/meituan/refetch", &config),
+        "refetch config",
+    );
+    let now = unix_now();
+    let (known, unknown) = (unique::id(), unique::id());
+    let codes = |oid: &str| -> Vec<String> {
+        let order = ok(app.get(&format!("/orders/meituan-{oid}")), "order");
+        order["exceptions"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|e| {
+                        format!(
+                            "{}/{}",
+                            e["code"].as_str().unwrap(),
+                            e["route"].as_str().unwrap()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for oid in [&known, &unknown] {
+        let mut params = order_push_params(oid, now);
+        params.push(("incmp_code", "-1".to_string()));
+        params.push(("incmp_modules", "[1]".to_string()));
+        let body = signed_form(&app.base, "/webhooks/meituan/order", params);
+        let r = app.post("/webhooks/meituan/order", &[FORM], body.as_bytes());
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            codes(oid).contains(&"incomplete_data/refetch".to_string()),
+            "{:?}",
+            codes(oid)
+        );
+    }
+    let mut complete = serde_json::Map::new();
+    for (k, v) in order_push_params(&known, now) {
+        complete.insert(k.to_string(), Value::String(v));
+    }
+    complete.insert("incmp_code".into(), Value::String("0".into()));
+    platform.know_order(&known, Value::Object(complete));
+
+    // Run 1: the first detail request meets an injected failure.
+    platform.then(&[Behaviour::Fail]);
+    job(&app, "POST", "/jobs/pipeline/refetch/meituan");
+    // Run 2: the known order is completed; the unknown one has failed twice: given up.
+    let r = job(&app, "POST", "/jobs/pipeline/refetch/meituan");
+    let known_id = format!("meituan-{known}");
+    let unknown_id = format!("meituan-{unknown}");
+    assert!(
+        !codes(&known)
+            .iter()
+            .any(|c| c.starts_with("incomplete_data")),
+        "{:?} {r}",
+        codes(&known)
+    );
+    assert!(
+        codes(&unknown).contains(&"refetch_failed/customer_service".to_string()),
+        "{:?} {r}",
+        codes(&unknown)
+    );
+    // Run 3: neither is asked for again.
+    let r = job(&app, "POST", "/jobs/pipeline/refetch/meituan");
+    for list in ["completed", "gave_up"] {
+        let ids = r[list].as_array().cloned().unwrap_or_default();
+        assert!(
+            !ids.iter().any(|i| *i == known_id || *i == unknown_id),
+            "{r}"
+        );
+    }
+    platform.with(|r| {
+        assert!(r.bad_signature.is_empty(), "{:?}", r.bad_signature);
+        assert_eq!(r.details_served.get(&known), Some(&1), "{r:?}");
+        assert_eq!(r.failed, 1, "{r:?}");
+    });
+    assert_eq!(
+        ok(app.get(&format!("/orders/{known_id}")), "order")["lines"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
