@@ -376,3 +376,106 @@ fn incomplete_meituan_orders_are_fetched_again_or_go_to_customer_service() {
         Some(2)
     );
 }
+
+/// The sync lag under load (issue 15's closing figure): stock adjustments on `SKUS`
+/// SKUs (50 items per call) from 4 threads for `SECONDS` while the sync job runs every 2 s (a scheduler
+/// firing faster than the minute table, to see the sender's own cost); prints the
+/// job's reported lag before each run, each run's time and calls, and checks the
+/// platform ends at the sellable quantities. `cargo nextest run --release -p
+/// orderhub-e2e --test platform sync_lag_under_load --run-ignored only --no-capture`.
+#[test]
+#[ignore]
+fn sync_lag_under_load() {
+    const SKUS: usize = 100;
+    const SECONDS: u64 = 20;
+    let shop = unique::named("poi");
+    let platform = FakePlatform::start(Kind::Meituan, APP_ID, &shop, MEITUAN_SECRET);
+    let s = setup(Kind::Meituan, &platform, &shop);
+    // Items per call as a platform typically allows (the functional tests use 1).
+    let config = json!({
+        "platform": "meituan", "endpoint": platform.endpoint(), "app_id": APP_ID,
+        "shop_id": shop, "sku_table": "meituan", "batch_size": 50,
+        "calls_per_minute": 10000,
+    });
+    ok(
+        s.app
+            .admin("PUT", &format!("/admin/stock/sync/{}", s.channel), &config),
+        "sync config",
+    );
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let skus: Vec<(String, String)> = (0..SKUS)
+        .map(|i| {
+            (
+                unique::named(&format!("LAG-{i}")),
+                unique::named(&format!("MT-LAG-{i}")),
+            )
+        })
+        .collect();
+    for (sku, code) in &skus {
+        unique::map_skus(&s.app, "meituan", &[(code, json!({ "sku": sku }))]);
+        unique::stock_up(&s.app, &[sku], 1000);
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let (base, auth, stop) = (s.app.base.clone(), auth.clone(), stop.clone());
+            let skus = skus.clone();
+            std::thread::spawn(move || {
+                let mut n = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (sku, _) = &skus[(n * 4 + t) % skus.len()];
+                    let adjust = json!({
+                        "sku": sku, "warehouse": unique::WAREHOUSE, "change": { "delta": -1 },
+                        "reason": "sale", "reference": unique::named("lag"),
+                    });
+                    let r = send_to(
+                        &base,
+                        "POST",
+                        "/admin/stock/adjust",
+                        &[
+                            ("authorization", &auth),
+                            ("content-type", "application/json"),
+                        ],
+                        adjust.to_string().as_bytes(),
+                    )
+                    .expect("adjust");
+                    assert_eq!(r.status, 200, "{}", r.body);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let mut lags = Vec::new();
+    while started.elapsed() < Duration::from_secs(SECONDS) {
+        let lag = s.status(unix_now())["lag_seconds"].as_i64().unwrap_or(-1);
+        let t = std::time::Instant::now();
+        let r = s.sync(unix_now());
+        lags.push(lag);
+        println!(
+            "lag before run {:>3} s, run {:>5} ms, calls {}, items {}",
+            lag,
+            t.elapsed().as_millis(),
+            r["calls"],
+            r["items_pushed"]
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let adjustments: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    let at = unix_now();
+    let want: Vec<(String, u64)> = skus
+        .iter()
+        .map(|(sku, code)| (code.clone(), s.sellable(sku)))
+        .collect();
+    let want_ref: Vec<(&str, u64)> = want.iter().map(|(c, q)| (c.as_str(), *q)).collect();
+    s.until_shown(&platform, &want_ref, at);
+    println!(
+        "{adjustments} adjustments in {SECONDS} s ({:.0}/s) over {SKUS} SKUs; max lag seen {} s; \
+         platform calls {}",
+        adjustments as f64 / SECONDS as f64,
+        lags.iter().max().unwrap_or(&0),
+        platform.with(|r| r.accepted)
+    );
+}
