@@ -7,7 +7,8 @@
 //!   step (`pipeline`).
 //! - `pipeline-jobs` (`/jobs/pipeline/...`, job token): `POST catch-up`, the scheduled
 //!   safety net (ticks nobody drained, orders reserve or merge never answered for), and
-//!   `GET intake` (the backlog; `?tick=` one tick).
+//!   `GET intake` (the backlog; `?tick=` one tick), `POST refetch/{channel}` (incomplete
+//!   orders fetched again from the platform, see `refetch`).
 //! - `channels-admin`: channel configs, SKU maps, pricing (`admin`).
 
 use orderhub_shell::{finish, health};
@@ -17,6 +18,7 @@ use spin_sdk::http_component;
 mod admin;
 mod drain;
 mod pipeline;
+mod refetch;
 
 #[http_component]
 async fn handle(incoming: IncomingRequest) -> Response {
@@ -40,6 +42,12 @@ async fn route(req: Request) -> Response {
     router.get("/jobs/pipeline/intake", |req: Request, _: Params| {
         finish(drain::intake(&req))
     });
+    router.post_async(
+        "/jobs/pipeline/refetch/:channel",
+        |_: Request, p: Params| async move {
+            finish(refetch::run(p.get("channel").unwrap_or_default()).await)
+        },
+    );
     // The `channels-admin` instance: channel configs and SKU maps in the catalog.
     router.get("/admin/channels/health", |_: Request, _: Params| {
         health("normalize")
@@ -89,6 +97,15 @@ async fn route(req: Request) -> Response {
             finish(admin::put_store_pricing(id, store, req.body()))
         },
     );
+    router.get("/admin/channels/:id/refetch", |_: Request, p: Params| {
+        finish(refetch::get_config(p.get("id").unwrap_or_default()))
+    });
+    router.put("/admin/channels/:id/refetch", |req: Request, p: Params| {
+        finish(refetch::put_config(
+            p.get("id").unwrap_or_default(),
+            req.body(),
+        ))
+    });
     router.get("/admin/channels/:id/pricing", |_: Request, p: Params| {
         finish(admin::get_pricing(p.get("id").unwrap_or_default()))
     });

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
-use orderhub_core::channel::ChannelEvent;
+use orderhub_core::channel::{refetch, ChannelEvent};
 use orderhub_core::intake::{
     self, OfferAnswer, OfferBatch, ReserveBatch, ReserveDecision, SettleBatch, SettleReport,
 };
@@ -35,10 +35,14 @@ pub async fn run_batch(
     stored: &BTreeMap<OrderId, Order>,
     first_seen: &BTreeSet<OrderId>,
 ) -> Result<Forwarded, ApiError> {
+    // Orders the platform flagged incomplete wait for the refetch job.
+    if let Err(e) = refetch::queue_incomplete(orders, stored.values()) {
+        eprintln!("normalize: refetch queue: {e}");
+    }
     let plan = intake::plan_batch(events, stored);
     forwarding::mark_all_forwarded(orders, &plan.settled)?;
     let forwarded = forward(orders, plan.reserve, first_seen).await?;
-    if !plan.settle.releases.is_empty() || !plan.settle.confirms.is_empty() {
+    if !plan.settle.is_empty() {
         settle(&plan.settle).await;
     }
     Ok(forwarded)

@@ -4,7 +4,8 @@
 //!   and `POST /settle-batch` (normalize; typed by `orderhub_core::intake`), `POST
 //!   /commit` with `{"order_id", "op_id", "lines"?}` (dispatch).
 //! - `stock-jobs` (`/jobs/stock/...`, job token): `POST /jobs/stock/expire`,
-//!   `POST /jobs/stock/repair`.
+//!   `POST /jobs/stock/repair`, `POST /jobs/stock/sync/{channel}` (stock pushed to the
+//!   platform, see `sync`), `GET /jobs/stock/sync/{channel}` (its lag).
 //! - `stock-admin` (`/admin/stock/...`, admin token): catalog, SKUs, WMS adjustments,
 //!   reads, the channel outbox, and a direct reserve (see `admin::reserve`).
 //!
@@ -21,6 +22,7 @@ use spin_sdk::http_component;
 mod admin;
 mod jobs;
 mod orders;
+mod sync;
 
 /// The core's typed refusal as an answer: its own status and machine code.
 pub(crate) fn stock_error(e: StockError) -> ApiError {
@@ -52,12 +54,12 @@ async fn handle(incoming: IncomingRequest) -> Response {
     orderhub_shell::serve(
         incoming,
         orderhub_core::limits::INTERNAL_BODY_MAX,
-        |req| async move { route(req) },
+        |req| async move { route(req).await },
     )
     .await
 }
 
-fn route(req: Request) -> Response {
+async fn route(req: Request) -> Response {
     let mut router = Router::new();
     router.get("/health", |_: Request, _: Params| health("reserve"));
     router.post("/reserve-batch", |req: Request, _: Params| {
@@ -78,6 +80,10 @@ fn route(req: Request) -> Response {
     });
     router.post("/jobs/stock/repair", |req: Request, _: Params| {
         finish(jobs::repair(&req))
+    });
+    router.post_async("/jobs/stock/sync/:channel", sync::run);
+    router.get("/jobs/stock/sync/:channel", |req: Request, p: Params| {
+        finish(sync::status(&req, &p))
     });
 
     router.get("/admin/stock/health", |_: Request, _: Params| {
@@ -138,6 +144,18 @@ fn route(req: Request) -> Response {
     admin_route(&mut router, "GET", "/admin/stock/audit", admin::audit);
     admin_route(
         &mut router,
+        "PUT",
+        "/admin/stock/sync/:channel",
+        sync::put_config,
+    );
+    admin_route(
+        &mut router,
+        "GET",
+        "/admin/stock/sync/:channel",
+        sync::get_config,
+    );
+    admin_route(
+        &mut router,
         "POST",
         "/admin/stock/outbox/:channel/drain",
         admin::drain,
@@ -148,5 +166,5 @@ fn route(req: Request) -> Response {
         "/admin/stock/outbox/:channel/ack",
         admin::ack,
     );
-    router.handle(req)
+    router.handle_async(req).await
 }

@@ -90,11 +90,16 @@ fn verdict(answer: Result<ReserveOutcome, StockError>) -> ReserveVerdict {
     }
 }
 
-/// `POST /settle-batch`: cancels and full refunds give everything still held back;
+/// `POST /settle-batch`: cancels and full refunds give everything still held back,
+/// partial refunds the units of the lines they name (never more than still held);
 /// payments and acceptances confirm the hold (it no longer expires). An order that
 /// never reserved has nothing to settle. Idempotent per order.
 pub fn settle_batch(req: &Request) -> Result<Response, ApiError> {
-    let SettleBatch { releases, confirms } = body(req, "settle_batch")?;
+    let SettleBatch {
+        releases,
+        partial,
+        confirms,
+    } = body(req, "settle_batch")?;
     let store = Bucket::open("stock")?;
     let ledger = ReservationLedger::new(&store);
     let mut report = SettleReport::default();
@@ -107,6 +112,17 @@ pub fn settle_batch(req: &Request) -> Result<Response, ApiError> {
             Ok(_) => report.released += 1,
             Err(StockError::UnknownReservation(_)) => {}
             Err(e) => report.errors.push(format!("release {order}: {e}")),
+        }
+    }
+    for p in &partial {
+        let request = SettleRequest {
+            op_id: p.op_id.clone(),
+            lines: Some(p.lines.clone()),
+        };
+        match ledger.release(&p.order_id, &request, Utc::now()) {
+            Ok(_) => report.released += 1,
+            Err(StockError::UnknownReservation(_)) => {}
+            Err(e) => report.errors.push(format!("refund {}: {e}", p.order_id)),
         }
     }
     for order in &confirms {

@@ -253,6 +253,7 @@ mod tests {
             EventKind::Refunded {
                 amount: Decimal::ONE,
                 full: true,
+                lines: Vec::new(),
             },
         ] {
             let o = order(1, Some(kind));
@@ -265,6 +266,7 @@ mod tests {
             Some(EventKind::Refunded {
                 amount: Decimal::ONE,
                 full: false,
+                lines: Vec::new(),
             }),
         );
         assert!(!is_due(&partial, t(400), keep));

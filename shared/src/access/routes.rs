@@ -82,6 +82,11 @@ pub static ROUTES: &[Rule] = &[
         "/jobs/pipeline/intake",
         Roles(&[Scheduler, Admin, Ops]),
     ),
+    rule(
+        "GET",
+        "/jobs/stock/sync/:channel",
+        Roles(&[Scheduler, Admin, Ops]),
+    ),
     rule("POST", "/jobs/...", Roles(&[Scheduler, Admin])),
     // Orders and the dashboard: what each role sees of personal data is
     // `privacy::view_for`.
@@ -253,6 +258,15 @@ mod tests {
             ("POST", "/jobs/stock/expire", &[Scheduler, Admin]),
             ("POST", "/jobs/privacy/erase", &[Scheduler, Admin]),
             ("GET", "/jobs/pipeline/intake", &[Scheduler, Admin, Ops]),
+            ("GET", "/jobs/stock/sync/meituan", &[Scheduler, Admin, Ops]),
+            ("POST", "/jobs/stock/sync/meituan", &[Scheduler, Admin]),
+            ("PUT", "/admin/stock/sync/meituan", &[Admin]),
+            (
+                "POST",
+                "/jobs/pipeline/refetch/meituan",
+                &[Scheduler, Admin],
+            ),
+            ("PUT", "/admin/channels/meituan/refetch", &[Admin]),
             ("POST", "/riders/r1/report", &[r1()]),
             ("POST", "/riders/r1/accept", &[r1()]),
             ("POST", "/riders/r1/reject", &[r1()]),

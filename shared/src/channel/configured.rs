@@ -314,6 +314,7 @@ impl Reader<'_> {
                     EventKind::Refunded {
                         amount,
                         full: m.refund_amount.is_none(),
+                        lines: Vec::new(),
                     },
                 )
             }

@@ -13,7 +13,7 @@ use super::address;
 use super::customer::{customer, parse_phone};
 use super::error::NormalizeError;
 use super::json::{array, embedded, opt_i64, opt_text, req_yuan, yuan_or_zero};
-use super::lines::{assemble, build_lines, goods_total, OrderParts, PlatformItem};
+use super::lines::{assemble, build_lines, goods_total, refunded_lines, OrderParts, PlatformItem};
 use super::normalize::{ChannelEvent, ChannelNotice, Ctx};
 use super::request::Payload;
 use super::time::{from_epoch_auto, from_text};
@@ -169,11 +169,22 @@ fn refund(ctx: &Ctx, m: &Value) -> Result<Vec<ChannelEvent>, NormalizeError> {
             format!("part:{amount}")
         }
     });
+    // A partial refund names its goods in `goodsList`.
+    let lines = refunded_lines(
+        array(m.get("goodsList"), "message.goodsList")?,
+        &["extendCode", "skuId", "id"],
+        &["quantity", "count"],
+        "message.goodsList",
+    )?;
     let kind = match status.as_str() {
         "applied" => EventKind::RefundRequested {
             reason: opt_text(m.get("reason")),
         },
-        "successful" => EventKind::Refunded { amount, full },
+        "successful" => EventKind::Refunded {
+            amount,
+            full,
+            lines,
+        },
         other => EventKind::ChannelStatus {
             code: format!("refund:{other}"),
         },

@@ -256,7 +256,8 @@ fn every_push_type() {
                 event.kind,
                 EventKind::Refunded {
                     amount: dec!(5.0),
-                    full: false
+                    full: false,
+                    lines: Vec::new(),
                 }
             );
         }

@@ -11,7 +11,7 @@ use super::config::ChannelConfig;
 use super::sku::SkuMap;
 use crate::order::{
     Customer, EventKind, EventSource, ExceptionCode, Fulfilment, Order, OrderEvent, OrderException,
-    OrderId, OrderLine, OrderMoney, PromisedWindow, TemperatureZone,
+    OrderId, OrderLine, OrderMoney, PromisedWindow, RefundedLine, TemperatureZone,
 };
 
 /// A line as the channel sent it, before mapping and checks.
@@ -61,6 +61,48 @@ impl PlatformItem<'_> {
             ..RawLine::default()
         })
     }
+}
+
+/// The goods a partial refund names (Meituan `food`, Ele.me `goodsList`, our own
+/// `refund.lines`): each item's SKU code (first field present wins, as for order lines)
+/// and its refunded count (first field present). An item without a code or with a
+/// count that is not a positive whole number is refused: the platform sends it again.
+pub fn refunded_lines(
+    items: &[serde_json::Value],
+    sku_fields: &[&str],
+    count_fields: &[&str],
+    field: &str,
+) -> Result<Vec<RefundedLine>, super::error::NormalizeError> {
+    use super::error::NormalizeError;
+    use super::json::{opt_i64, opt_text};
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let channel_sku = sku_fields
+                .iter()
+                .find_map(|f| opt_text(item.get(*f)))
+                .ok_or_else(|| {
+                    NormalizeError::MissingField(format!("{field}[{i}].{}", sku_fields[0]))
+                })?;
+            let name = count_fields.iter().find(|f| item.get(**f).is_some());
+            let count_field = format!("{field}[{i}].{}", name.unwrap_or(&count_fields[0]));
+            let count = match name {
+                Some(f) => opt_i64(item.get(*f), &count_field)?,
+                None => None,
+            };
+            let quantity = count
+                .and_then(|c| u32::try_from(c).ok())
+                .filter(|&c| c > 0)
+                .ok_or_else(|| {
+                    NormalizeError::invalid(&count_field, "expected a positive count")
+                })?;
+            Ok(RefundedLine {
+                channel_sku,
+                quantity,
+            })
+        })
+        .collect()
 }
 
 pub fn build_lines(

@@ -13,7 +13,7 @@ use super::error::NormalizeError;
 use super::json::{
     array, bounded, embedded, opt_decimal, opt_i64, opt_text, req_text, req_yuan, yuan_or_zero,
 };
-use super::lines::{assemble, build_lines, goods_total, OrderParts, PlatformItem};
+use super::lines::{assemble, build_lines, goods_total, refunded_lines, OrderParts, PlatformItem};
 use super::normalize::{ChannelEvent, Ctx};
 use super::request::Payload;
 use super::time::from_epoch_auto;
@@ -310,9 +310,21 @@ fn refund_push(ctx: &Ctx, obj: &Value, full: bool) -> Result<Vec<ChannelEvent>, 
         }
     });
     let reason = opt_text(obj.get("reason"));
+    // A partial refund names its goods in `food` (a JSON string, like `detail`).
+    let food = embedded(obj.get("food"), "food")?;
+    let lines = refunded_lines(
+        array(food.as_ref(), "food")?,
+        &["app_food_code", "sku_id"],
+        &["count", "quantity"],
+        "food",
+    )?;
     let kind = match notify.as_str() {
         "apply" => EventKind::RefundRequested { reason },
-        "agree" => EventKind::Refunded { amount, full },
+        "agree" => EventKind::Refunded {
+            amount,
+            full,
+            lines,
+        },
         other => EventKind::ChannelStatus {
             code: format!("refund:{other}"),
         },

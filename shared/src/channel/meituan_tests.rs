@@ -444,7 +444,26 @@ fn every_push_topic_becomes_the_right_event() {
                 ("money", "12.5".into()),
             ],
             "refund:r2:agree",
-            |k| matches!(k, EventKind::Refunded { full: false, amount } if *amount == dec!(12.5)),
+            |k| matches!(k, EventKind::Refunded { full: false, amount, .. } if *amount == dec!(12.5)),
+        ),
+        (
+            "partrefund",
+            vec![
+                oid(),
+                at(),
+                ("notify_type", "agree".into()),
+                ("refund_id", "r3".into()),
+                ("money", "11".into()),
+                (
+                    "food",
+                    r#"[{"app_food_code":"A1","count":2},{"sku_id":"B2","count":"1"}]"#.into(),
+                ),
+            ],
+            "refund:r3:agree",
+            |k| {
+                matches!(k, EventKind::Refunded { full: false, lines, .. }
+                if lines.iter().map(|l| (l.channel_sku.as_str(), l.quantity)).eq([("A1", 2), ("B2", 1)]))
+            },
         ),
     ];
     for (topic, params, key, check) in cases {

@@ -36,6 +36,7 @@ mod normalize;
 mod own;
 mod pipeline;
 mod pos;
+pub mod refetch;
 mod request;
 mod schema;
 pub mod signature;

@@ -45,8 +45,8 @@ use serde_json::Value;
 use super::config::ChannelKind;
 use super::customer::{customer, parse_phone};
 use super::error::NormalizeError;
-use super::json::{opt_text, req_text, req_yuan, yuan_or_zero};
-use super::lines::{assemble, build_lines, goods_total, OrderParts};
+use super::json::{array, opt_text, req_text, req_yuan, yuan_or_zero};
+use super::lines::{assemble, build_lines, goods_total, refunded_lines, OrderParts};
 use super::normalize::{ChannelEvent, Ctx};
 use super::request::Payload;
 use super::schema;
@@ -85,7 +85,20 @@ pub(crate) fn normalize(ctx: &Ctx) -> Result<Vec<ChannelEvent>, NormalizeError> 
                 .unwrap_or_else(|| "-".into());
             let amount = req_yuan(refund, "amount").map_err(|e| prefix(e, "refund."))?;
             let full = refund.get("full").and_then(Value::as_bool).unwrap_or(false);
-            (format!("refund:{id}"), EventKind::Refunded { amount, full })
+            let lines = refunded_lines(
+                array(refund.get("lines"), "refund.lines")?,
+                &["sku"],
+                &["quantity"],
+                "refund.lines",
+            )?;
+            (
+                format!("refund:{id}"),
+                EventKind::Refunded {
+                    amount,
+                    full,
+                    lines,
+                },
+            )
         }
         other => return Err(NormalizeError::UnknownTopic(other.to_string())),
     };

@@ -264,7 +264,8 @@ fn app_events() {
             "refund:rf1",
             EventKind::Refunded {
                 amount: dec!(12.50),
-                full: false
+                full: false,
+                lines: Vec::new(),
             }
         )
     );

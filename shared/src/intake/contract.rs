@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::merge::MergeDecision;
 use crate::order::{Order, OrderException, OrderId};
+use crate::stock::SettleLine;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrainRequest {
@@ -79,12 +80,30 @@ impl ReserveVerdict {
     }
 }
 
-/// Cancels and full refunds give their holds back; payments and acceptances confirm
-/// them (a confirmed hold never expires).
+/// Cancels and full refunds give their holds back; partial refunds give back the units
+/// of the goods they name; payments and acceptances confirm holds (a confirmed hold
+/// never expires).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettleBatch {
     pub releases: Vec<OrderId>,
+    #[serde(default)]
+    pub partial: Vec<PartialRelease>,
     pub confirms: Vec<OrderId>,
+}
+
+impl SettleBatch {
+    pub fn is_empty(&self) -> bool {
+        self.releases.is_empty() && self.partial.is_empty() && self.confirms.is_empty()
+    }
+}
+
+/// One partial refund's release: `op_id` is the refund event's key, so a redelivered
+/// refund is the same operation and releases nothing twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialRelease {
+    pub order_id: OrderId,
+    pub op_id: String,
+    pub lines: Vec<SettleLine>,
 }
 
 /// What a settle batch did; errors name the order (an order that never reserved is not

@@ -27,7 +27,7 @@ mod plan;
 mod sweep;
 
 pub use contract::{
-    DrainReport, DrainRequest, IntakeStatus, OfferAnswer, OfferBatch, ReserveBatch,
+    DrainReport, DrainRequest, IntakeStatus, OfferAnswer, OfferBatch, PartialRelease, ReserveBatch,
     ReserveDecision, ReserveVerdict, SettleBatch, SettleReport, TickStatus,
 };
 pub use drain::{claim, finish, reread_missing, Claimed, DrainMark, TickBatch};

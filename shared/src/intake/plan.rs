@@ -2,9 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::contract::{ReserveDecision, SettleBatch};
+use super::contract::{PartialRelease, ReserveDecision, SettleBatch};
 use crate::channel::ChannelEvent;
 use crate::order::{EventKind, Order, OrderException, OrderId};
+use crate::stock::refund_release;
 
 /// The steps after a batch was applied to the order book.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -41,9 +42,32 @@ pub fn plan_batch(events: &[ChannelEvent], book: &BTreeMap<OrderId, Order>) -> B
             }
             ChannelEvent::Event {
                 order_id, event, ..
-            } => match event.kind {
+            } => match &event.kind {
                 EventKind::Cancelled { .. } | EventKind::Refunded { full: true, .. } => {
                     push_once(&mut plan.settle.releases, order_id);
+                }
+                EventKind::Refunded {
+                    full: false, lines, ..
+                } => {
+                    // The goods a partial refund names, matched to the order's lines; an
+                    // order not stored yet has reserved nothing to give back.
+                    let release = book
+                        .get(order_id)
+                        .map(|order| refund_release(order, lines))
+                        .unwrap_or_default();
+                    let op_id = event.key.clone();
+                    let seen = plan
+                        .settle
+                        .partial
+                        .iter()
+                        .any(|p| p.op_id == op_id && &p.order_id == order_id);
+                    if !release.is_empty() && !seen {
+                        plan.settle.partial.push(PartialRelease {
+                            order_id: order_id.clone(),
+                            op_id,
+                            lines: release,
+                        });
+                    }
                 }
                 EventKind::Paid | EventKind::Accepted => {
                     push_once(&mut plan.settle.confirms, order_id);
@@ -157,6 +181,50 @@ mod tests {
         assert_eq!(plan.settled, vec![cancelled.id.clone()]);
         assert_eq!(plan.settle.releases, vec![cancelled.id.clone()]);
         assert_eq!(plan.settle.confirms, vec![earlier]);
+    }
+
+    #[test]
+    fn a_partial_refund_releases_the_goods_it_names_once_per_refund() {
+        let o = order("meituan", "p", "c1", address("d1", 31.2, 121.5), 0);
+        let absent = crate::order::OrderId("meituan-absent".into());
+        let partial = |id: &OrderId, lines: Vec<crate::order::RefundedLine>| {
+            event(
+                id,
+                EventKind::Refunded {
+                    amount: rust_decimal::Decimal::ONE,
+                    full: false,
+                    lines,
+                },
+            )
+        };
+        let apple = vec![crate::order::RefundedLine {
+            channel_sku: o.lines[0].channel_sku.clone(),
+            quantity: 1,
+        }];
+        let refund = partial(&o.id, apple.clone());
+        let events = vec![
+            refund.clone(),
+            refund.clone(),
+            partial(&o.id, Vec::new()),
+            partial(&absent, apple),
+        ];
+        let plan = plan_batch(&events, &book(&[&o]));
+        let ChannelEvent::Event { event: ev, .. } = &refund else {
+            unreachable!()
+        };
+        assert_eq!(
+            plan.settle.partial,
+            vec![PartialRelease {
+                order_id: o.id.clone(),
+                op_id: ev.key.clone(),
+                lines: vec![crate::stock::SettleLine {
+                    line_no: 1,
+                    quantity: 1
+                }],
+            }],
+            "one release per refund, none for a money-only refund or an order not stored"
+        );
+        assert!(plan.settle.releases.is_empty() && plan.reserve.is_empty());
     }
 
     #[test]

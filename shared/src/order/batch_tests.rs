@@ -44,6 +44,7 @@ fn pushes() -> Vec<ChannelEvent> {
             EventKind::Refunded {
                 amount: rust_decimal::Decimal::ONE,
                 full: false,
+                lines: Vec::new(),
             },
             24 * 60,
         ),

@@ -213,6 +213,7 @@ mod tests {
                 EventKind::Refunded {
                     amount: rust_decimal::Decimal::ONE,
                     full: false,
+                    lines: Vec::new(),
                 },
                 2 * 86_400,
             ),

@@ -45,9 +45,13 @@ pub enum EventKind {
         reason: Option<String>,
     },
     /// `full` when the whole order was refunded; a partial refund keeps the order alive.
+    /// `lines`: the goods a partial refund gives back, when the platform names them
+    /// (their held units go back to stock; a money-only refund names none).
     Refunded {
         amount: Decimal,
         full: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        lines: Vec<RefundedLine>,
     },
     /// A channel status orderhub records but does not act on (kept verbatim).
     ChannelStatus {
@@ -68,6 +72,14 @@ pub struct OrderEvent {
     /// When it happened at the source (UTC).
     pub at: DateTime<Utc>,
     pub source: EventSource,
+}
+
+/// Units of one of the order's goods a partial refund gives back, by the channel's SKU
+/// code as the order carried it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundedLine {
+    pub channel_sku: String,
+    pub quantity: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -180,6 +192,7 @@ mod tests {
             ev(EventKind::Refunded {
                 amount: Decimal::ONE,
                 full: false,
+                lines: Vec::new(),
             }),
         ];
         assert_eq!(derive_status(&h), OrderStatus::Created);

@@ -28,6 +28,8 @@ pub enum ExceptionCode {
     WindowImpossible,
     /// A line is heavier or bulkier than one parcel may be (and may not be split).
     ParcelTooLarge,
+    /// The platform's order detail could not be fetched again after an incomplete push.
+    RefetchFailed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -40,7 +42,7 @@ pub enum ExceptionRoute {
 }
 
 impl ExceptionCode {
-    pub const ALL: [ExceptionCode; 11] = [
+    pub const ALL: [ExceptionCode; 12] = [
         ExceptionCode::UnknownSku,
         ExceptionCode::ImpossibleQuantity,
         ExceptionCode::MoneyMismatch,
@@ -52,6 +54,7 @@ impl ExceptionCode {
         ExceptionCode::NoCapableRider,
         ExceptionCode::WindowImpossible,
         ExceptionCode::ParcelTooLarge,
+        ExceptionCode::RefetchFailed,
     ];
 
     /// The code as it appears in JSON and in store keys (`out_of_stock`).

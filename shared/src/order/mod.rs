@@ -11,7 +11,7 @@ pub mod forwarding;
 mod history;
 mod issue;
 
-pub use history::{derive_status, EventKind, EventSource, OrderEvent, OrderStatus};
+pub use history::{derive_status, EventKind, EventSource, OrderEvent, OrderStatus, RefundedLine};
 pub use issue::{ExceptionCode, ExceptionRoute, OrderException};
 
 use chrono::{DateTime, Utc};

@@ -103,6 +103,7 @@ impl OrderSpec {
                 EventKind::Refunded {
                     amount: *amount,
                     full: false,
+                    lines: Vec::new(),
                 },
                 at,
             ));

@@ -95,10 +95,12 @@ pub mod keys;
 mod ledger;
 mod model;
 mod recount;
+mod refund;
 mod repair;
 mod reserve;
 mod settle;
 mod strategy;
+pub mod sync;
 mod view;
 
 pub use adjust::{AdjustOutcome, AdjustRequest, Adjustment};
@@ -117,6 +119,7 @@ pub use model::{
     StockLevel, StrategyKind, Warehouse, WarehouseId, MAX_HOLD_SECONDS, MAX_LINE_UNITS,
     MAX_STOCK_UNITS,
 };
+pub use refund::refund_release;
 pub use repair::{CounterFix, RepairReport, UndoneOp};
 pub use reserve::{shortage_exception, ReserveOutcome};
 pub use settle::{

@@ -18,6 +18,7 @@
 //! system temp dir, never in the checkout's `.spin/`.
 
 pub mod meituan;
+pub mod platform;
 pub mod unique;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -738,3 +738,120 @@ fn webhook_orders_reserve_stock_and_short_ones_are_flagged() {
     assert_eq!(level(&app, &apple)["reserved"], 2, "all or nothing");
     assert_eq!(level(&app, &milk)["reserved"], 1, "all or nothing");
 }
+
+/// Issue 15, item 4: a Meituan partial refund naming its goods releases exactly those
+/// units (a redelivery releases nothing more); the full refund after it releases the
+/// rest. A refund after the units shipped releases nothing of what shipped.
+#[test]
+fn partial_refunds_release_the_refunded_lines_and_never_shipped_units() {
+    use orderhub_e2e::meituan::{signed_form, APP_ID};
+    const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+    let app = App::start();
+    let (apple_code, milk_code) = (unique::named("MT-APPLE-1KG"), unique::named("MT-MILK-950"));
+    let (apple, milk) = (
+        unique::named("SKU-APPLE-1KG"),
+        unique::named("SKU-MILK-950"),
+    );
+    unique::map_skus(
+        &app,
+        "meituan",
+        &[
+            (&apple_code, json!({"sku": apple, "zone": "ambient"})),
+            (&milk_code, json!({"sku": milk, "zone": "chilled"})),
+        ],
+    );
+    stock_up(&app, &apple, 10);
+    stock_up(&app, &milk, 10);
+    let now = unix_now();
+    let send = |path: &str, params: Vec<(&'static str, String)>| {
+        let body = signed_form(&app.base, path, params);
+        let r = app.post(path, &[FORM], body.as_bytes());
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, r#"{"data":"ok"}"#),
+            "{path}"
+        );
+    };
+    let refund = |path: &str, oid: &str, refund_id: &str, food: Option<Value>| {
+        let mut params = vec![
+            ("app_id", APP_ID.to_string()),
+            ("timestamp", (now + 30).to_string()),
+            ("order_id", oid.to_string()),
+            ("notify_type", "agree".to_string()),
+            ("refund_id", refund_id.to_string()),
+            ("money", "12.80".to_string()),
+        ];
+        if let Some(food) = food {
+            params.push(("food", food.to_string()));
+        }
+        send(path, params);
+    };
+    let held = |sku: &str| level(&app, sku)["reserved"].as_i64().unwrap();
+
+    // 2 apples + 1 milk held; refund 1 apple (twice: a redelivery), then the rest.
+    let oid = unique::id();
+    send(
+        "/webhooks/meituan/order",
+        unique::meituan_push(&oid, now, &apple_code, &milk_code),
+    );
+    assert_eq!((held(&apple), held(&milk)), (2, 1));
+    let one_apple = json!([{ "app_food_code": apple_code, "count": 1 }]);
+    refund(
+        "/webhooks/meituan/partrefund",
+        &oid,
+        "p1",
+        Some(one_apple.clone()),
+    );
+    assert_eq!(
+        (held(&apple), held(&milk)),
+        (1, 1),
+        "exactly the refunded apple"
+    );
+    refund("/webhooks/meituan/partrefund", &oid, "p1", Some(one_apple));
+    assert_eq!(
+        (held(&apple), held(&milk)),
+        (1, 1),
+        "a redelivery releases nothing"
+    );
+    refund("/webhooks/meituan/refund", &oid, "full", None);
+    assert_eq!(
+        (held(&apple), held(&milk)),
+        (0, 0),
+        "the full refund: the rest"
+    );
+    assert_eq!(level(&app, &apple)["on_hand"], 10);
+
+    // Another order ships its apples, then a refund of 2 apples + 1 milk releases the
+    // milk only: shipped units are not held and stay shipped.
+    let shipped = unique::id();
+    send(
+        "/webhooks/meituan/order",
+        unique::meituan_push(&shipped, now, &apple_code, &milk_code),
+    );
+    let commit = json!({
+        "order_id": format!("meituan-{shipped}"), "op_id": "parcel-1",
+        "lines": [{ "line_no": 1, "quantity": 2 }],
+    });
+    expect(
+        admin(&app, "POST", "/admin/stock/commit", &commit),
+        200,
+        "ship the apples",
+    );
+    let both = json!([
+        { "app_food_code": apple_code, "count": 2 },
+        { "app_food_code": milk_code, "count": 1 },
+    ]);
+    refund("/webhooks/meituan/partrefund", &shipped, "p2", Some(both));
+    let a = level(&app, &apple);
+    assert_eq!(
+        (
+            a["on_hand"].as_i64(),
+            a["reserved"].as_i64(),
+            a["shipped"].as_i64()
+        ),
+        (Some(8), Some(0), Some(2)),
+        "{a}"
+    );
+    assert_eq!(held(&milk), 0, "the unshipped milk went back");
+    assert_eq!(level(&app, &milk)["on_hand"], 10);
+}

@@ -584,3 +584,113 @@ fn an_adjustment_names_its_journal_entry_and_the_journal_filters_by_sku() {
         .unwrap()
         .is_empty());
 }
+
+/// Issue 15, item 4: a partial refund releases exactly the named lines' units; a second
+/// one of the same line releases only what is still held; the full refund afterwards
+/// releases the rest; a redelivered refund releases nothing again.
+#[test]
+fn partial_refund_then_full_refund_release_exactly_what_is_held() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 10), ("pear", "sh", 10)]);
+    ledger
+        .reserve(
+            &request("o1", "app", &[(1, "apple", 4), (2, "pear", 3)]),
+            t0(),
+        )
+        .unwrap();
+    let partial = ledger
+        .release(
+            &order("o1"),
+            &SettleRequest::lines("refund:r1:agree", &[(1, 3)]),
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(partial.units(), 3);
+    assert_eq!(level(&ledger, "apple", "sh").reserved, 1);
+    assert_eq!(level(&ledger, "pear", "sh").reserved, 3, "pear untouched");
+
+    let again = ledger
+        .release(
+            &order("o1"),
+            &SettleRequest::lines("refund:r1:agree", &[(1, 3)]),
+            t0(),
+        )
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(
+        level(&ledger, "apple", "sh").reserved,
+        1,
+        "redelivery: nothing"
+    );
+
+    let second = ledger
+        .release(
+            &order("o1"),
+            &SettleRequest::lines("refund:r2:agree", &[(1, 3)]),
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(second.units(), 1, "never more than still held");
+
+    let full = ledger
+        .release(
+            &order("o1"),
+            &SettleRequest::everything("order-cancelled"),
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(full.units(), 3, "the full refund releases the pear only");
+    for sku in ["apple", "pear"] {
+        let l = level(&ledger, sku, "sh");
+        assert_eq!((l.on_hand, l.reserved, l.shipped), (10, 0, 0), "{sku}");
+    }
+}
+
+/// Issue 15, item 4: units already shipped are not held, so a refund after shipping
+/// releases only the units of the line that were never shipped, and on hand stays what
+/// the shipment left.
+#[test]
+fn refund_after_ship_releases_only_the_unshipped_units() {
+    let store = MemoryStore::new();
+    let ledger = setup(&store, &[("apple", "sh", 10)]);
+    ledger
+        .reserve(&request("o1", "app", &[(1, "apple", 5)]), t0())
+        .unwrap();
+    ledger
+        .commit(
+            &order("o1"),
+            &SettleRequest::lines("parcel-1", &[(1, 3)]),
+            t0(),
+        )
+        .unwrap();
+    let refund = ledger
+        .release(
+            &order("o1"),
+            &SettleRequest::lines("refund:r1:agree", &[(1, 5)]),
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(refund.units(), 2, "the 3 shipped units stay shipped");
+    assert_eq!(
+        level(&ledger, "apple", "sh"),
+        StockLevel {
+            on_hand: 7,
+            reserved: 0,
+            shipped: 3,
+            safety: 0
+        }
+    );
+    let after = ledger
+        .release(
+            &order("o1"),
+            &SettleRequest::lines("refund:r2:agree", &[(1, 1)]),
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(
+        after.units(),
+        0,
+        "everything shipped or released: nothing more"
+    );
+    assert_eq!(level(&ledger, "apple", "sh").on_hand, 7);
+}
