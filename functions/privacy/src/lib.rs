@@ -99,7 +99,15 @@ fn erase(req: &Request) -> Result<Response, ApiError> {
         .map(ChannelId::new)
         .collect();
     let store = Bucket::open("orders")?;
-    let report = erasure::erase_due(&store, &channels, now, retention, DEFAULT_LOOKBACK_DAYS)?;
+    let merge = Bucket::open("merge")?;
+    let report = erasure::erase_due(
+        &store,
+        &merge,
+        &channels,
+        now,
+        retention,
+        DEFAULT_LOOKBACK_DAYS,
+    )?;
     Ok(json(
         200,
         &serde_json::json!({

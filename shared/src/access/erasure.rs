@@ -17,11 +17,12 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::privacy::{cut_fulfilment, mask_digit_runs, mask_phone};
+use crate::merge::{self, MergeError};
 use crate::order::{book, day_index, ChannelId, Customer, EventKind, Order, OrderId, Phone};
 use crate::store::{KeyValue, StoreError};
 
-/// `customer_key` of an erased order.
-pub const ERASED: &str = "erased";
+/// `customer_key` of an erased order (and of its member views in merge).
+pub const ERASED: &str = merge::decide::ERASED_KEY;
 
 /// When the order finished (its latest delivered, completed, cancelled or full refund
 /// event), if it has.
@@ -94,8 +95,13 @@ const BATCH: usize = 100;
 /// Erase every order of `channels` that is due at `now`, looking at orders placed
 /// from `retention + lookback_days` up to `retention` before `now` (one day of slack on
 /// each side for time zones).
+///
+/// `merge`: the merge store, whose member views of an order (group slot, released
+/// group, delivery record) are erased first, so a run killed half-way leaves the
+/// order itself unerased and the next run does both.
 pub fn erase_due<S: KeyValue>(
     store: &S,
+    merge: &impl KeyValue,
     channels: &[ChannelId],
     now: DateTime<Utc>,
     retention: Duration,
@@ -117,6 +123,10 @@ pub fn erase_due<S: KeyValue>(
                 if is_erased(&order) {
                     report.already_erased += 1;
                 } else if is_due(&order, now, retention) {
+                    merge::erase_member(merge, &order.id).map_err(|e| match e {
+                        MergeError::Store(e) => e,
+                        MergeError::Corrupt(why) => StoreError::Backend(why),
+                    })?;
                     book::replace_copy(store, &erase(&order))?;
                     report.erased.push(order.id.clone());
                 } else {
@@ -289,11 +299,34 @@ mod tests {
         book::apply(&store, &pushes).unwrap();
         let channels = [ChannelId::new("meituan")];
         let keep = Duration::days(30);
+        // Merge saw the first two: one released at once (no group slot), one still
+        // in its window's slot.
+        let merge_store = MemoryStore::new();
+        let rules = merge::RuleSet::default();
+        for o in &orders[..2] {
+            let offered = merge::offer(&merge_store, &rules, o, t(0)).unwrap();
+            merge::record_decision(&merge_store, &offered.decision).unwrap();
+        }
+        let merge_text = || {
+            merge_store
+                .keys_with_prefix("merge/")
+                .into_iter()
+                .filter_map(|k| merge_store.get(&k).unwrap())
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let phone = orders[0].customer.phone.clone().unwrap().number;
+        assert!(
+            merge_text().contains(&phone),
+            "merge keeps the phone before"
+        );
 
-        let early = erase_due(&store, &channels, t(20), keep, 30).unwrap();
+        let early = erase_due(&store, &merge_store, &channels, t(20), keep, 30).unwrap();
         assert!(early.erased.is_empty(), "{early:?}");
 
-        let run = erase_due(&store, &channels, t(31), keep, 30).unwrap();
+        let run = erase_due(&store, &merge_store, &channels, t(31), keep, 30).unwrap();
+        assert!(!merge_text().contains(&phone), "{}", merge_text());
         assert_eq!(run.erased, vec![orders[0].id.clone(), orders[1].id.clone()]);
         assert_eq!(run.kept, 1);
         for o in &orders[..2] {
@@ -304,7 +337,7 @@ mod tests {
         let live = book::get_order(&store, &orders[2].id).unwrap().unwrap();
         assert_eq!(live.customer, orders[2].customer);
 
-        let again = erase_due(&store, &channels, t(31), keep, 30).unwrap();
+        let again = erase_due(&store, &merge_store, &channels, t(31), keep, 30).unwrap();
         assert!(again.erased.is_empty());
         assert_eq!(again.already_erased, 2);
     }

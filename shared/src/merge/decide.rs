@@ -9,6 +9,9 @@ use crate::order::{
     ChannelId, ExceptionCode, GeoPoint, Order, OrderId, OrderStatus, TemperatureZone,
 };
 
+/// `customer_key` of an erased member (the same as an erased order's).
+pub const ERASED_KEY: &str = "erased";
+
 /// What the merger keeps of an order: enough to evaluate every condition against it
 /// later, small enough to store in a group's membership slot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +49,25 @@ pub struct MemberView {
 }
 
 impl MemberView {
+    /// The view with the personal data of a finished order erased (see
+    /// `access::erasure`): the customer key, the real phone, the address key and the
+    /// coordinates go; the phone's mask (`identity`), the district and the rest stay.
+    pub fn erased(&self) -> Self {
+        let masked = |identity: &str| identity.starts_with("phone~");
+        Self {
+            customer_key: ERASED_KEY.into(),
+            identity: if masked(&self.identity) {
+                self.identity.clone()
+            } else {
+                ERASED_KEY.into()
+            },
+            phone: None,
+            merge_key: None,
+            location: None,
+            ..self.clone()
+        }
+    }
+
     pub fn of(order: &Order) -> Self {
         let address = order.delivery_address();
         let mut zones: Vec<TemperatureZone> = order.lines.iter().map(|l| l.zone).collect();

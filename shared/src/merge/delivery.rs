@@ -23,7 +23,7 @@ use crate::store::KeyValue;
 const K_RULES: &str = "merge/config/rules";
 const K_LIMITS: &str = "merge/config/parcel-limits";
 
-fn k_delivery(group_id: &str) -> String {
+pub(super) fn k_delivery(group_id: &str) -> String {
     format!("merge/delivery/{group_id}")
 }
 fn k_delivery_claim(group_id: &str) -> String {

@@ -79,7 +79,9 @@ pub use memory::Merger;
 pub use rules::{
     validate, AdaptiveConfig, Condition, MergeRule, RuleAction, RuleError, RuleSet, WindowConfig,
 };
-pub use window::{close_due, offer, offer_deferring, released_group_of, Dues, Offered};
+pub use window::{
+    close_due, erase_member, offer, offer_deferring, released_group_of, Dues, Offered,
+};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -864,3 +864,71 @@ pub fn released_group_of(
         None => Ok(None),
     }
 }
+
+/// Erase the personal data merge keeps of `order_id` (a finished order past its
+/// retention, `access::erasure`): its member view in its group's slot, in the released
+/// group and in the delivery record, rewritten with [`MemberView::erased`] in one
+/// write. Each of these keys is otherwise written once, when its group forms or is
+/// released, long before an order is finished for the retention period. Idempotent;
+/// `false` when merge never saw the order or nothing was left to erase.
+pub fn erase_member(store: &impl KeyValue, order_id: &OrderId) -> Result<bool, MergeError> {
+    let Some(b) = store.get(&k_order(order_id))? else {
+        return Ok(false);
+    };
+    let p: Placement = from_json(&k_order(order_id), &b)?;
+    let erase = |m: &mut MemberView| {
+        let erased = m.erased();
+        let changed = m.order_id == *order_id && *m != erased;
+        if changed {
+            *m = erased;
+        }
+        changed
+    };
+    // Every member is looked at (`any` would stop at the first change).
+    let erase_all = |members: &mut [MemberView]| {
+        members
+            .iter_mut()
+            .map(erase)
+            .filter(|changed| *changed)
+            .count()
+            > 0
+    };
+    let mut writes = Vec::new();
+    if let Some(g) = &p.group {
+        let key = k_slot(g, p.slot);
+        if let Some(b) = store.get(&key)? {
+            if let Slot::Member {
+                mut view,
+                offered_at,
+                window_minutes,
+            } = from_json(&key, &b)?
+            {
+                if erase(&mut view) {
+                    let slot = Slot::Member {
+                        view,
+                        offered_at,
+                        window_minutes,
+                    };
+                    writes.push((key, to_json(&slot)?));
+                }
+            }
+        }
+    }
+    let key = k_released(&p.group_id);
+    if let Some(b) = store.get(&key)? {
+        let mut group: ReleasedGroup = from_json(&key, &b)?;
+        if erase_all(&mut group.members) {
+            writes.push((key, to_json(&group)?));
+        }
+    }
+    let key = super::delivery::k_delivery(&p.group_id);
+    if let Some(b) = store.get(&key)? {
+        let mut delivery: super::GroupDelivery = from_json(&key, &b)?;
+        if erase_all(&mut delivery.group.members) {
+            writes.push((key, to_json(&delivery)?));
+        }
+    }
+    let erased = !writes.is_empty();
+    store.set_many(&writes)?;
+    Ok(erased)
+}
