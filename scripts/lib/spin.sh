@@ -27,10 +27,15 @@ orderhub_wait_http() {
   return 1
 }
 
+# Every key-value store label a component of spin.toml names, once each.
+orderhub_store_labels() {
+  grep -E '^key_value_stores *=' "${1:-spin.toml}" | grep -oE '"[a-z0-9_-]+"' | tr -d '"' | sort -u
+}
+
 # A runtime config with every store label on Redis at URL.
 orderhub_redis_runtime_config() {
   local url=$1 label
-  for label in ingest catalog orders merge stock dispatch reconcile auth audit; do
+  for label in $(orderhub_store_labels); do
     printf '[key_value_store.%s]\ntype = "redis"\nurl = "%s"\n\n' "$label" "$url"
   done
 }
