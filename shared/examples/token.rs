@@ -53,13 +53,20 @@ fn run(args: &[String]) -> Result<String, String> {
     token::issue(&principal, now, lifetime, keys.signing_key()).map_err(|e| e.to_string())
 }
 
+use std::io::Write;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
-        Ok(t) => {
-            println!("{t}");
-            ExitCode::SUCCESS
-        }
+        // A reader that went away (`scripts/token … | head -c0`) is an error to report,
+        // not a panic.
+        Ok(t) => match writeln!(std::io::stdout(), "{t}") {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("token: writing the token: {e}");
+                ExitCode::from(1)
+            }
+        },
         Err(e) => {
             eprintln!("token: {e}");
             ExitCode::from(2)

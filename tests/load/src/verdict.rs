@@ -545,6 +545,9 @@ pub fn evaluate(targets: &[Target]) -> Vec<Row> {
 /// a busy claim's increment stays in). Without them, the ingest store's writes per order
 /// bound it from above, the drain's marks counted in; without the split, every write of
 /// the order's whole way.
+/// The ingest-store commands of one drain (see `writes_row`).
+const DRAIN_COMMANDS: u64 = 5;
+
 fn writes_row(t: &Target, all: &Ops) -> Row {
     let goal = format!("≤ 3 store writes before the webhook answers ({})", t.name);
     match &t.ops_ingest {
@@ -558,11 +561,11 @@ fn writes_row(t: &Target, all: &Ops) -> Row {
             if let (Some(pushes), Some(drains)) = (i.pushes, i.drains) {
                 // Each push the webhook writes to the inbox costs one MSET there; a
                 // duplicate answered from its marker writes nothing. Off the inbox's
-                // count come each drain's four commands (claim, the tick's length read
-                // with INCRBY 0, its mark, the drained count). The rate limiter's read
-                // of its previous window (INCRBY 0, which Redis counts as INCRBY) is
-                // left in: it happens only near the limit, and counting it keeps this
-                // an upper bound.
+                // count come each drain's five commands (claim, the tick's length read
+                // with INCRBY 0, its mark, the drained count, the DEL of the items it
+                // drained). The rate limiter's read of its previous window (INCRBY 0,
+                // which Redis counts as INCRBY) is left in: it happens only near the
+                // limit, and counting it keeps this an upper bound.
                 let writes: u64 = i
                     .calls
                     .iter()
@@ -570,12 +573,12 @@ fn writes_row(t: &Target, all: &Ops) -> Row {
                     .map(|(_, v)| v)
                     .sum();
                 let written = i.calls.get("mset").copied().unwrap_or(0);
-                let webhook = writes.saturating_sub(4 * drains);
+                let webhook = writes.saturating_sub(DRAIN_COMMANDS * drains);
                 let per_push = webhook as f64 / written.max(1) as f64;
                 return Row {
                     goal,
                     measured: format!(
-                        "{per_push:.2} writes per written push: the inbox's {writes} write commands less {drains} drains × 4, over the {written} pushes written ({pushes} acknowledged; {}); all stores: {:.1} per order",
+                        "{per_push:.2} writes per written push: the inbox's {writes} write commands less {drains} drains × {DRAIN_COMMANDS}, over the {written} pushes written ({pushes} acknowledged; {}); all stores: {:.1} per order",
                         kinds.join(", "),
                         all.writes()
                     ),
@@ -879,10 +882,10 @@ mod tests {
         let rows = evaluate(&[split.clone()]);
         let w = rows.iter().find(|r| r.goal.contains("writes")).unwrap();
         assert!(matches!(w.status, Status::Unknown(_)), "{}", w.measured);
-        // With pushes and drains known: 10 pushes written (10 MSET), 2 drains (8
-        // commands): (20 + 10 + 2 - 8) / 10 = 2.4 per push.
+        // With pushes and drains known: 10 pushes written (10 MSET), 2 drains (10
+        // commands): (20 + 10 + 2 + 2 - 10) / 10 = 2.4 per push.
         split.ops_ingest =
-            Ops::parse("orders 10\npushes 12\ndrains 2\nincrby 20\nmset 10\nset 2\n");
+            Ops::parse("orders 10\npushes 12\ndrains 2\nincrby 20\nmset 10\nset 2\ndel 2\n");
         let rows = evaluate(&[split.clone()]);
         let w = rows.iter().find(|r| r.goal.contains("writes")).unwrap();
         assert_eq!(w.status, Status::Pass, "{}", w.measured);
@@ -892,7 +895,7 @@ mod tests {
             w.measured
         );
         split.ops_ingest =
-            Ops::parse("orders 10\npushes 12\ndrains 1\nincrby 30\nmset 10\nset 1\n");
+            Ops::parse("orders 10\npushes 12\ndrains 1\nincrby 30\nmset 10\nset 1\ndel 1\n");
         let rows = evaluate(&[split]);
         let w = rows.iter().find(|r| r.goal.contains("writes")).unwrap();
         assert_eq!(w.status, Status::Fail, "{}", w.measured);
