@@ -100,9 +100,11 @@ fn erase(req: &Request) -> Result<Response, ApiError> {
         .collect();
     let store = Bucket::open("orders")?;
     let merge = Bucket::open("merge")?;
+    let dispatch = Bucket::open("dispatch")?;
     let report = erasure::erase_due(
         &store,
         &merge,
+        &dispatch,
         &channels,
         now,
         retention,

@@ -17,6 +17,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::privacy::{cut_fulfilment, mask_digit_runs, mask_phone};
+use crate::dispatch::state::coarsen_delivered_dropoffs;
+use crate::dispatch::ParcelId;
 use crate::merge::{self, MergeError};
 use crate::order::{book, day_index, ChannelId, Customer, EventKind, Order, OrderId, Phone};
 use crate::store::{KeyValue, StoreError};
@@ -96,12 +98,14 @@ const BATCH: usize = 100;
 /// from `retention + lookback_days` up to `retention` before `now` (one day of slack on
 /// each side for time zones).
 ///
-/// `merge`: the merge store, whose member views of an order (group slot, released
-/// group, delivery record) are erased first, so a run killed half-way leaves the
-/// order itself unerased and the next run does both.
+/// `merge` and `dispatch`: the stores whose copies of an order are erased first (its
+/// member views in merge: group slot, released group, delivery record; its delivered
+/// parcels' drop-offs in dispatch), so a run killed half-way leaves the order itself
+/// unerased and the next run does it all.
 pub fn erase_due<S: KeyValue>(
     store: &S,
     merge: &impl KeyValue,
+    dispatch: &impl KeyValue,
     channels: &[ChannelId],
     now: DateTime<Utc>,
     retention: Duration,
@@ -123,10 +127,17 @@ pub fn erase_due<S: KeyValue>(
                 if is_erased(&order) {
                     report.already_erased += 1;
                 } else if is_due(&order, now, retention) {
-                    merge::erase_member(merge, &order.id).map_err(|e| match e {
+                    let merge_error = |e| match e {
                         MergeError::Store(e) => e,
                         MergeError::Corrupt(why) => StoreError::Backend(why),
-                    })?;
+                    };
+                    let parcels: Vec<ParcelId> = merge::parcels_of(merge, &order.id)
+                        .map_err(merge_error)?
+                        .into_iter()
+                        .map(ParcelId)
+                        .collect();
+                    coarsen_delivered_dropoffs(dispatch, &parcels)?;
+                    merge::erase_member(merge, &order.id).map_err(merge_error)?;
                     book::replace_copy(store, &erase(&order))?;
                     report.erased.push(order.id.clone());
                 } else {
@@ -322,10 +333,28 @@ mod tests {
             "merge keeps the phone before"
         );
 
-        let early = erase_due(&store, &merge_store, &channels, t(20), keep, 30).unwrap();
+        let early = erase_due(
+            &store,
+            &merge_store,
+            &MemoryStore::new(),
+            &channels,
+            t(20),
+            keep,
+            30,
+        )
+        .unwrap();
         assert!(early.erased.is_empty(), "{early:?}");
 
-        let run = erase_due(&store, &merge_store, &channels, t(31), keep, 30).unwrap();
+        let run = erase_due(
+            &store,
+            &merge_store,
+            &MemoryStore::new(),
+            &channels,
+            t(31),
+            keep,
+            30,
+        )
+        .unwrap();
         assert!(!merge_text().contains(&phone), "{}", merge_text());
         assert_eq!(run.erased, vec![orders[0].id.clone(), orders[1].id.clone()]);
         assert_eq!(run.kept, 1);
@@ -337,7 +366,16 @@ mod tests {
         let live = book::get_order(&store, &orders[2].id).unwrap().unwrap();
         assert_eq!(live.customer, orders[2].customer);
 
-        let again = erase_due(&store, &merge_store, &channels, t(31), keep, 30).unwrap();
+        let again = erase_due(
+            &store,
+            &merge_store,
+            &MemoryStore::new(),
+            &channels,
+            t(31),
+            keep,
+            30,
+        )
+        .unwrap();
         assert!(again.erased.is_empty());
         assert_eq!(again.already_erased, 2);
     }

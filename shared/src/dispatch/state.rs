@@ -444,6 +444,42 @@ fn advance_board_cursor<S: KeyValue>(
     Ok(())
 }
 
+/// Decimal places a delivered parcel's drop-off keeps once its order's personal data
+/// is erased: 0.01° is about a kilometre, a district's grain.
+const ERASED_DROPOFF_DECIMALS: i32 = 2;
+
+/// Erasure of a finished order (`access::erasure`): the drop-offs of those of `ids`
+/// riders reported delivered are cut to about a kilometre (the door is personal data;
+/// the district still serves analytics). Parcels not delivered keep theirs: a live
+/// parcel must still be routed. Idempotent; returns how many were cut now.
+pub fn coarsen_delivered_dropoffs<S: KeyValue>(
+    store: &S,
+    ids: &[ParcelId],
+) -> Result<usize, StoreError> {
+    let refs: Vec<&ParcelId> = ids.iter().collect();
+    let done = delivered(store, &refs)?;
+    let scale = 10f64.powi(ERASED_DROPOFF_DECIMALS);
+    let coarse = |v: f64| (v * scale).round() / scale;
+    let mut writes = Vec::new();
+    for id in ids.iter().filter(|id| done.contains(*id)) {
+        let key = parcel_key(id);
+        let Some(mut b) = store.get_json::<BoardParcel>(&key)? else {
+            continue;
+        };
+        let Some(point) = b.ready.parcel.dropoff else {
+            continue;
+        };
+        let cut = Point::planar(coarse(point.x), coarse(point.y));
+        if cut != point {
+            b.ready.parcel.dropoff = Some(cut);
+            let bytes = serde_json::to_vec(&b).map_err(|e| StoreError::Backend(e.to_string()))?;
+            writes.push((key, bytes));
+        }
+    }
+    store.set_many(&writes)?;
+    Ok(writes.len())
+}
+
 /// Which of `ids` riders have reported delivered.
 fn delivered<S: KeyValue>(store: &S, ids: &[&ParcelId]) -> Result<HashSet<ParcelId>, StoreError> {
     let keys: Vec<String> = ids.iter().map(|p| delivered_key(p)).collect();
@@ -1309,6 +1345,53 @@ mod tests {
             ..cfg()
         };
         assert_eq!(never.release_after(), None);
+    }
+
+    #[test]
+    fn erasure_cuts_delivered_drop_offs_only() {
+        let s = MemoryStore::new();
+        let at = 1_763_996_400;
+        rep(
+            &s,
+            "a",
+            &RiderReport {
+                shift_end: Some(at + 86_400),
+                ..report(31.23, 121.47, false)
+            },
+            at,
+        );
+        // Doors to the metre, as geocoders give them.
+        let at_the_door = |id: &str| {
+            let mut r = ready(id, ColdChain::Ambient);
+            r.parcel.dropoff = Some(Point::geo(31.234_567, 121.487_654));
+            r
+        };
+        add_parcels(&s, &[at_the_door("p1")]).unwrap();
+        add_parcels(&s, &[at_the_door("p2")]).unwrap();
+        run(&s, at);
+        let r = RiderReport {
+            delivered: vec![pid("p1")],
+            ..RiderReport::default()
+        };
+        rep(&s, "a", &r, at + 600);
+        let dropoff = |p: &str| {
+            s.get_json::<BoardParcel>(&parcel_key(&pid(p)))
+                .unwrap()
+                .unwrap()
+                .ready
+                .parcel
+                .dropoff
+        };
+        let live_before = dropoff("p2");
+        let ids = [pid("p1"), pid("p2")];
+        assert_eq!(coarsen_delivered_dropoffs(&s, &ids).unwrap(), 1);
+        assert_eq!(dropoff("p1"), Some(Point::geo(31.23, 121.49)));
+        assert_eq!(dropoff("p2"), live_before, "a live parcel keeps its door");
+        assert_eq!(
+            coarsen_delivered_dropoffs(&s, &ids).unwrap(),
+            0,
+            "idempotent"
+        );
     }
 
     #[test]

@@ -429,6 +429,17 @@ mod tests {
         let served: std::collections::BTreeSet<_> =
             plan.parcels.iter().flat_map(|p| p.orders.clone()).collect();
         assert_eq!(served.len(), 2);
+        // What erasure hands to dispatch: each order's own parcels.
+        for o in [&a, &b] {
+            let own: Vec<String> = plan
+                .parcels
+                .iter()
+                .filter(|p| p.orders.contains(&o.id))
+                .map(|p| p.parcel_id.clone())
+                .collect();
+            assert!(!own.is_empty());
+            assert_eq!(crate::merge::parcels_of(&merge, &o.id).unwrap(), own);
+        }
         for o in [&a, &b] {
             let h = book::history(&orders, &o.id).unwrap();
             let merged = h

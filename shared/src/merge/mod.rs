@@ -80,7 +80,7 @@ pub use rules::{
     validate, AdaptiveConfig, Condition, MergeRule, RuleAction, RuleError, RuleSet, WindowConfig,
 };
 pub use window::{
-    close_due, erase_member, offer, offer_deferring, released_group_of, Dues, Offered,
+    close_due, erase_member, offer, offer_deferring, parcels_of, released_group_of, Dues, Offered,
 };
 
 use chrono::{DateTime, Utc};

@@ -932,3 +932,27 @@ pub fn erase_member(store: &impl KeyValue, order_id: &OrderId) -> Result<bool, M
     store.set_many(&writes)?;
     Ok(erased)
 }
+
+/// The ids of the parcels `order_id` went out in (from its group's delivery record):
+/// what erasure hands to dispatch. Empty when merge never delivered it.
+pub fn parcels_of(store: &impl KeyValue, order_id: &OrderId) -> Result<Vec<String>, MergeError> {
+    let Some(b) = store.get(&k_order(order_id))? else {
+        return Ok(Vec::new());
+    };
+    let p: Placement = from_json(&k_order(order_id), &b)?;
+    let key = super::delivery::k_delivery(&p.group_id);
+    let Some(b) = store.get(&key)? else {
+        return Ok(Vec::new());
+    };
+    let delivery: super::GroupDelivery = from_json(&key, &b)?;
+    Ok(delivery
+        .plan
+        .map(|plan| {
+            plan.parcels
+                .into_iter()
+                .filter(|parcel| parcel.orders.contains(order_id))
+                .map(|parcel| parcel.parcel_id)
+                .collect()
+        })
+        .unwrap_or_default())
+}
