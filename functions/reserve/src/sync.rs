@@ -89,7 +89,7 @@ pub fn get_config(_: &Request, params: &Params) -> Result<Response, ApiError> {
 fn not_configured(channel: &ChannelId) -> ApiError {
     ApiError::not_found(
         "sync_not_configured",
-        &format!(
+        format!(
             "no stock sync for `{}`: PUT /admin/stock/sync/{}",
             channel.0, channel.0
         ),
