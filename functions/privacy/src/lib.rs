@@ -64,16 +64,8 @@ fn days_variable(name: &str, default: i64) -> Result<i64, ApiError> {
     }
 }
 
-fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 fn erase(req: &Request) -> Result<Response, ApiError> {
-    let now = match query_param(req.query(), "as_of") {
+    let now = match orderhub_shell::query_param(req.query(), "as_of") {
         None => Utc::now(),
         Some(_) if !orderhub_shell::auth::dev_mode() => {
             return Err(ApiError::bad_request(
@@ -122,7 +114,7 @@ fn erase(req: &Request) -> Result<Response, ApiError> {
 
 fn audit_page(req: &Request) -> Result<Response, ApiError> {
     let number = |name: &str, default: u64| -> Result<u64, ApiError> {
-        query_param(req.query(), name).map_or(Ok(default), |v| {
+        orderhub_shell::query_param(req.query(), name).map_or(Ok(default), |v| {
             v.parse().map_err(|_| {
                 ApiError::bad_request(
                     "bad_query",

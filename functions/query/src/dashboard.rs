@@ -16,8 +16,8 @@ use spin_sdk::http::{Request, Response};
 const DEFAULT_OFFSET_MINUTES: i32 = 480;
 
 pub fn stats_json(req: &Request) -> Result<Response, ApiError> {
-    let day = match query_param(req.query(), "day") {
-        Some(text) => chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
+    let day = match orderhub_shell::query_param(req.query(), "day") {
+        Some(text) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
             ApiError::bad_request("bad_day", format!("`day` must be YYYY-MM-DD, got `{text}`"))
         })?,
         None => stats::business_day(chrono::Utc::now(), DEFAULT_OFFSET_MINUTES),
@@ -32,14 +32,6 @@ pub fn stats_json(req: &Request) -> Result<Response, ApiError> {
         200,
         &serde_json::json!({ "day": day, "channels": rows }),
     ))
-}
-
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 /// A static file of the console (`functions/query/console/`).

@@ -36,17 +36,9 @@ fn channel(params: &Params) -> Result<ChannelId, ApiError> {
         .ok_or_else(|| ApiError::bad_request("missing_channel", "the path names no channel"))
 }
 
-fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 /// The job's clock: real time, or `as_of` moved along with real time.
 fn clock(req: &Request) -> Result<impl Fn() -> DateTime<Utc>, ApiError> {
-    let offset = match query_param(req.query(), "as_of") {
+    let offset = match orderhub_shell::query_param(req.query(), "as_of") {
         None => chrono::Duration::zero(),
         Some(_) if !orderhub_shell::auth::dev_mode() => {
             return Err(ApiError::bad_request(

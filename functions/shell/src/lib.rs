@@ -20,3 +20,13 @@ pub mod wait;
 pub use body::serve;
 pub use respond::{error, json, ApiError};
 pub use respond::{finish, health, invalid};
+
+/// The raw value of the first `name=value` pair in a query string (not percent-decoded:
+/// the callers' values are dates, times and numbers).
+pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
